@@ -1,0 +1,25 @@
+"""The worker side: ``dramatiq actors`` loads this package, which installs the Redis Streams
+broker and declares the actors on it."""
+
+import dramatiq
+
+from actors.broker import StreamsBroker
+from actors.runtime import redis_client
+from app.settings import settings
+
+
+def build_broker() -> StreamsBroker:
+    config = settings()
+    return StreamsBroker(
+        client=redis_client(config),
+        partitions=config.stream_partitions,
+        reclaim_idle_ms=config.reclaim_idle_ms,
+        deliveries_max=config.deliveries_max,
+    )
+
+
+dramatiq.set_broker(build_broker())
+
+from actors import charge  # noqa: E402  (declares its actors on the broker installed above)
+
+__all__ = ["build_broker", "charge"]

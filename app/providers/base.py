@@ -1,0 +1,88 @@
+"""The one interface every payment provider adapter implements, and our outcome vocabulary.
+
+Adapters turn our request into a provider call and the provider's answer into a ``ChargeOutcome``.
+They know nothing of HTTP routes, actors or the ledger. Every call is safe to repeat: the
+provider-side idempotency key is derived from our payment id, never from the client's key.
+
+The charge is split so the actor can persist a recovery point between the steps:
+
+1. ``prepare`` — create whatever provider object the money will move on (Stripe: a PaymentIntent,
+   created with ``Idempotency-Key`` = payment id) and return its reference. Moves no money.
+2. ``charge`` — move the money on that one reference (Stripe: confirm the stored PaymentIntent;
+   Paystack: charge_authorization with ``reference`` = payment id).
+3. ``lookup`` — ask the provider what happened, without moving money; used after an ambiguous
+   answer and whenever a message resumes from ``charging``.
+"""
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Outcome(enum.Enum):
+    #: Money moved.
+    SUCCEEDED = "succeeded"
+    #: The provider refused; final, no money moved.
+    DECLINED = "declined"
+    #: The customer must act (3-D Secure); final for an off-session charge.
+    REQUIRES_ACTION = "requires_action"
+    #: Known not to have reached the charge (connect error, 429, a 5xx before the charge):
+    #: the same call may be repeated after ``retry_after_s``.
+    RETRYABLE = "retryable"
+    #: The charge may or may not have happened (read timeout, ambiguous 5xx): never re-charge
+    #: blindly, reconcile with ``lookup``.
+    UNKNOWN = "unknown"
+    #: ``lookup`` only: the provider has no charge for this payment, so charging is safe.
+    NOT_ATTEMPTED = "not_attempted"
+    #: ``lookup`` only: the provider is still working on it; look again later.
+    PENDING = "pending"
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    payment_id: str
+    merchant_id: str
+    amount: int
+    currency: str
+    payment_method: str
+    customer_email: str | None = None
+    description: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    outcome: Outcome
+    #: The provider's id for the object the money moves on (PaymentIntent id, Paystack reference).
+    provider_reference: str | None = None
+    #: Our stable failure code (the provider's decline code, e.g. ``card_declined``).
+    failure_code: str | None = None
+    failure_message: str | None = None
+    #: Seconds the provider asked us to wait (429 Retry-After), when it said.
+    retry_after_s: float | None = None
+    #: Fee in minor units of the charge currency, when the provider reports it.
+    fee: int | None = None
+
+
+class Provider(Protocol):
+    name: str
+
+    def prepare(self, request: ChargeRequest) -> ChargeOutcome:
+        """Create the provider object, moving no money.
+
+        NOT_ATTEMPTED with ``provider_reference`` set when ready to charge; DECLINED when the
+        provider refuses the request outright; RETRYABLE or UNKNOWN as for ``charge``.
+        """
+        ...
+
+    def charge(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+        """Move the money on the prepared reference; safe to repeat."""
+        ...
+
+    def lookup(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+        """What happened to this charge; never moves money."""
+        ...
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        ...

@@ -1,0 +1,118 @@
+"""One typed settings object, read from the environment once per process."""
+
+import os
+from dataclasses import dataclass
+from functools import cache
+
+STRIPE_API_BASE_DEFAULT = "https://api.stripe.com"
+PAYSTACK_API_BASE_DEFAULT = "https://api.paystack.co"
+
+#: Stripe prunes its idempotency keys after 24 h; ours must live at least as long so a late
+#: client retry can never start a second payment.
+IDEMPOTENCY_KEY_TTL_S_MIN = 24 * 3600
+
+
+class SettingsError(ValueError):
+    """The environment holds a value paystream refuses to start with."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from error
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from error
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str
+    database_url: str
+    port: int
+    stripe_secret_key: str
+    stripe_api_base: str
+    stripe_webhook_secret: str
+    paystack_secret_key: str
+    paystack_api_base: str
+    #: Number of stream partitions; fixed for the life of a deployment because a payment's
+    #: partition is part of its id and of its idempotency key's slot.
+    stream_partitions: int
+    idempotency_key_ttl_s: int
+    #: How long the payment record stays readable from Redis (status while PostgreSQL is down).
+    payment_record_ttl_s: int
+    provider_timeout_s: float
+    charge_time_limit_s: int
+    #: A pending stream entry idle this long past the actor's time limit is reclaimed.
+    reclaim_grace_s: int
+    deliveries_max: int
+    charge_retries_max: int
+    charge_backoff_ms_min: int
+    charge_backoff_ms_max: int
+
+    @property
+    def reclaim_idle_ms(self) -> int:
+        return (self.charge_time_limit_s + self.reclaim_grace_s) * 1000
+
+    @property
+    def charge_retry_span_s(self) -> int:
+        """Upper bound of the time between a payment's first and last charge attempt."""
+        return self.charge_retries_max * (
+            self.charge_backoff_ms_max // 1000 + self.reclaim_idle_ms // 1000
+        )
+
+    def validate(self) -> "Settings":
+        if self.stream_partitions < 1 or self.stream_partitions > 256:
+            raise SettingsError("STREAM_PARTITIONS must be within 1..256")
+        if self.idempotency_key_ttl_s < IDEMPOTENCY_KEY_TTL_S_MIN:
+            raise SettingsError(
+                f"IDEMPOTENCY_KEY_TTL_S must be at least {IDEMPOTENCY_KEY_TTL_S_MIN} s"
+            )
+        if self.idempotency_key_ttl_s < self.charge_retry_span_s:
+            raise SettingsError(
+                "IDEMPOTENCY_KEY_TTL_S is shorter than the workers' longest retry span "
+                f"({self.charge_retry_span_s} s): a late retry could outlive its key"
+            )
+        if self.provider_timeout_s >= self.charge_time_limit_s:
+            raise SettingsError("PROVIDER_TIMEOUT_S must be below CHARGE_TIME_LIMIT_S")
+        return self
+
+
+def load() -> Settings:
+    env = os.environ.get
+    return Settings(
+        redis_url=env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        database_url=env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        port=_int("PORT", 8000),
+        stripe_secret_key=env("STRIPE_SECRET_KEY", "sk_test_paystream"),
+        stripe_api_base=env("STRIPE_API_BASE", STRIPE_API_BASE_DEFAULT),
+        stripe_webhook_secret=env("STRIPE_WEBHOOK_SECRET", ""),
+        paystack_secret_key=env("PAYSTACK_SECRET_KEY", "sk_test_paystream"),
+        paystack_api_base=env("PAYSTACK_API_BASE", PAYSTACK_API_BASE_DEFAULT),
+        stream_partitions=_int("STREAM_PARTITIONS", 8),
+        idempotency_key_ttl_s=_int("IDEMPOTENCY_KEY_TTL_S", 7 * 24 * 3600),
+        payment_record_ttl_s=_int("PAYMENT_RECORD_TTL_S", 30 * 24 * 3600),
+        provider_timeout_s=_float("PROVIDER_TIMEOUT_S", 20.0),
+        charge_time_limit_s=_int("CHARGE_TIME_LIMIT_S", 60),
+        reclaim_grace_s=_int("RECLAIM_GRACE_S", 30),
+        deliveries_max=_int("DELIVERIES_MAX", 10),
+        charge_retries_max=_int("CHARGE_RETRIES_MAX", 12),
+        charge_backoff_ms_min=_int("CHARGE_BACKOFF_MS_MIN", 500),
+        charge_backoff_ms_max=_int("CHARGE_BACKOFF_MS_MAX", 300_000),
+    ).validate()
+
+
+@cache
+def settings() -> Settings:
+    return load()
