@@ -1,0 +1,57 @@
+"""The ASGI application: ``uvicorn app.main:app``."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.accept import Acceptor
+from app.auth import Authenticator
+from app.openapi import SPEC
+from app.problems import EXCEPTION_HANDLERS
+from app.routes import operations, payments
+from app.settings import Settings, settings
+
+#: Connections per web process; above the concurrency one event loop can usefully drive.
+REDIS_CONNECTIONS_MAX = 256
+REDIS_SOCKET_TIMEOUT_S = 5.0
+
+
+async def openapi(_: Request) -> Response:
+    return JSONResponse(SPEC)
+
+
+def create_app(config: Settings | None = None) -> Starlette:
+    config = config or settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        client = aioredis.Redis.from_url(
+            config.redis_url,
+            max_connections=REDIS_CONNECTIONS_MAX,
+            socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+            socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
+        )
+        app.state.settings = config
+        app.state.redis = client
+        app.state.acceptor = Acceptor(client, config)
+        app.state.authenticator = Authenticator(client)
+        yield
+        await client.aclose()
+
+    routes = [
+        Route("/v1/payments", payments.create_payment, methods=["POST"]),
+        Route("/v1/payments/{payment_id}", payments.get_payment, methods=["GET"]),
+        Route("/healthz", operations.healthz, methods=["GET"]),
+        Route("/readyz", operations.readyz, methods=["GET"]),
+        Route("/metrics", operations.metrics, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+
+
+app = create_app()

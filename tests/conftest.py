@@ -1,0 +1,86 @@
+"""Shared fixtures: the real Redis and a freshly migrated, private PostgreSQL database."""
+
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import redis
+
+from tests.support.processes import ROOT
+from tests.support.redis_server import RedisServer
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+ADMIN_DATABASE_URL = os.environ.get(
+    "TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def database_url_for(name: str) -> str:
+    base, _, _ = ADMIN_DATABASE_URL.rpartition("/")
+    return f"{base}/{name}"
+
+
+def migrate(database_url: str, target: str = "head", command: str = "upgrade") -> None:
+    subprocess.run(
+        [sys.executable, "-m", "alembic", command, target],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        check=True,
+        capture_output=True,
+    )
+
+
+def create_database() -> str:
+    name = f"paystream_test_{secrets.token_hex(6)}"
+    with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(name: str) -> None:
+    with psycopg.connect(ADMIN_DATABASE_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A private database migrated to head, dropped at the end of the session."""
+    name = create_database()
+    url = database_url_for(name)
+    migrate(url)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return REDIS_URL
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A redis-server of the test's own, so it may fill, break or restart it freely."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_database_url() -> Iterator[str]:
+    """A private database of the test's own, migrated to head."""
+    name = create_database()
+    url = database_url_for(name)
+    migrate(url)
+    yield url
+    drop_database(name)
