@@ -12,7 +12,7 @@ from app import keys
 from app.dispatch import PAYMENTS_QUEUE, charge_message
 from app.errors import IdempotencyKeyReused, Unavailable
 from app.idempotency import fingerprint
-from app.payment_record import new_record, view
+from app.payment_record import encode, new_record, view
 from app.payment_request import PaymentRequest
 from app.settings import Settings
 
@@ -65,7 +65,7 @@ class Acceptor:
         body = _encode_body(view(record))
         location = f"/v1/payments/{payment_id}"
         expected = fingerprint(request.canonical(), "POST /v1/payments")
-        fields = [item for pair in record.items() for item in pair]
+        fields = [item for pair in encode(record).items() for item in pair]
         try:
             result = await self._script(
                 keys=[

@@ -7,8 +7,8 @@
 -- an error between them can never leave a claimed key without its message.
 --
 -- KEYS[1]  {ps:N}:idem:<merchant>:<sha256(key)>  hash: fingerprint, status, body, location,
---                                                 payment_id, entry
--- KEYS[2]  {ps:N}:pay:<payment id>               hash: the payment record (ARGV[7..])
+--                                                 entry (the stream entry id)
+-- KEYS[2]  {ps:N}:pay:<payment id>               hash: the payment record (ARGV[8..])
 -- KEYS[3]  {ps:N}:q:payments                     stream: entries with one field m = message
 -- ARGV[1]  fingerprint of the canonical validated body
 -- ARGV[2]  HTTP status of the first answer
@@ -35,6 +35,6 @@ redis.call("HSET", KEYS[2], unpack(ARGV, 8))
 redis.call("EXPIRE", KEYS[2], ARGV[6])
 redis.call("HSET", KEYS[1],
   "fingerprint", ARGV[1], "status", ARGV[2], "body", ARGV[3], "location", ARGV[4],
-  "payment_id", redis.call("HGET", KEYS[2], "id"), "entry", entry)
+  "entry", entry)
 redis.call("EXPIRE", KEYS[1], ARGV[5])
 return {"created", entry}

@@ -54,8 +54,10 @@ async def get_payment(request: Request) -> Response:
         raw = await request.app.state.redis.hgetall(keys.payment_key(partition, payment_id))
     except REDIS_UNAVAILABLE_ERRORS:
         raise unavailable() from None
-    record = decode(raw)
     # Another merchant's payment answers exactly like a missing one.
-    if not record or record["merchant_id"] != merchant_id:
+    if not raw:
+        raise NotFound(f"No payment '{payment_id}'.")
+    record = decode(raw)
+    if record["merchant_id"] != merchant_id:
         raise NotFound(f"No payment '{payment_id}'.")
     return Response(json.dumps(view(record), separators=(",", ":")), media_type=JSON_MEDIA_TYPE)

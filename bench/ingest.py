@@ -1,0 +1,125 @@
+"""Ingest benchmark: POST /v1/payments against a bare Starlette endpoint, same server, one run.
+
+    .venv/bin/python bench/ingest.py [--seconds 10] [--connections 64]
+
+Starts a private redis-server (AOF everysec, as production should run), uvicorn with
+app.main:app and uvicorn with bench/bare_app.py (one worker each, same flags), drives each with
+wrk using fresh Idempotency-Keys, and prints requests/s, p50/p99 latency and the ratio.
+"""
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app import keys  # noqa: E402
+from app.auth import hash_api_key, new_api_key  # noqa: E402
+from tests.support.processes import Process, free_port, python_argv, wait_for_http  # noqa: E402
+from tests.support.redis_server import RedisServer  # noqa: E402
+
+WRK_THREADS = 2
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+        found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    return found
+
+
+def latency_ms(text: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+    if match is None:
+        raise ValueError(f"no {percentile}% line in wrk output:\n{text}")
+    return float(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+def run_wrk(url: str, seconds: int, connections: int, api_key: str) -> dict[str, float]:
+    result = subprocess.run(
+        [
+            ensure_wrk(),
+            f"-t{WRK_THREADS}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "wrk_payments.lua"),
+            url,
+        ],
+        env={**os.environ, "API_KEY": api_key},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    if rate is None or "Non-2xx" in result.stdout:
+        raise RuntimeError(f"wrk run failed:\n{result.stdout}\n{result.stderr}")
+    return {
+        "rps": float(rate.group(1)),
+        "p50_ms": latency_ms(result.stdout, "50"),
+        "p99_ms": latency_ms(result.stdout, "99"),
+    }
+
+
+def serve(name: str, target: str, env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
+    port = free_port()
+    argv = python_argv(
+        "-m", "uvicorn", target, "--port", str(port), "--no-access-log", "--log-level", "warning"
+    )
+    process = Process(name, argv, env, log_dir)
+    wait_for_http(f"http://127.0.0.1:{port}/v1/payments", process)
+    return process, f"http://127.0.0.1:{port}/v1/payments"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        log_dir = Path(scratch)
+        server = RedisServer(log_dir / "redis", appendonly=True)
+        api_key = new_api_key()
+        client = redis.Redis.from_url(server.url)
+        client.hset(keys.AUTH_KEY, hash_api_key(api_key), f"mer_bench{secrets.token_hex(4)}")
+        env = {"REDIS_URL": server.url}
+        results = {}
+        for name, target in (("bare", "bench.bare_app:app"), ("paystream", "app.main:app")):
+            process, url = serve(name, target, env, log_dir)
+            try:
+                httpx.post(url, json={"amount": 1})  # warm the import caches
+                time.sleep(0.5)
+                results[name] = run_wrk(url, args.seconds, args.connections, api_key)
+            finally:
+                process.stop()
+        accepted = sum(client.xlen(keys.stream_key(p, "payments")) for p in range(8))
+        client.close()
+        server.stop()
+    print(f"ingest, {args.connections} connections, {args.seconds} s each, one uvicorn worker")
+    print(f"{'endpoint':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, figures in results.items():
+        print(
+            f"{name:<12}{figures['rps']:>10.0f}{figures['p50_ms']:>10.2f}{figures['p99_ms']:>10.2f}"
+        )
+    ratio = results["paystream"]["rps"] / results["bare"]["rps"]
+    print(f"paystream / bare throughput: {ratio:.0%}  (payments stored: {accepted})")
+
+
+if __name__ == "__main__":
+    main()
