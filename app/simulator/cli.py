@@ -1,0 +1,69 @@
+"""`paystream simulator`: parse the flags, then serve the simulator with uvicorn."""
+
+import argparse
+import sys
+
+import uvicorn
+
+from app.simulator.app import create_app
+from app.simulator.config import ConfigError, SimConfig
+
+HOST_DEFAULT = "127.0.0.1"
+#: Connections idle this long are closed; long enough for a worker's pooled keep-alive.
+KEEP_ALIVE_S = 30
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paystream simulator",
+        description="In-memory Stripe and Paystack stand-in for local runs and tests.",
+    )
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default=HOST_DEFAULT)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="mean execution latency")
+    parser.add_argument("--latency-jitter-ms", type=float, default=0.0, help="uniform ± jitter")
+    parser.add_argument(
+        "--fail-before-rate", type=float, default=0.0, help="fraction of charges: 500, no effect"
+    )
+    parser.add_argument(
+        "--fail-after-rate", type=float, default=0.0, help="fraction of charges: done, then 500"
+    )
+    parser.add_argument("--rate-limit-rate", type=float, default=0.0, help="fraction: 429")
+    parser.add_argument("--seed", type=int, default=None, help="seed of every random draw")
+    return parser
+
+
+def parse_config(parser: argparse.ArgumentParser, arguments: argparse.Namespace) -> SimConfig:
+    try:
+        return SimConfig(
+            latency_ms=arguments.latency_ms,
+            latency_jitter_ms=arguments.latency_jitter_ms,
+            fail_before_rate=arguments.fail_before_rate,
+            fail_after_rate=arguments.fail_after_rate,
+            rate_limit_rate=arguments.rate_limit_rate,
+            seed=arguments.seed,
+        ).validate()
+    except ConfigError as error:
+        parser.error(str(error))
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
+    config = parse_config(parser, arguments)
+    print(
+        f"paystream simulator on http://{arguments.host}:{arguments.port}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(config),
+        host=arguments.host,
+        port=arguments.port,
+        workers=1,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
+    return 0

@@ -1,0 +1,57 @@
+"""The simulator's own endpoints: what moved, the live fault configuration, reset, health."""
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.simulator.config import ConfigError, Faults
+from app.simulator.state import SimState
+from app.simulator.wire import BodyTooLarge, json_response, read_body
+
+
+class ControlFace:
+    def __init__(self, state: SimState, faults: Faults) -> None:
+        self.state = state
+        self.faults = faults
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/healthz", self.health, methods=["GET"]),
+            Route("/_sim/charges", self.charges, methods=["GET"]),
+            Route("/_sim/refunds", self.refunds, methods=["GET"]),
+            Route("/_sim/config", self.config, methods=["GET"]),
+            Route("/_sim/config", self.update_config, methods=["POST"]),
+            Route("/_sim/reset", self.reset, methods=["POST"]),
+        ]
+
+    async def health(self, request: Request) -> Response:
+        return json_response(200, {"status": "ok"})
+
+    async def charges(self, request: Request) -> Response:
+        """One entry per movement of money: how a test proves nothing was charged twice."""
+        return json_response(200, {"charges": self.state.charges_json()})
+
+    async def refunds(self, request: Request) -> Response:
+        return json_response(200, {"refunds": self.state.refunds_json()})
+
+    async def config(self, request: Request) -> Response:
+        return json_response(200, self.faults.config.as_json())
+
+    async def update_config(self, request: Request) -> Response:
+        try:
+            changes = json.loads(await read_body(request))
+            if not isinstance(changes, dict):
+                raise ConfigError("expected a JSON object")
+            config = self.faults.update(changes)
+        except (ValueError, BodyTooLarge) as error:
+            # ConfigError, JSONDecodeError and UnicodeDecodeError are all ValueErrors.
+            return json_response(400, {"error": str(error)})
+        return json_response(200, config.as_json())
+
+    async def reset(self, request: Request) -> Response:
+        """Forget every object, movement and idempotency key; the configuration stays."""
+        self.state.reset()
+        self.faults.reseed()
+        return json_response(200, {"reset": True})

@@ -1,0 +1,115 @@
+"""Paystack's face: charge a saved authorization, verify by reference, refund.
+
+Faults apply to the charge only, in a real stack's order: authentication (401), the rate limiter
+(429), validation (400), then execution, which an injected 500 may precede (nothing happened)
+or follow (the charge happened, the answer is lost: verify the reference to find out).
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from app.simulator import paystack_transactions
+from app.simulator.config import Fault, Faults
+from app.simulator.paystack_wire import (
+    PaystackError,
+    decode_json,
+    failure,
+    parse_charge,
+    parse_refund,
+)
+from app.simulator.state import SimState
+from app.simulator.wire import Answer, BodyTooLarge, bearer_key, json_response, pause, read_body
+
+UNAUTHORIZED_MESSAGE = "Invalid key"
+SERVER_ERROR_MESSAGE = "An error occurred while processing your request"
+
+
+class PaystackFace:
+    def __init__(self, state: SimState, faults: Faults) -> None:
+        self.state = state
+        self.faults = faults
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/transaction/charge_authorization", self.charge_authorization, methods=["POST"]),
+            Route("/transaction/verify/{reference}", self.verify, methods=["GET"]),
+            Route("/refund", self.refund, methods=["POST"]),
+            Route("/refund/{refund_id:int}", self.fetch_refund, methods=["GET"]),
+        ]
+
+    async def charge_authorization(self, request: Request) -> Response:
+        if bearer_key(request) is None:
+            return _unauthorized()
+        if self.faults.rate_limited():
+            return _rate_limited()
+        try:
+            charge = parse_charge(await _read_json(request))
+        except PaystackError as error:
+            return _error_response(error)
+        fault = self.faults.failure()
+        await pause(self.faults)
+        if fault is Fault.FAIL_BEFORE:
+            return json_response(500, failure(SERVER_ERROR_MESSAGE))
+        try:
+            answer = paystack_transactions.charge(self.state, charge)
+        except PaystackError as error:
+            return _error_response(error)
+        if fault is Fault.FAIL_AFTER and answer.changed:
+            return json_response(500, failure(SERVER_ERROR_MESSAGE))
+        return json_response(answer.status_code, answer.body)
+
+    async def verify(self, request: Request) -> Response:
+        if bearer_key(request) is None:
+            return _unauthorized()
+        reference = request.path_params["reference"]
+        return await self._execute(lambda: paystack_transactions.verify(self.state, reference))
+
+    async def refund(self, request: Request) -> Response:
+        if bearer_key(request) is None:
+            return _unauthorized()
+        try:
+            refund = parse_refund(await _read_json(request))
+        except PaystackError as error:
+            return _error_response(error)
+        return await self._execute(lambda: paystack_transactions.refund(self.state, refund))
+
+    async def fetch_refund(self, request: Request) -> Response:
+        if bearer_key(request) is None:
+            return _unauthorized()
+        refund_id = request.path_params["refund_id"]
+        return await self._execute(
+            lambda: paystack_transactions.fetch_refund(self.state, refund_id)
+        )
+
+    async def _execute(self, execute: Callable[[], Answer]) -> Response:
+        await pause(self.faults)
+        try:
+            answer = execute()
+        except PaystackError as error:
+            return _error_response(error)
+        return json_response(answer.status_code, answer.body)
+
+
+async def _read_json(request: Request) -> dict[str, Any]:
+    try:
+        return decode_json(await read_body(request))
+    except BodyTooLarge as error:
+        raise PaystackError(400, str(error)) from error
+
+
+def _unauthorized() -> Response:
+    return json_response(401, failure(UNAUTHORIZED_MESSAGE))
+
+
+def _rate_limited() -> Response:
+    return json_response(
+        429, {"status": False, "message": "Rate limit exceeded", "code": "rate_limited"}
+    )
+
+
+def _error_response(error: PaystackError) -> Response:
+    return json_response(error.status_code, error.body())

@@ -1,0 +1,144 @@
+"""Everything the simulator remembers, in memory, behind one lock."""
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from app.simulator.idempotency import IdempotencyStore
+
+#: Random part of an object id: 96 bits, as many characters as Stripe's own ids carry.
+OBJECT_ID_RANDOM_BYTES = 12
+PAYSTACK_TRANSACTION_ID_FIRST = 4_000_000_001
+PAYSTACK_REFUND_ID_FIRST = 3_000_001
+
+
+def new_object_id(prefix: str) -> str:
+    return prefix + secrets.token_hex(OBJECT_ID_RANDOM_BYTES)
+
+
+def now_s() -> int:
+    return int(time.time())
+
+
+def now_iso() -> str:
+    """Paystack's timestamp format: UTC, milliseconds, trailing Z."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True)
+class PaymentIntent:
+    id: str
+    amount: int
+    currency: str
+    status: str
+    payment_method: str | None
+    customer: str | None
+    description: str | None
+    metadata: dict[str, str]
+    created_s: int
+    client_secret: str
+    latest_charge: str | None = None
+    last_payment_error: dict[str, Any] | None = None
+    next_action: dict[str, Any] | None = None
+    amount_received: int = 0
+    amount_refunded: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StripeRefund:
+    id: str
+    amount: int
+    currency: str
+    payment_intent: str
+    charge: str | None
+    reason: str | None
+    metadata: dict[str, str]
+    created_s: int
+
+
+@dataclass(slots=True)
+class PaystackTransaction:
+    id: int
+    reference: str
+    amount: int
+    currency: str
+    email: str
+    authorization_code: str
+    metadata: Any
+    status: str
+    gateway_response: str
+    fees: int
+    created_at: str
+    paid_at: str | None
+    amount_refunded: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PaystackRefund:
+    id: int
+    amount: int
+    currency: str
+    transaction_id: int
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One movement of money, as `GET /_sim/charges` and `GET /_sim/refunds` list it."""
+
+    provider: str
+    #: Our payment id: the PaymentIntent's ``metadata[payment_id]`` or the Paystack reference.
+    payment_id: str | None
+    amount: int
+    currency: str
+    provider_reference: str
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "provider": self.provider,
+            "payment_id": self.payment_id,
+            "amount": self.amount,
+            "currency": self.currency,
+            "provider_reference": self.provider_reference,
+        }
+
+
+@dataclass(slots=True)
+class SimState:
+    #: Handlers run on one event loop, so the lock is uncontended; it keeps every
+    #: read-check-write on the books atomic should a handler ever run in a thread.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    payment_intents: dict[str, PaymentIntent] = field(default_factory=dict)
+    stripe_refunds: dict[str, StripeRefund] = field(default_factory=dict)
+    transactions: dict[str, PaystackTransaction] = field(default_factory=dict)
+    references_by_transaction_id: dict[int, str] = field(default_factory=dict)
+    paystack_refunds: dict[int, PaystackRefund] = field(default_factory=dict)
+    charges: list[Movement] = field(default_factory=list)
+    refunds: list[Movement] = field(default_factory=list)
+    idempotency: IdempotencyStore = field(default_factory=IdempotencyStore)
+    next_transaction_id: int = PAYSTACK_TRANSACTION_ID_FIRST
+    next_paystack_refund_id: int = PAYSTACK_REFUND_ID_FIRST
+
+    def reset(self) -> None:
+        with self.lock:
+            self.payment_intents.clear()
+            self.stripe_refunds.clear()
+            self.transactions.clear()
+            self.references_by_transaction_id.clear()
+            self.paystack_refunds.clear()
+            self.charges.clear()
+            self.refunds.clear()
+            self.idempotency.clear()
+            self.next_transaction_id = PAYSTACK_TRANSACTION_ID_FIRST
+            self.next_paystack_refund_id = PAYSTACK_REFUND_ID_FIRST
+
+    def charges_json(self) -> list[dict[str, object]]:
+        with self.lock:
+            return [movement.as_json() for movement in self.charges]
+
+    def refunds_json(self) -> list[dict[str, object]]:
+        with self.lock:
+            return [movement.as_json() for movement in self.refunds]

@@ -1,0 +1,39 @@
+"""Flag parsing of `paystream simulator`; serving is covered by every test that uses the fixture."""
+
+import pytest
+
+from app.simulator.cli import build_parser, parse_config
+from app.simulator.config import SimConfig
+
+
+def config_from(argv: list[str]) -> SimConfig:
+    parser = build_parser()
+    return parse_config(parser, parser.parse_args(argv))
+
+
+def test_flags_become_the_config() -> None:
+    argv = ["--port", "9000", "--latency-ms", "200", "--latency-jitter-ms", "50"]
+    argv += ["--fail-before-rate", "0.1", "--fail-after-rate", "0.05"]
+    argv += ["--rate-limit-rate", "0.2", "--seed", "42"]
+
+    assert config_from(argv) == SimConfig(200, 50, 0.1, 0.05, 0.2, 42)
+
+
+def test_defaults_are_fault_free() -> None:
+    parser = build_parser()
+    arguments = parser.parse_args(["--port", "9000"])
+
+    assert (arguments.host, arguments.port) == ("127.0.0.1", 9000)
+    assert parse_config(parser, arguments) == SimConfig()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["--port", "x"], ["--port", "9000", "--fail-after-rate", "2"]],
+)
+def test_bad_flags_exit_with_usage(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        config_from(argv)
+
+    assert exited.value.code == 2
+    assert "usage:" in capsys.readouterr().err
