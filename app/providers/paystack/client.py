@@ -1,0 +1,79 @@
+"""Paystack over httpx: charge a saved authorization with ``reference`` = our payment id, and
+verify that reference after any ambiguous answer. Calls are synchronous (Dramatiq threads).
+"""
+
+from dataclasses import replace
+from urllib.parse import quote
+
+import httpx
+
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+from app.providers.paystack import transformers
+
+
+class PaystackProvider:
+    name = "paystack"
+
+    def __init__(
+        self, secret_key: str, api_base: str, timeout: httpx.Timeout, limits: httpx.Limits
+    ) -> None:
+        self._client = httpx.Client(
+            base_url=api_base,
+            timeout=timeout,
+            limits=limits,
+            headers={"Authorization": f"Bearer {secret_key}"},
+            # A redirected charge could land anywhere; Paystack's API never redirects.
+            follow_redirects=False,
+        )
+
+    def prepare(self, request: ChargeRequest) -> ChargeOutcome:
+        # Paystack needs no object before the charge: the reference is our payment id.
+        if not request.customer_email:
+            return transformers.EMAIL_REQUIRED
+        return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=request.payment_id)
+
+    def charge(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+        if not request.customer_email:
+            return replace(transformers.EMAIL_REQUIRED, provider_reference=provider_reference)
+        body = transformers.charge_body(request, provider_reference)
+        try:
+            response = self._client.post(transformers.CHARGE_PATH, json=body)
+        except httpx.RequestError as error:
+            outcome = transformers.classify_transport_error(error)
+            return replace(outcome, provider_reference=provider_reference)
+        envelope = transformers.parse_envelope(response.content)
+        if transformers.is_duplicate_reference(response.status_code, envelope):
+            # An earlier attempt under this reference ran and its answer was lost; Paystack
+            # will never charge the reference twice, and verify tells what that attempt did.
+            return transformers.as_charge_answer(self.lookup(request, provider_reference))
+        if response.status_code == 200:
+            outcome = transformers.transaction_answer(envelope, request)
+        else:
+            outcome = transformers.classify_failure(
+                response.status_code, response.headers, envelope
+            )
+        return replace(
+            transformers.as_charge_answer(outcome), provider_reference=provider_reference
+        )
+
+    def lookup(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+        path = transformers.VERIFY_PATH.format(reference=quote(provider_reference, safe=""))
+        try:
+            response = self._client.get(path)
+        except httpx.RequestError as error:
+            outcome = transformers.classify_transport_error(error)
+            return replace(outcome, provider_reference=provider_reference)
+        envelope = transformers.parse_envelope(response.content)
+        if transformers.is_reference_not_found(response.status_code, envelope):
+            return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=provider_reference)
+        if response.status_code == 200:
+            outcome = transformers.transaction_answer(envelope, request)
+        else:
+            failure = transformers.classify_failure(
+                response.status_code, response.headers, envelope
+            )
+            outcome = transformers.as_lookup_failure(failure)
+        return replace(outcome, provider_reference=provider_reference)
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,220 @@
+"""Paystack's wire vocabulary and how it maps to ours: the charge body, transaction statuses and
+failure classification. Pure functions over wire data; nothing here talks to the network.
+"""
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, assert_never
+
+import httpx
+
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+
+CHARGE_PATH = "/transaction/charge_authorization"
+VERIFY_PATH = "/transaction/verify/{reference}"
+#: Paystack's only idempotency signal: the reference was used, so a charge was attempted.
+DUPLICATE_REFERENCE_MESSAGE = "duplicate transaction reference"
+#: Verify's answer (400, sometimes 404) for a reference it never saw.
+REFERENCE_NOT_FOUND_MESSAGE = "transaction reference not found"
+#: 401/403 mean our secret key is wrong: money never moved, and nothing succeeds until an
+#: operator fixes the configuration, so the queue waits this long between attempts.
+AUTH_FAILURE_RETRY_AFTER_S = 300.0
+FAILURE_MESSAGE_CHARS_MAX = 500
+FAILURE_CODE_CHARS_MAX = 64
+
+#: Failures before a byte of the request left: Paystack cannot have acted on it.
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_A_CODE_CHARACTERS = re.compile(r"[^a-z0-9]+")
+
+EMAIL_REQUIRED = ChargeOutcome(
+    Outcome.DECLINED,
+    failure_code="email_required",
+    failure_message="Paystack charges an authorization on behalf of a customer email",
+)
+
+
+def charge_body(request: ChargeRequest, reference: str) -> dict[str, object]:
+    return {
+        "email": request.customer_email,
+        "amount": request.amount,
+        "authorization_code": request.payment_method,
+        "reference": reference,
+        "currency": request.currency.upper(),
+        "metadata": {"payment_id": request.payment_id, "merchant_id": request.merchant_id},
+    }
+
+
+def parse_envelope(content: bytes) -> Mapping[str, Any]:
+    """Paystack's ``{"status", "message", "data"}`` envelope; empty when the body is not one."""
+    try:
+        envelope = json.loads(content)
+    except ValueError:
+        return {}
+    return envelope if isinstance(envelope, dict) else {}
+
+
+def is_duplicate_reference(status_code: int, envelope: Mapping[str, Any]) -> bool:
+    return status_code == 400 and DUPLICATE_REFERENCE_MESSAGE in _lower_message(envelope)
+
+
+def is_reference_not_found(status_code: int, envelope: Mapping[str, Any]) -> bool:
+    return status_code in (400, 404) and REFERENCE_NOT_FOUND_MESSAGE in _lower_message(envelope)
+
+
+def transaction_answer(envelope: Mapping[str, Any], request: ChargeRequest) -> ChargeOutcome:
+    """A 200 from charge or verify: the transaction is in ``data``."""
+    data = envelope.get("data")
+    if envelope.get("status") is not True or not isinstance(data, Mapping):
+        message = _message(f"unreadable 200 answer: {envelope.get('message')}")
+        return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+    return outcome_of_transaction(checked_transaction(data, request))
+
+
+def outcome_of_transaction(data: Mapping[str, Any]) -> ChargeOutcome:
+    reference = data.get("reference")
+    if data.get("paused") is True:
+        return ChargeOutcome(Outcome.REQUIRES_ACTION, provider_reference=reference)
+    match data.get("status"):
+        case "success":
+            return ChargeOutcome(Outcome.SUCCEEDED, provider_reference=reference, fee=_fee(data))
+        case "failed":
+            code = failure_code(data.get("gateway_response"))
+            return _declined(code, _message(data.get("gateway_response")), reference)
+        case "reversed":
+            return _declined("reversed", _message(data.get("gateway_response")), reference)
+        case "abandoned":
+            # Nothing was charged, but the reference is spent: a new charge under it would only
+            # answer "Duplicate Transaction Reference" and verify would say abandoned again.
+            # Final, never NOT_ATTEMPTED, so the actor cannot loop.
+            return _declined("abandoned", "the transaction was abandoned", reference)
+        case (
+            "send_pin"
+            | "send_otp"
+            | "send_phone"
+            | "send_birthday"
+            | "send_address"
+            | "open_url"
+            | "pay_offline"
+            | "paused"
+        ):
+            return ChargeOutcome(Outcome.REQUIRES_ACTION, provider_reference=reference)
+        case "pending" | "ongoing" | "processing" | "queued":
+            return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
+        case status:
+            message = f"unrecognised transaction status {status!r}"
+            return ChargeOutcome(
+                Outcome.UNKNOWN, provider_reference=reference, failure_message=message
+            )
+
+
+def failure_code(gateway_response: object) -> str:
+    """Paystack's free-text gateway response as a stable code: "Insufficient Funds" →
+    ``insufficient_funds``; the bare "Declined" is ``card_declined``, as with Stripe."""
+    words = _NOT_A_CODE_CHARACTERS.sub("_", str(gateway_response or "").lower()).strip("_")
+    match words[:FAILURE_CODE_CHARS_MAX]:
+        case "" | "declined":
+            return "card_declined"
+        case code:
+            return code
+
+
+def classify_failure(
+    status_code: int, headers: Mapping[str, str], envelope: Mapping[str, Any]
+) -> ChargeOutcome:
+    message = _message(envelope.get("message"))
+    match status_code:
+        case 401 | 403:
+            return _retryable(message, AUTH_FAILURE_RETRY_AFTER_S)
+        case 429:
+            return _retryable(message, retry_after_s(headers))
+        case _ if 400 <= status_code <= 499:
+            code = envelope.get("code")
+            return _declined(code if isinstance(code, str) and code else "invalid_request", message)
+        case _:
+            # Paystack sends no "should retry" signal: a 5xx (or anything unexpected) may
+            # come after the charge ran.
+            return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+
+
+def classify_transport_error(error: httpx.RequestError) -> ChargeOutcome:
+    message = _message(f"{type(error).__name__}: {error}")
+    if isinstance(error, _NOT_SENT_ERRORS):
+        return ChargeOutcome(Outcome.RETRYABLE, failure_message=message)
+    # Timed out or dropped after the request went out: Paystack may have acted on it.
+    return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """The Retry-After delay in seconds; the HTTP-date form is left to the worker's backoff."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    try:
+        delay_s = float(lowered.get("retry-after", ""))
+    except ValueError:
+        return None
+    return delay_s if math.isfinite(delay_s) and delay_s >= 0 else None
+
+
+def as_charge_answer(outcome: ChargeOutcome) -> ChargeOutcome:
+    """``charge`` never answers a lookup-only outcome: a transaction still in flight or
+    apparently untouched is UNKNOWN, and the actor reconciles it with ``lookup``."""
+    match outcome.outcome:
+        case Outcome.PENDING | Outcome.NOT_ATTEMPTED:
+            message = f"the transaction is {outcome.outcome.value} after the charge"
+            return replace(outcome, outcome=Outcome.UNKNOWN, failure_message=message)
+        case (
+            Outcome.SUCCEEDED
+            | Outcome.DECLINED
+            | Outcome.REQUIRES_ACTION
+            | Outcome.RETRYABLE
+            | Outcome.UNKNOWN
+        ):
+            return outcome
+        case unreachable:
+            assert_never(unreachable)
+
+
+def as_lookup_failure(outcome: ChargeOutcome) -> ChargeOutcome:
+    """A refused verify says nothing about the charge, so it is never a decline."""
+    if outcome.outcome is not Outcome.DECLINED:
+        return outcome
+    message = f"verify refused ({outcome.failure_code}): {outcome.failure_message}"
+    return ChargeOutcome(Outcome.UNKNOWN, failure_message=_message(message))
+
+
+def checked_transaction(data: Mapping[str, Any], request: ChargeRequest) -> Mapping[str, Any]:
+    """A transaction answering for another payment, amount or currency is a bug, never an
+    outcome: raise rather than record someone else's money."""
+    if data.get("reference") != request.payment_id:
+        raise RuntimeError(f"transaction {data.get('reference')!r} belongs to another payment")
+    if data.get("amount") != request.amount:
+        raise RuntimeError(f"transaction {request.payment_id} has another amount")
+    if str(data.get("currency", "")).upper() != request.currency.upper():
+        raise RuntimeError(f"transaction {request.payment_id} has another currency")
+    return data
+
+
+def _fee(data: Mapping[str, Any]) -> int | None:
+    fees = data.get("fees")
+    # bool is an int subclass; only a real integer of minor units is a fee.
+    return fees if isinstance(fees, int) and not isinstance(fees, bool) else None
+
+
+def _lower_message(envelope: Mapping[str, Any]) -> str:
+    return str(envelope.get("message") or "").lower()
+
+
+def _declined(code: str, message: str | None, reference: str | None = None) -> ChargeOutcome:
+    return ChargeOutcome(
+        Outcome.DECLINED, provider_reference=reference, failure_code=code, failure_message=message
+    )
+
+
+def _retryable(message: str | None, delay_s: float | None) -> ChargeOutcome:
+    return ChargeOutcome(Outcome.RETRYABLE, failure_message=message, retry_after_s=delay_s)
+
+
+def _message(message: object) -> str | None:
+    return None if message is None else str(message)[:FAILURE_MESSAGE_CHARS_MAX]

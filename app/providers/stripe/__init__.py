@@ -1,0 +1,1 @@
+"""Stripe: the SDK wiring in ``client``; wire vocabulary and mapping in ``transformers``."""

@@ -1,0 +1,78 @@
+"""Stripe through its official SDK on httpx: one PaymentIntent per payment, created and confirmed
+under idempotency keys derived from our payment id. Calls are synchronous (Dramatiq threads).
+"""
+
+import logging
+from dataclasses import replace
+
+import httpx
+import stripe
+
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+from app.providers.stripe import transformers
+
+#: The SDK logs request bodies at DEBUG and API error messages at INFO; both can carry the
+#: payment method, so its logger stays at WARNING whatever the process configures.
+SDK_LOG_LEVEL_MIN = logging.WARNING
+
+
+class StripeProvider:
+    name = "stripe"
+
+    def __init__(self, secret_key: str, api_base: str, timeout: httpx.Timeout) -> None:
+        logging.getLogger("stripe").setLevel(SDK_LOG_LEVEL_MIN)
+        self._http_client = stripe.HTTPXClient(
+            timeout=timeout, allow_sync_methods=True, verify_ssl_certs=True
+        )
+        self._client = stripe.StripeClient(
+            secret_key,
+            base_addresses={"api": api_base},
+            http_client=self._http_client,
+            # The worker does the retrying: it classifies each failure, persists a recovery
+            # point first and keeps the retry span inside the idempotency key's lifetime. SDK
+            # retries would hide an ambiguous failure and stretch one call past the time limit.
+            max_network_retries=0,
+        )
+
+    def prepare(self, request: ChargeRequest) -> ChargeOutcome:
+        try:
+            intent = self._client.v1.payment_intents.create(
+                transformers.create_params(request),
+                {"idempotency_key": transformers.create_idempotency_key(request)},
+            )
+        except stripe.StripeError as error:
+            outcome = transformers.classify_error(error)
+            return transformers.without_payment_method(outcome, request.payment_method)
+        return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=intent.id)
+
+    def charge(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+        try:
+            intent = self._client.v1.payment_intents.confirm(
+                provider_reference,
+                transformers.confirm_params(),
+                {"idempotency_key": transformers.confirm_idempotency_key(request)},
+            )
+        except stripe.StripeError as error:
+            outcome = transformers.classify_error(error)
+        else:
+            checked = transformers.checked_intent(intent.to_dict(), request)
+            outcome = transformers.outcome_of_intent(checked)
+        return _answer(transformers.as_charge_answer(outcome), request, provider_reference)
+
+    def lookup(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+        try:
+            intent = self._client.v1.payment_intents.retrieve(provider_reference)
+        except stripe.StripeError as error:
+            outcome = transformers.as_lookup_failure(transformers.classify_error(error))
+        else:
+            checked = transformers.checked_intent(intent.to_dict(), request)
+            outcome = transformers.outcome_of_intent(checked)
+        return _answer(outcome, request, provider_reference)
+
+    def close(self) -> None:
+        self._http_client.close()
+
+
+def _answer(outcome: ChargeOutcome, request: ChargeRequest, reference: str) -> ChargeOutcome:
+    referenced = replace(outcome, provider_reference=reference)
+    return transformers.without_payment_method(referenced, request.payment_method)

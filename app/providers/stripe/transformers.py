@@ -1,0 +1,267 @@
+"""Stripe's wire vocabulary and how it maps to ours: request parameters, PaymentIntent statuses and
+error classification. Pure functions over wire data; nothing here talks to the network.
+"""
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, assert_never
+
+import httpx
+import stripe
+from stripe.params import PaymentIntentConfirmParams, PaymentIntentCreateParams
+
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+
+#: Stripe's metadata limits: at most 50 keys, each at most 40 characters, no square brackets.
+METADATA_KEYS_MAX = 50
+METADATA_KEY_CHARS_MAX = 40
+#: The merchant's metadata travels under this prefix so it can never overwrite our own keys.
+MERCHANT_METADATA_PREFIX = "m_"
+#: 401/403 mean our secret key is wrong or lacks a permission: money never moved, and nothing
+#: succeeds until an operator fixes the configuration, so the queue waits this long between
+#: attempts instead of hammering Stripe or failing payments that are fine.
+AUTH_FAILURE_RETRY_AFTER_S = 300.0
+FAILURE_MESSAGE_CHARS_MAX = 500
+#: Stripe's catch-all issuer reason; our code for it is the plainer ``card_declined``.
+GENERIC_DECLINE_CODE = "generic_decline"
+REDACTED_PAYMENT_METHOD = "[payment method]"
+
+#: Failures before a byte of the request left: Stripe cannot have acted on it.
+_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def create_idempotency_key(request: ChargeRequest) -> str:
+    return request.payment_id
+
+
+def confirm_idempotency_key(request: ChargeRequest) -> str:
+    return f"{request.payment_id}:confirm"
+
+
+def payment_intent_metadata(request: ChargeRequest) -> dict[str, str]:
+    """Our keys plus as much of the merchant's metadata as Stripe accepts.
+
+    Sorted, so a retried create sends identical parameters (Stripe refuses a reused idempotency key
+    with different ones). Our own record keeps all of the merchant's metadata.
+    """
+    own = {"payment_id": request.payment_id, "merchant_id": request.merchant_id}
+    merchant = [
+        (MERCHANT_METADATA_PREFIX + key, value)
+        for key, value in sorted(request.metadata.items())
+        if _stripe_accepts_key(MERCHANT_METADATA_PREFIX + key)
+    ]
+    return {**dict(merchant[: METADATA_KEYS_MAX - len(own)]), **own}
+
+
+def _stripe_accepts_key(key: str) -> bool:
+    return len(key) <= METADATA_KEY_CHARS_MAX and "[" not in key and "]" not in key
+
+
+def create_params(request: ChargeRequest) -> PaymentIntentCreateParams:
+    params: PaymentIntentCreateParams = {
+        "amount": request.amount,
+        "currency": request.currency.lower(),
+        "payment_method": request.payment_method,
+        # Money moves only when the one stored PaymentIntent id is confirmed, in a later step.
+        "confirm": False,
+        "metadata": payment_intent_metadata(request),
+    }
+    if request.description is not None:
+        params["description"] = request.description
+    return params
+
+
+def confirm_params() -> PaymentIntentConfirmParams:
+    # A merchant-initiated charge on a saved method: the customer is not in the flow, so a
+    # card that needs authentication must fail fast rather than wait for them.
+    return {"off_session": True}
+
+
+def outcome_of_intent(intent: Mapping[str, Any]) -> ChargeOutcome:
+    reference = intent.get("id")
+    match intent.get("status"):
+        case "succeeded":
+            return ChargeOutcome(Outcome.SUCCEEDED, provider_reference=reference)
+        case "requires_confirmation":
+            return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=reference)
+        case "requires_payment_method":
+            return _outcome_of_attempt(intent.get("last_payment_error"), reference)
+        case "requires_action":
+            return ChargeOutcome(Outcome.REQUIRES_ACTION, provider_reference=reference)
+        case "processing":
+            return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
+        case "requires_capture":
+            # Only manual capture stops here and we never ask for it (Stripe's default capture
+            # is automatic); should one ever arrive, the funds are only held, so keep looking.
+            return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
+        case "canceled":
+            reason = intent.get("cancellation_reason") or "the PaymentIntent was canceled"
+            return _declined("canceled", str(reason), reference)
+        case status:
+            message = f"unrecognised PaymentIntent status {status!r}"
+            return ChargeOutcome(
+                Outcome.UNKNOWN, provider_reference=reference, failure_message=message
+            )
+
+
+def _outcome_of_attempt(last_payment_error: object, reference: str | None) -> ChargeOutcome:
+    """``requires_payment_method`` is both "never tried" and "tried and refused"."""
+    if not isinstance(last_payment_error, Mapping):
+        return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=reference)
+    return outcome_of_card_error(last_payment_error, reference)
+
+
+def outcome_of_card_error(error: Mapping[str, Any], reference: str | None) -> ChargeOutcome:
+    """A refused attempt; off-session, a card that wants 3-D Secure is refused too."""
+    message = _message(error.get("message"))
+    if error.get("code") == "authentication_required":
+        return ChargeOutcome(
+            Outcome.REQUIRES_ACTION, provider_reference=reference, failure_message=message
+        )
+    return _declined(decline_code(error), message, reference)
+
+
+def decline_code(error: Mapping[str, Any]) -> str:
+    """The issuer's reason when it says something specific, else Stripe's error code."""
+    issuer_reason = error.get("decline_code")
+    if isinstance(issuer_reason, str) and issuer_reason and issuer_reason != GENERIC_DECLINE_CODE:
+        return issuer_reason
+    code = error.get("code")
+    return code if isinstance(code, str) and code else "card_declined"
+
+
+def classify_error(error: stripe.StripeError) -> ChargeOutcome:
+    """What a failed Stripe call means for the money; the table lives in ``_classify_status``."""
+    if isinstance(error, stripe.APIConnectionError):
+        return classify_connection_error(error.__cause__)
+    headers = {key.lower(): value for key, value in (error.headers or {}).items()}
+    # Stripe's explicit "a retry may succeed": with our deterministic idempotency key a retry can
+    # only replay or finish the one request, so it is safe whatever the status.
+    if headers.get("stripe-should-retry") == "true":
+        return _retryable(error.user_message, retry_after_s(headers))
+    body = _error_body(error)
+    return _classify_status(error.http_status or 0, body, headers, error.user_message)
+
+
+def _classify_status(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str], message: str | None
+) -> ChargeOutcome:
+    code, intent = body.get("code"), body.get("payment_intent")
+    match status:
+        case 402:
+            return outcome_of_card_error(body, None)
+        case 401 | 403:
+            return _retryable(message, AUTH_FAILURE_RETRY_AFTER_S)
+        case 409:
+            # Another request with this key is still in flight (or the object is locked). Stripe
+            # stored nothing for ours; the retry replays whatever the first one stored.
+            return _retryable(message, retry_after_s(headers))
+        case 429:
+            return _retryable(message, retry_after_s(headers))
+        case 400 if code == "rate_limit":
+            return _retryable(message, retry_after_s(headers))
+        case 400 if body.get("type") == "idempotency_error":
+            # This key already carried different parameters: something ran under it.
+            return ChargeOutcome(Outcome.UNKNOWN, failure_message=_message(message))
+        case 400 if code == "payment_intent_unexpected_state" and isinstance(intent, Mapping):
+            return outcome_of_intent(intent)
+        case _ if 400 <= status <= 499:
+            return _declined(
+                code if isinstance(code, str) else "invalid_request", _message(message)
+            )
+        case _:
+            # A 5xx without "Should-Retry: true", or anything unexpected: it may have executed.
+            return ChargeOutcome(Outcome.UNKNOWN, failure_message=_message(message))
+
+
+def classify_connection_error(cause: BaseException | None) -> ChargeOutcome:
+    message = _message(f"{type(cause).__name__}: {cause}")
+    if isinstance(cause, _NOT_SENT_ERRORS):
+        return ChargeOutcome(Outcome.RETRYABLE, failure_message=message)
+    # Timed out or dropped after the request went out: Stripe may have acted on it.
+    return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+
+
+def retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """The Retry-After delay in seconds; the HTTP-date form is left to the worker's backoff."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    try:
+        delay_s = float(lowered.get("retry-after", ""))
+    except ValueError:
+        return None
+    return delay_s if math.isfinite(delay_s) and delay_s >= 0 else None
+
+
+def as_charge_answer(outcome: ChargeOutcome) -> ChargeOutcome:
+    """``charge`` never answers a lookup-only outcome: a payment still in flight or apparently
+    untouched is UNKNOWN, and the actor reconciles it with ``lookup``."""
+    match outcome.outcome:
+        case Outcome.PENDING | Outcome.NOT_ATTEMPTED:
+            message = f"the PaymentIntent is {outcome.outcome.value} after confirmation"
+            return replace(outcome, outcome=Outcome.UNKNOWN, failure_message=message)
+        case (
+            Outcome.SUCCEEDED
+            | Outcome.DECLINED
+            | Outcome.REQUIRES_ACTION
+            | Outcome.RETRYABLE
+            | Outcome.UNKNOWN
+        ):
+            return outcome
+        case unreachable:
+            assert_never(unreachable)
+
+
+def as_lookup_failure(outcome: ChargeOutcome) -> ChargeOutcome:
+    """A refused lookup (404 included: we only look up ids Stripe gave us) says nothing about
+    the charge, so it is never a decline."""
+    if outcome.outcome is not Outcome.DECLINED:
+        return outcome
+    message = f"lookup refused ({outcome.failure_code}): {outcome.failure_message}"
+    return ChargeOutcome(Outcome.UNKNOWN, failure_message=_message(message))
+
+
+def checked_intent(intent: Mapping[str, Any], request: ChargeRequest) -> Mapping[str, Any]:
+    """A PaymentIntent answering for another payment, amount or currency is a bug, never an
+    outcome: raise rather than record someone else's money."""
+    metadata = intent.get("metadata") or {}
+    if metadata.get("payment_id") != request.payment_id:
+        raise RuntimeError(f"PaymentIntent {intent.get('id')} belongs to another payment")
+    if intent.get("amount") != request.amount:
+        raise RuntimeError(f"PaymentIntent {intent.get('id')} has another amount")
+    if str(intent.get("currency", "")).lower() != request.currency.lower():
+        raise RuntimeError(f"PaymentIntent {intent.get('id')} has another currency")
+    return intent
+
+
+def without_payment_method(outcome: ChargeOutcome, payment_method: str) -> ChargeOutcome:
+    """Stripe quotes the payment method in some messages ("No such PaymentMethod: 'pm_…'");
+    outcomes get logged, payment methods never."""
+    message = outcome.failure_message
+    if not payment_method or message is None or payment_method not in message:
+        return outcome
+    return replace(
+        outcome, failure_message=message.replace(payment_method, REDACTED_PAYMENT_METHOD)
+    )
+
+
+def _error_body(error: stripe.StripeError) -> Mapping[str, Any]:
+    json_body = error.json_body
+    body = json_body.get("error") if isinstance(json_body, dict) else None
+    return body if isinstance(body, Mapping) else {}
+
+
+def _declined(code: str, message: str | None, reference: str | None = None) -> ChargeOutcome:
+    return ChargeOutcome(
+        Outcome.DECLINED, provider_reference=reference, failure_code=code, failure_message=message
+    )
+
+
+def _retryable(message: str | None, delay_s: float | None) -> ChargeOutcome:
+    return ChargeOutcome(
+        Outcome.RETRYABLE, failure_message=_message(message), retry_after_s=delay_s
+    )
+
+
+def _message(message: object) -> str | None:
+    return None if message is None else str(message)[:FAILURE_MESSAGE_CHARS_MAX]

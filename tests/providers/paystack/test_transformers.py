@@ -1,0 +1,254 @@
+"""Paystack's wire vocabulary mapped to our outcomes: pure functions, no network."""
+
+from typing import Any
+
+import httpx
+import pytest
+
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+from app.providers.paystack import transformers
+
+REQUEST = ChargeRequest(
+    payment_id="pay_00test",
+    merchant_id="mer_1",
+    amount=50_000,
+    currency="ngn",
+    payment_method="AUTH_success",
+    customer_email="ada@example.com",
+)
+
+
+def transaction(status: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "reference": "pay_00test",
+        "amount": 50_000,
+        "currency": "NGN",
+        "status": status,
+        **fields,
+    }
+
+
+def test_charge_body_uses_our_reference_and_paystack_conventions() -> None:
+    assert transformers.charge_body(REQUEST, "pay_00test") == {
+        "email": "ada@example.com",
+        "amount": 50_000,
+        "authorization_code": "AUTH_success",
+        "reference": "pay_00test",
+        "currency": "NGN",
+        "metadata": {"payment_id": "pay_00test", "merchant_id": "mer_1"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"status": false, "message": "x"}', {"status": False, "message": "x"}),
+        (b"<html>502 Bad Gateway</html>", {}),
+        (b"[1, 2]", {}),
+        (b"", {}),
+    ],
+)
+def test_parse_envelope_tolerates_anything(content: bytes, expected: dict[str, Any]) -> None:
+    assert transformers.parse_envelope(content) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("success", Outcome.SUCCEEDED),
+        ("failed", Outcome.DECLINED),
+        ("reversed", Outcome.DECLINED),
+        ("abandoned", Outcome.DECLINED),
+        ("send_pin", Outcome.REQUIRES_ACTION),
+        ("send_otp", Outcome.REQUIRES_ACTION),
+        ("send_phone", Outcome.REQUIRES_ACTION),
+        ("send_birthday", Outcome.REQUIRES_ACTION),
+        ("send_address", Outcome.REQUIRES_ACTION),
+        ("open_url", Outcome.REQUIRES_ACTION),
+        ("pay_offline", Outcome.REQUIRES_ACTION),
+        ("paused", Outcome.REQUIRES_ACTION),
+        ("pending", Outcome.PENDING),
+        ("ongoing", Outcome.PENDING),
+        ("processing", Outcome.PENDING),
+        ("queued", Outcome.PENDING),
+        ("something_new", Outcome.UNKNOWN),
+        (None, Outcome.UNKNOWN),
+    ],
+)
+def test_every_transaction_status_maps_to_one_outcome(status: str, expected: Outcome) -> None:
+    outcome = transformers.outcome_of_transaction(transaction(status))
+
+    assert outcome.outcome is expected
+    assert outcome.provider_reference == "pay_00test"
+
+
+def test_a_paused_transaction_requires_action_whatever_its_status() -> None:
+    outcome = transformers.outcome_of_transaction(transaction("pending", paused=True))
+
+    assert outcome.outcome is Outcome.REQUIRES_ACTION
+
+
+def test_a_success_carries_the_fee() -> None:
+    outcome = transformers.outcome_of_transaction(transaction("success", fees=750))
+
+    assert outcome == ChargeOutcome(Outcome.SUCCEEDED, "pay_00test", fee=750)
+
+
+@pytest.mark.parametrize("fees", [None, "750", True, 7.5])
+def test_a_fee_is_only_ever_an_integer(fees: object) -> None:
+    assert transformers.outcome_of_transaction(transaction("success", fees=fees)).fee is None
+
+
+def test_a_failed_transaction_is_declined_with_a_normalised_code() -> None:
+    outcome = transformers.outcome_of_transaction(
+        transaction("failed", gateway_response="Insufficient Funds")
+    )
+
+    assert outcome == ChargeOutcome(
+        Outcome.DECLINED, "pay_00test", "insufficient_funds", "Insufficient Funds"
+    )
+
+
+def test_an_abandoned_transaction_is_final() -> None:
+    outcome = transformers.outcome_of_transaction(transaction("abandoned"))
+
+    assert (outcome.outcome, outcome.failure_code) == (Outcome.DECLINED, "abandoned")
+
+
+@pytest.mark.parametrize(
+    ("gateway_response", "expected"),
+    [
+        ("Declined", "card_declined"),
+        ("DECLINED.", "card_declined"),
+        ("", "card_declined"),
+        (None, "card_declined"),
+        ("Insufficient Funds", "insufficient_funds"),
+        ("Do Not Honor (05)", "do_not_honor_05"),
+        ("x" * 200, "x" * transformers.FAILURE_CODE_CHARS_MAX),
+    ],
+)
+def test_failure_code_is_a_stable_snake_case_code(gateway_response: object, expected: str) -> None:
+    assert transformers.failure_code(gateway_response) == expected
+
+
+def test_a_200_transaction_answer_is_checked_and_mapped() -> None:
+    envelope = {"status": True, "message": "Charge attempted", "data": transaction("success")}
+
+    assert transformers.transaction_answer(envelope, REQUEST).outcome is Outcome.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {},
+        {"status": False, "message": "odd", "data": transaction("success")},
+        {"status": True, "data": None},
+        {"status": True, "data": "success"},
+    ],
+)
+def test_an_unreadable_200_is_unknown(envelope: dict[str, Any]) -> None:
+    assert transformers.transaction_answer(envelope, REQUEST).outcome is Outcome.UNKNOWN
+
+
+def test_a_transaction_for_another_payment_raises() -> None:
+    own = transaction("success")
+
+    assert transformers.checked_transaction(own, REQUEST) is own
+    with pytest.raises(RuntimeError, match="another payment"):
+        transformers.checked_transaction({**own, "reference": "pay_other"}, REQUEST)
+    with pytest.raises(RuntimeError, match="another amount"):
+        transformers.checked_transaction({**own, "amount": 1}, REQUEST)
+    with pytest.raises(RuntimeError, match="another currency"):
+        transformers.checked_transaction({**own, "currency": "GHS"}, REQUEST)
+
+
+@pytest.mark.parametrize(
+    ("status_code", "headers", "envelope", "expected"),
+    [
+        (401, {}, {"status": False, "message": "Invalid key"}, Outcome.RETRYABLE),
+        (403, {}, {"status": False, "message": "Forbidden"}, Outcome.RETRYABLE),
+        (429, {"Retry-After": "3"}, {"code": "rate_limited"}, Outcome.RETRYABLE),
+        (400, {}, {"status": False, "message": "Invalid amount"}, Outcome.DECLINED),
+        (404, {}, {"status": False, "message": "Not found"}, Outcome.DECLINED),
+        (500, {}, {"status": False, "message": "Server error"}, Outcome.UNKNOWN),
+        (502, {}, {}, Outcome.UNKNOWN),
+        (503, {"Retry-After": "3"}, {}, Outcome.UNKNOWN),
+        (302, {}, {}, Outcome.UNKNOWN),
+    ],
+)
+def test_failure_classification(
+    status_code: int, headers: dict[str, str], envelope: dict[str, Any], expected: Outcome
+) -> None:
+    assert transformers.classify_failure(status_code, headers, envelope).outcome is expected
+
+
+def test_a_rate_limit_carries_its_delay_and_an_auth_failure_a_long_one() -> None:
+    limited = transformers.classify_failure(429, httpx.Headers({"Retry-After": "3"}), {})
+    refused = transformers.classify_failure(401, {}, {"message": "Invalid key"})
+
+    assert limited.retry_after_s == 3.0
+    assert refused.retry_after_s == transformers.AUTH_FAILURE_RETRY_AFTER_S
+
+
+def test_a_refused_request_is_declined_with_paystacks_code_when_given() -> None:
+    envelope = {"status": False, "message": "Invalid authorization", "code": "invalid_params"}
+
+    outcome = transformers.classify_failure(400, {}, envelope)
+
+    assert outcome == ChargeOutcome(
+        Outcome.DECLINED, failure_code="invalid_params", failure_message="Invalid authorization"
+    )
+    assert transformers.classify_failure(400, {}, {}).failure_code == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (httpx.ConnectError("Connection refused"), Outcome.RETRYABLE),
+        (httpx.ConnectTimeout("timed out"), Outcome.RETRYABLE),
+        (httpx.PoolTimeout("no connection free"), Outcome.RETRYABLE),
+        (httpx.ReadTimeout("timed out"), Outcome.UNKNOWN),
+        (httpx.WriteTimeout("timed out"), Outcome.UNKNOWN),
+        (httpx.ReadError("reset"), Outcome.UNKNOWN),
+        (httpx.RemoteProtocolError("Server disconnected"), Outcome.UNKNOWN),
+        (httpx.DecodingError("bad gzip"), Outcome.UNKNOWN),
+    ],
+)
+def test_transport_errors_are_retryable_only_before_sending(
+    error: httpx.RequestError, expected: Outcome
+) -> None:
+    assert transformers.classify_transport_error(error).outcome is expected
+
+
+def test_duplicate_reference_and_not_found_are_recognised() -> None:
+    duplicate = {"status": False, "message": "Duplicate Transaction Reference"}
+    not_found = {"status": False, "message": "Transaction reference not found"}
+
+    assert transformers.is_duplicate_reference(400, duplicate)
+    assert not transformers.is_duplicate_reference(500, duplicate)
+    assert not transformers.is_duplicate_reference(400, not_found)
+    assert transformers.is_reference_not_found(400, not_found)
+    assert transformers.is_reference_not_found(404, not_found)
+    assert not transformers.is_reference_not_found(500, not_found)
+    assert not transformers.is_reference_not_found(400, duplicate)
+
+
+@pytest.mark.parametrize("lookup_only", [Outcome.PENDING, Outcome.NOT_ATTEMPTED])
+def test_charge_turns_lookup_only_outcomes_into_unknown(lookup_only: Outcome) -> None:
+    outcome = transformers.as_charge_answer(ChargeOutcome(lookup_only, "pay_00test"))
+
+    assert (outcome.outcome, outcome.provider_reference) == (Outcome.UNKNOWN, "pay_00test")
+
+
+def test_charge_keeps_its_own_outcomes() -> None:
+    for final in (Outcome.SUCCEEDED, Outcome.DECLINED, Outcome.REQUIRES_ACTION, Outcome.UNKNOWN):
+        outcome = ChargeOutcome(final)
+        assert transformers.as_charge_answer(outcome) is outcome
+
+
+def test_a_refused_verify_is_never_a_decline() -> None:
+    refused = ChargeOutcome(Outcome.DECLINED, failure_code="invalid_request")
+
+    assert transformers.as_lookup_failure(refused).outcome is Outcome.UNKNOWN
+    unknown = ChargeOutcome(Outcome.UNKNOWN)
+    assert transformers.as_lookup_failure(unknown) is unknown
