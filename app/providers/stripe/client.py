@@ -42,8 +42,23 @@ class StripeProvider:
             )
         except stripe.StripeError as error:
             outcome = transformers.classify_error(error)
+            if outcome.outcome is Outcome.UNKNOWN:
+                # Stripe stores an ambiguous 500 against the create key and replays it for
+                # 24 h, so repeating the create can never reveal the intent: search for it.
+                outcome = self._find_intent(request) or outcome
             return transformers.without_payment_method(outcome, request.payment_method)
         return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=intent.id)
+
+    def _find_intent(self, request: ChargeRequest) -> ChargeOutcome | None:
+        """The intent created for this payment, found by its metadata, if Stripe has one."""
+        query = f"metadata['payment_id']:'{request.payment_id}'"
+        try:
+            found = self._client.v1.payment_intents.search({"query": query, "limit": 2})
+        except stripe.StripeError:
+            return None
+        if len(found.data) != 1:
+            return None
+        return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=found.data[0].id)
 
     def charge(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
         try:

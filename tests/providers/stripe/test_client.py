@@ -139,6 +139,22 @@ def test_an_answer_lost_after_the_charge_is_unknown_until_looked_up(
     assert len(simulator.charges_for(payment_id)) == 1
 
 
+def test_an_answer_lost_after_the_create_is_found_by_search(
+    stripe_provider: Provider, simulator: Simulator, payment_id: str
+) -> None:
+    """Stripe replays a stored 500 for the create key, so only a search can find the intent."""
+    request = charge_request(payment_id)
+    simulator.configure(fail_after_rate=1)
+
+    outcome = stripe_provider.prepare(request)
+    simulator.configure(fail_after_rate=0)
+
+    assert outcome.outcome is Outcome.NOT_ATTEMPTED
+    assert outcome.provider_reference is not None
+    assert stripe_provider.charge(request, outcome.provider_reference).outcome is Outcome.SUCCEEDED
+    assert len(simulator.charges_for(payment_id)) == 1
+
+
 def test_a_failure_before_the_charge_is_retryable_and_the_retry_charges_once(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
