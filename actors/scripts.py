@@ -1,0 +1,37 @@
+"""The broker's Lua scripts: read once at import, registered once per Redis client."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from redis.commands.core import Script
+
+LUA_DIRECTORY = Path(__file__).parent / "lua"
+
+
+def _source(name: str) -> str:
+    return (LUA_DIRECTORY / f"{name}.lua").read_text(encoding="utf-8")
+
+
+_SOURCES = {
+    name: _source(name)
+    for name in ("read", "schedule", "move", "ack", "dead_letter", "requeue", "reclaim", "renew")
+}
+
+
+@dataclass(frozen=True)
+class Scripts:
+    """One registered script per atomic step; each file's header documents its KEYS and ARGV."""
+
+    read: Script
+    schedule: Script
+    move: Script
+    ack: Script
+    dead_letter: Script
+    requeue: Script
+    reclaim: Script
+    renew: Script
+
+
+def register_scripts(client: redis.Redis) -> Scripts:
+    return Scripts(**{name: client.register_script(source) for name, source in _SOURCES.items()})
