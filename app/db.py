@@ -1,0 +1,54 @@
+"""The one way paystream builds a SQLAlchemy engine: psycopg 3, explicit pool limits."""
+
+from typing import Any, cast
+
+import psycopg
+import sqlalchemy
+
+#: SQLAlchemy's own name for the psycopg 3 driver; plain ``postgresql://`` would pick psycopg2.
+PSYCOPG_SCHEME = "postgresql+psycopg"
+#: Schemes we accept from the environment (Heroku still hands out ``postgres://``).
+PLAIN_SCHEMES = frozenset({"postgres", "postgresql", PSYCOPG_SCHEME})
+
+#: Connections each process keeps open; a worker appends in batches, so a few suffice.
+POOL_SIZE = 5
+#: Extra connections allowed under a burst, closed again when returned.
+POOL_OVERFLOW_MAX = 5
+#: How long a caller waits for a free connection before failing instead of queueing forever.
+POOL_TIMEOUT_S = 30.0
+#: Connections are replaced after this age so server-side idle limits never surprise us.
+POOL_RECYCLE_S = 1800
+#: A dead server must fail fast: the worker retries later, the stream keeps the payment.
+CONNECT_TIMEOUT_S = 10
+
+
+class DatabaseUrlError(ValueError):
+    """The database URL is not a PostgreSQL URL."""
+
+
+def psycopg_url(url: str) -> str:
+    """``url`` with its scheme pinned to the psycopg 3 driver."""
+    scheme, separator, rest = url.partition("://")
+    if separator == "" or scheme not in PLAIN_SCHEMES:
+        raise DatabaseUrlError("DATABASE_URL must start with postgresql:// or postgres://")
+    return f"{PSYCOPG_SCHEME}://{rest}"
+
+
+def create_engine_for(url: str) -> sqlalchemy.Engine:
+    return sqlalchemy.create_engine(
+        psycopg_url(url),
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW_MAX,
+        pool_timeout=POOL_TIMEOUT_S,
+        pool_recycle=POOL_RECYCLE_S,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+    )
+
+
+def psycopg_connection(connection: sqlalchemy.Connection) -> psycopg.Connection[Any]:
+    """The driver connection under ``connection``, for COPY and server-side cursors.
+
+    It shares ``connection``'s transaction: what runs on it commits or rolls back with it.
+    """
+    return cast(psycopg.Connection[Any], connection.connection.driver_connection)

@@ -1,0 +1,111 @@
+"""The ledger tables as SQLAlchemy models. They describe the schema that migration 0001
+creates (a test compares the two); the writer and verifier use SQL and COPY, not the ORM.
+Triggers (append-only guards, chain and posting checks) live in the migration only."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    CHAR,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    LargeBinary,
+    SmallInteger,
+    Text,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.ledger.limits import (
+    ACCOUNT_CODE_LENGTH_MAX,
+    AMOUNT_MAX,
+    IDENTIFIER_LENGTH_MAX,
+    TRANSACTION_ID_LENGTH_MAX,
+)
+from app.orm import Base
+
+CURRENCY_CHECK = "currency ~ '^[a-z]{3}$'"
+
+
+class LedgerAccount(Base):
+    """Created on first use, inside the append that first posts to it."""
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        CheckConstraint(f"char_length(code) <= {ACCOUNT_CODE_LENGTH_MAX}", name="code_length"),
+        CheckConstraint(CURRENCY_CHECK, name="currency_format"),
+    )
+
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    currency: Mapped[str] = mapped_column(CHAR(3), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class LedgerTransaction(Base):
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (
+        CheckConstraint("seq > 0", name="seq_positive"),
+        CheckConstraint(f"char_length(id) <= {TRANSACTION_ID_LENGTH_MAX}", name="id_length"),
+        CheckConstraint("kind IN ('payment_captured', 'refund')", name="kind_known"),
+        CheckConstraint(
+            f"char_length(business_key) <= {IDENTIFIER_LENGTH_MAX}", name="business_key_length"
+        ),
+        CheckConstraint(
+            f"char_length(reference) <= {IDENTIFIER_LENGTH_MAX}", name="reference_length"
+        ),
+        CheckConstraint(
+            f"char_length(merchant_id) <= {IDENTIFIER_LENGTH_MAX}", name="merchant_id_length"
+        ),
+        CheckConstraint("encoding_version >= 1", name="encoding_version_positive"),
+        CheckConstraint("octet_length(prev_hash) = 32", name="prev_hash_sha256"),
+        CheckConstraint("octet_length(hash) = 32", name="hash_sha256"),
+    )
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    business_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    reference: Mapped[str] = mapped_column(Text, nullable=False)
+    merchant_id: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    encoding_version: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, unique=True)
+
+
+class LedgerPosting(Base):
+    """No per-row foreign keys: migration 0001's statement trigger checks, once per COPY, that
+    every posting names a recorded transaction and an account kept in its currency, and that
+    each transaction balances. Rows are never deleted, so what was checked stays true."""
+
+    __tablename__ = "ledger_postings"
+    __table_args__ = (
+        CheckConstraint("index >= 0", name="index_non_negative"),
+        CheckConstraint("direction IN ('debit', 'credit')", name="direction_known"),
+        CheckConstraint(f"amount > 0 AND amount <= {AMOUNT_MAX}", name="amount_range"),
+        CheckConstraint(CURRENCY_CHECK, name="currency_format"),
+    )
+
+    transaction_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    account_code: Mapped[str] = mapped_column(Text, nullable=False)
+    direction: Mapped[str] = mapped_column(Text, nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    currency: Mapped[str] = mapped_column(CHAR(3), nullable=False)
+
+
+class LedgerHead(Base):
+    """The single row naming the last sealed transaction; appenders lock it FOR UPDATE."""
+
+    __tablename__ = "ledger_head"
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("seq >= 0", name="seq_non_negative"),
+        CheckConstraint("octet_length(hash) = 32", name="hash_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

@@ -1,0 +1,285 @@
+"""Appending entries to the chain: one database transaction and one head lock per batch.
+
+The head row lock serialises appenders, so seqs stay contiguous (no sequence: sequences leave
+gaps after aborts) and a business key seen by one appender is seen by the next. Hashes are
+chained here in Python, rows go in by binary COPY, and the batch is read back and checked
+before the head moves and the transaction commits.
+"""
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import psycopg
+from sqlalchemy import Engine
+
+from app.db import psycopg_connection
+from app.ledger.canonical import ENCODING_VERSION, chain_hash, encode_v1
+from app.ledger.chain import ChainCheck
+from app.ledger.entry import Entry, Posting, Recorded, posting_fields
+from app.ledger.errors import (
+    AccountCurrencyMismatch,
+    BusinessKeyConflict,
+    ChainBroken,
+)
+from app.ledger.store import POSTINGS_SQL, TRANSACTIONS_SQL, Head, read_head, with_postings
+from app.ledger.validation import validate_batch
+
+#: One stuck appender must not block every other one forever; past this the batch fails.
+HEAD_LOCK_TIMEOUT_MS = 30_000
+TRANSACTION_ID_PREFIX = "ltx_"
+#: 96 random bits: collisions are out of reach, and the unique index would refuse one anyway.
+TRANSACTION_ID_RANDOM_BYTES = 12
+BUSINESS_KEY_CONSTRAINT = "uq_ledger_transactions_business_key"
+OPTIMISTIC_SAVEPOINT = "ledger_append_optimistic"
+
+COPY_TRANSACTIONS_SQL = """
+    COPY ledger_transactions (seq, id, kind, business_key, reference, merchant_id, created_at,
+                              encoding_version, prev_hash, hash)
+    FROM STDIN (FORMAT BINARY)
+"""
+COPY_TRANSACTIONS_TYPES = [
+    "int8", "text", "text", "text", "text", "text", "timestamptz", "int2", "bytea", "bytea",
+]  # fmt: skip
+COPY_POSTINGS_SQL = """
+    COPY ledger_postings (transaction_seq, index, account_code, direction, amount, currency)
+    FROM STDIN (FORMAT BINARY)
+"""
+# currency is char(3): psycopg has no binary bpchar dumper, and text has the same wire bytes.
+COPY_POSTINGS_TYPES = ["int8", "int2", "text", "text", "int8", "text"]
+
+
+class _Sealed(NamedTuple):
+    seq: int
+    transaction_id: str
+    entry: Entry
+    prev_hash: bytes
+    hash: bytes
+
+
+def append(engine: Engine, entries: Sequence[Entry]) -> list[Recorded]:
+    """Records each entry once: one Recorded per input entry, in input order."""
+    validate_batch(entries)
+    if not entries:
+        return []
+    unique = _unique_by_key(entries)
+    # READ COMMITTED on purpose: once the head lock is granted, every later statement sees what
+    # the previous holder committed, so its business keys are found and skipped.
+    with (
+        engine.connect().execution_options(isolation_level="READ COMMITTED") as connection,
+        connection.begin(),
+    ):
+        recorded = _append_unique(psycopg_connection(connection), unique)
+    return _in_input_order(entries, recorded)
+
+
+def _append_unique(
+    connection: psycopg.Connection[Any], unique: dict[str, Entry]
+) -> dict[str, Recorded]:
+    connection.execute(
+        "SELECT set_config('lock_timeout', %s, true)", (f"{HEAD_LOCK_TIMEOUT_MS}ms",)
+    )
+    head = read_head(connection, for_update=True)
+    # Optimistic: a batch rarely repeats a key, so the unique index finds repeats for free
+    # instead of a lookup per key. On a repeat, undo the attempt and write only the new ones.
+    connection.execute(f"SAVEPOINT {OPTIMISTIC_SAVEPOINT}")
+    try:
+        return _write(connection, head, list(unique.values()))
+    except psycopg.errors.UniqueViolation as error:
+        if error.diag.constraint_name != BUSINESS_KEY_CONSTRAINT:
+            raise
+    connection.execute(f"ROLLBACK TO SAVEPOINT {OPTIMISTIC_SAVEPOINT}")
+    recorded = _recorded_before(connection, unique)
+    fresh = [entry for key, entry in unique.items() if key not in recorded]
+    if not fresh:
+        return recorded
+    return recorded | _write(connection, head, fresh)
+
+
+def _write(
+    connection: psycopg.Connection[Any], head: Head, entries: list[Entry]
+) -> dict[str, Recorded]:
+    _ensure_accounts(connection, entries)
+    created_at = _database_clock(connection)
+    sealed = _seal_and_copy(connection, head, entries, created_at)
+    _copy_postings(connection, sealed)
+    _check_read_back(connection, head, sealed)
+    _advance_head(connection, sealed[-1])
+    return {
+        item.entry.business_key: Recorded(
+            item.entry.business_key, item.transaction_id, item.seq, created=True
+        )
+        for item in sealed
+    }
+
+
+def _unique_by_key(entries: Sequence[Entry]) -> dict[str, Entry]:
+    unique: dict[str, Entry] = {}
+    for entry in entries:
+        first = unique.setdefault(entry.business_key, entry)
+        if first != entry:
+            raise BusinessKeyConflict(entry.business_key)
+    return unique
+
+
+def _in_input_order(entries: Sequence[Entry], recorded: dict[str, Recorded]) -> list[Recorded]:
+    answered: set[str] = set()
+    result: list[Recorded] = []
+    for entry in entries:
+        key = entry.business_key
+        first = recorded[key]
+        result.append(replace(first, created=False) if key in answered else first)
+        answered.add(key)
+    return result
+
+
+def _recorded_before(
+    connection: psycopg.Connection[Any], unique: dict[str, Entry]
+) -> dict[str, Recorded]:
+    """Entries already in the chain; each must match what is asked now, field for field."""
+    rows = connection.execute(
+        "SELECT seq, id, kind, business_key, reference, merchant_id FROM ledger_transactions"
+        " WHERE business_key = ANY(%s)",
+        (list(unique),),
+    ).fetchall()
+    if not rows:
+        return {}
+    postings = _stored_postings(connection, [row[0] for row in rows])
+    recorded: dict[str, Recorded] = {}
+    for seq, transaction_id, kind, business_key, reference, merchant_id in rows:
+        stored = Entry(business_key, kind, reference, merchant_id, postings.get(seq, ()))
+        if stored != unique[business_key]:
+            raise BusinessKeyConflict(business_key)
+        recorded[business_key] = Recorded(business_key, transaction_id, seq, created=False)
+    return recorded
+
+
+def _stored_postings(
+    connection: psycopg.Connection[Any], seqs: list[int]
+) -> dict[int, tuple[Posting, ...]]:
+    rows = connection.execute(
+        "SELECT transaction_seq, account_code, direction, amount, currency FROM ledger_postings"
+        " WHERE transaction_seq = ANY(%s) ORDER BY transaction_seq, index",
+        (seqs,),
+    ).fetchall()
+    postings: dict[int, list[Posting]] = {}
+    for seq, account, direction, amount, currency in rows:
+        postings.setdefault(seq, []).append(Posting(account, direction, amount, currency))
+    return {seq: tuple(items) for seq, items in postings.items()}
+
+
+def _ensure_accounts(connection: psycopg.Connection[Any], entries: list[Entry]) -> None:
+    """Creates accounts on first use; an account keeps the currency it was created with."""
+    pairs = {(posting.account, posting.currency) for entry in entries for posting in entry.postings}
+    codes = [code for code, _ in pairs]
+    connection.execute(
+        "INSERT INTO ledger_accounts (code, currency)"
+        " SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT (code) DO NOTHING",
+        (codes, [currency for _, currency in pairs]),
+    )
+    kept = dict(
+        connection.execute(
+            "SELECT code, currency FROM ledger_accounts WHERE code = ANY(%s)", (codes,)
+        ).fetchall()
+    )
+    for code, currency in pairs:
+        if kept[code] != currency:
+            raise AccountCurrencyMismatch(code, kept[code], currency)
+
+
+def _database_clock(connection: psycopg.Connection[Any]) -> datetime:
+    # Read after the head lock is granted, so created_at follows seq order across appenders
+    # and comes from one clock whichever host appends.
+    moment: datetime = connection.execute("SELECT clock_timestamp()").fetchall()[0][0]
+    return moment
+
+
+def _seal_and_copy(
+    connection: psycopg.Connection[Any], head: Head, entries: list[Entry], created_at: datetime
+) -> list[_Sealed]:
+    """Chains each entry onto the one before and streams its row at once, so the server
+    inserts while Python hashes the rest."""
+    sealed: list[_Sealed] = []
+    seq, prev_hash = head.seq, head.hash
+    with connection.cursor() as cursor, cursor.copy(COPY_TRANSACTIONS_SQL) as copy:
+        copy.set_types(COPY_TRANSACTIONS_TYPES)
+        for entry in entries:
+            seq += 1
+            transaction_id = TRANSACTION_ID_PREFIX + secrets.token_hex(TRANSACTION_ID_RANDOM_BYTES)
+            digest = chain_hash(prev_hash, _canonical(seq, transaction_id, entry, created_at))
+            copy.write_row(
+                (
+                    seq,
+                    transaction_id,
+                    entry.kind,
+                    entry.business_key,
+                    entry.reference,
+                    entry.merchant_id,
+                    created_at,
+                    ENCODING_VERSION,
+                    prev_hash,
+                    digest,
+                )
+            )
+            sealed.append(_Sealed(seq, transaction_id, entry, prev_hash, digest))
+            prev_hash = digest
+    return sealed
+
+
+def _canonical(seq: int, transaction_id: str, entry: Entry, created_at: datetime) -> bytes:
+    return encode_v1(
+        seq=seq,
+        transaction_id=transaction_id,
+        kind=entry.kind,
+        business_key=entry.business_key,
+        reference=entry.reference,
+        merchant_id=entry.merchant_id,
+        created_at=created_at,
+        postings=[posting_fields(posting) for posting in entry.postings],
+    )
+
+
+def _copy_postings(connection: psycopg.Connection[Any], sealed: list[_Sealed]) -> None:
+    with connection.cursor() as cursor, cursor.copy(COPY_POSTINGS_SQL) as copy:
+        copy.set_types(COPY_POSTINGS_TYPES)
+        for item in sealed:
+            for index, posting in enumerate(item.entry.postings):
+                copy.write_row(
+                    (
+                        item.seq,
+                        index,
+                        posting.account,
+                        posting.direction,
+                        posting.amount,
+                        posting.currency,
+                    )
+                )
+
+
+def _check_read_back(
+    connection: psycopg.Connection[Any], head: Head, sealed: list[_Sealed]
+) -> None:
+    """Re-derives the written batch from the database: a value the round trip changed (time
+    precision, padding, encoding) fails here instead of in a later verify."""
+    bounds = {"seq_min": sealed[0].seq, "seq_max": sealed[-1].seq}
+    check = ChainCheck(next_seq=head.seq + 1, prev_hash=head.hash)
+    with connection.cursor(binary=True) as transactions, connection.cursor(binary=True) as postings:
+        transactions.execute(TRANSACTIONS_SQL, bounds)
+        postings.execute(POSTINGS_SQL, bounds)
+        merged = with_postings(transactions.fetchall(), postings.fetchall())
+        for seq, transaction, rows in merged:
+            broken = check.check(seq, transaction, rows)
+            if broken is not None:
+                raise ChainBroken(broken.seq, broken.reason)
+    last = sealed[-1]
+    if check.next_seq != last.seq + 1 or check.last_hash != last.hash:
+        raise ChainBroken(check.next_seq, "the read-back batch differs from what was written")
+
+
+def _advance_head(connection: psycopg.Connection[Any], last: _Sealed) -> None:
+    # The row is locked, so it exists; its trigger refuses a head that is not the last hash.
+    connection.execute(
+        "UPDATE ledger_head SET seq = %s, hash = %s WHERE id = 1", (last.seq, last.hash)
+    )
