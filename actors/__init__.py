@@ -7,6 +7,11 @@ from actors.broker import StreamsBroker
 from actors.runtime import redis_client
 from app.settings import settings
 
+#: Entries one read may take per consumer (XREADGROUP COUNT), within the worker's prefetch.
+READ_COUNT_MAX = 64
+#: Longest blocking read; shorter than the Redis socket timeout so a quiet stream is no error.
+BLOCK_MS = 1000
+
 
 def build_broker() -> StreamsBroker:
     config = settings()
@@ -15,6 +20,8 @@ def build_broker() -> StreamsBroker:
         partitions=config.stream_partitions,
         reclaim_idle_ms=config.reclaim_idle_ms,
         deliveries_max=config.deliveries_max,
+        read_count_max=READ_COUNT_MAX,
+        block_ms=BLOCK_MS,
     )
 
 

@@ -1,0 +1,18 @@
+#!lua
+-- Move a payment's recovery point forward, only from the point the caller last saw, so two
+-- workers holding the same payment (a reclaimed message whose first worker still lives) can
+-- never both take the same step.
+--
+-- KEYS[1]  {ps:N}:pay:<payment id>   hash: the payment record, field "step" = recovery point
+-- ARGV[1]  the step the caller expects the record to be at
+-- ARGV[2]  the step to move to
+-- ARGV[3..] more field, value pairs to write with the move
+--
+-- Returns 1 when moved; otherwise the record's actual step (false when there is no record).
+
+local step = redis.call("HGET", KEYS[1], "step")
+if step ~= ARGV[1] then
+  return step
+end
+redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 3))
+return 1

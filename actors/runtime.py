@@ -1,0 +1,46 @@
+"""What a worker process builds once and shares between its threads."""
+
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+from sqlalchemy import Engine
+
+from actors.payment_state import PaymentState
+from app.db import create_engine_for
+from app.providers.base import Provider
+from app.providers.registry import PROVIDER_NAMES, build_provider
+from app.settings import Settings, settings
+
+REDIS_SOCKET_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    redis: redis.Redis
+    payments: PaymentState
+    providers: dict[str, Provider]
+    ledger: Engine
+
+
+def redis_client(config: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        config.redis_url,
+        socket_timeout=REDIS_SOCKET_TIMEOUT_S,
+        socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
+        health_check_interval=30,
+    )
+
+
+@cache
+def runtime() -> Runtime:
+    config = settings()
+    client = redis_client(config)
+    return Runtime(
+        settings=config,
+        redis=client,
+        payments=PaymentState(client, config.stream_partitions),
+        providers={name: build_provider(name, config) for name in PROVIDER_NAMES},
+        ledger=create_engine_for(config.database_url),
+    )

@@ -1,0 +1,100 @@
+"""The ``paystream`` command: merchants, the ledger verifier, the provider simulator."""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import redis
+
+from app.settings import settings
+
+
+def _merchant_create(args: argparse.Namespace) -> int:
+    from app import merchants
+    from app.db import create_engine_for
+
+    config = settings()
+    engine = create_engine_for(config.database_url)
+    client = redis.Redis.from_url(config.redis_url)
+    try:
+        merchant = merchants.create(engine, client, args.name)
+    finally:
+        client.close()
+        engine.dispose()
+    if args.json:
+        print(json.dumps({"merchant_id": merchant.merchant_id, "api_key": merchant.api_key}))
+    else:
+        print(f"merchant {merchant.merchant_id} ({merchant.name})")
+        print(f"api key  {merchant.api_key}  (shown once; only its hash is stored)")
+    return 0
+
+
+def _merchant_sync(_: argparse.Namespace) -> int:
+    from app import merchants
+    from app.db import create_engine_for
+
+    config = settings()
+    engine = create_engine_for(config.database_url)
+    client = redis.Redis.from_url(config.redis_url)
+    try:
+        count = merchants.sync(engine, client)
+    finally:
+        client.close()
+        engine.dispose()
+    print(f"mirrored {count} merchant key(s) to Redis")
+    return 0
+
+
+def _ledger_verify(args: argparse.Namespace) -> int:
+    from app.db import create_engine_for
+    from app.ledger.verify import verify
+
+    engine = create_engine_for(settings().database_url)
+    try:
+        report = verify(engine, from_seq=args.from_seq)
+    finally:
+        engine.dispose()
+    if report.ok:
+        print(f"ledger ok: {report.entries_checked} transaction(s), head seq {report.head_seq}")
+        return 0
+    print(f"ledger BROKEN at seq {report.first_bad_seq}: {report.reason}", file=sys.stderr)
+    return 1
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="paystream")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    merchant = commands.add_parser("merchant", help="manage merchants")
+    merchant_commands = merchant.add_subparsers(dest="merchant_command", required=True)
+    create = merchant_commands.add_parser("create", help="create a merchant and its API key")
+    create.add_argument("name")
+    create.add_argument("--json", action="store_true", help="print {merchant_id, api_key}")
+    create.set_defaults(run=_merchant_create)
+    sync = merchant_commands.add_parser("sync", help="mirror merchant key hashes to Redis")
+    sync.set_defaults(run=_merchant_sync)
+
+    ledger = commands.add_parser("ledger", help="the hash-chained ledger")
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
+    verify = ledger_commands.add_parser("verify", help="re-derive every hash and balance")
+    verify.add_argument("--from-seq", type=int, default=1)
+    verify.set_defaults(run=_ledger_verify)
+
+    # Listed for --help only: main() hands the rest of the line to the simulator's own parser.
+    commands.add_parser("simulator", help="serve the Stripe + Paystack simulator (see --help)")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["simulator"]:
+        from app import simulator
+
+        return simulator.main(arguments[1:])
+    args = parser().parse_args(arguments)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
