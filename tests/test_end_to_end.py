@@ -1,0 +1,198 @@
+"""The whole path with real processes: uvicorn, dramatiq, the simulator, Redis, PostgreSQL.
+
+200 payments go in, a third of them sent several times at once, some declined; every one must
+end terminal with exactly one charge per success at the simulator, one ledger transaction per
+success, and a ledger that verifies.
+"""
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.support.processes import ROOT, Process, free_port, python_argv, wait_for_http
+from tests.support.redis_server import RedisServer
+
+PAYMENTS = 200
+SETTLE_TIMEOUT_S = 180.0
+SENDERS = 16
+TERMINAL = {"succeeded", "failed", "requires_action"}
+
+
+@dataclass(frozen=True)
+class Stack:
+    base_url: str
+    simulator_url: str
+    env: dict[str, str]
+    api_key: str
+
+
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        python_argv("-m", "app.cli", *args),
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def stack(private_redis: RedisServer, fresh_database_url: str, tmp_path: Path) -> Iterator[Stack]:
+    simulator_port, web_port = free_port(), free_port()
+    simulator_url = f"http://127.0.0.1:{simulator_port}"
+    env = {
+        "REDIS_URL": private_redis.url,
+        "DATABASE_URL": fresh_database_url,
+        "STRIPE_API_BASE": simulator_url,
+        "PAYSTACK_API_BASE": simulator_url,
+        "CHARGE_BACKOFF_MS_MIN": "100",
+        "CHARGE_BACKOFF_MS_MAX": "2000",
+    }
+    processes = [
+        Process(
+            "simulator",
+            python_argv("-m", "app.simulator", "--port", str(simulator_port)),
+            env,
+            tmp_path,
+        ),
+        Process(
+            "web",
+            python_argv(
+                "-m", "uvicorn", "app.main:app", "--port", str(web_port), "--no-access-log"
+            ),
+            env,
+            tmp_path,
+        ),
+        Process(
+            "worker",
+            python_argv("-m", "dramatiq", "actors", "--processes", "2", "--threads", "8"),
+            env,
+            tmp_path,
+        ),
+    ]
+    try:
+        wait_for_http(f"{simulator_url}/healthz", processes[0])
+        wait_for_http(f"http://127.0.0.1:{web_port}/healthz", processes[1])
+        created = cli(env, "merchant", "create", "e2e", "--json")
+        assert created.returncode == 0, created.stderr
+        api_key = json.loads(created.stdout)["api_key"]
+        yield Stack(f"http://127.0.0.1:{web_port}", simulator_url, env, api_key)
+    finally:
+        for process in processes:
+            process.stop()
+        for process in processes:
+            print(f"--- {process.name} log ---\n{process.log()[-4000:]}", file=sys.stderr)
+
+
+def payment_body(index: int) -> dict[str, Any]:
+    """Mostly Stripe successes; every 10th on Paystack; some declines on both."""
+    if index % 10 == 0:
+        method = "AUTH_declined" if index % 40 == 0 else "AUTH_success"
+        return {
+            "amount": 1000 + index,
+            "currency": "NGN",
+            "payment_method": method,
+            "customer": {"email": f"buyer{index}@example.com"},
+        }
+    method = "pm_card_chargeDeclined" if index % 17 == 0 else "pm_card_visa"
+    return {"amount": 500 + index, "currency": "usd", "payment_method": method}
+
+
+def send_all(stack: Stack) -> dict[int, list[httpx.Response]]:
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    jobs = []
+    for index in range(PAYMENTS):
+        copies = 3 if index % 3 == 0 else 1
+        jobs += [(index, copy) for copy in range(copies)]
+    responses: dict[int, list[httpx.Response]] = {index: [] for index in range(PAYMENTS)}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=30.0) as client:
+
+        def send(job: tuple[int, int]) -> tuple[int, httpx.Response]:
+            index, _ = job
+            response = client.post(
+                "/v1/payments",
+                json=payment_body(index),
+                headers={"Idempotency-Key": f"e2e-{index}"},
+            )
+            return index, response
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=SENDERS) as pool:
+            for index, response in pool.map(send, jobs):
+                responses[index].append(response)
+    return responses
+
+
+def wait_until_terminal(stack: Stack, payment_ids: list[str]) -> dict[str, dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    final: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10.0) as client:
+        while len(final) < len(payment_ids) and time.monotonic() < deadline:
+            for payment_id in payment_ids:
+                if payment_id in final:
+                    continue
+                payment = client.get(f"/v1/payments/{payment_id}").json()
+                recorded = payment["status"] != "succeeded" or "ledger" in payment
+                if payment["status"] in TERMINAL and recorded:
+                    final[payment_id] = payment
+            time.sleep(0.2)
+    missing = sorted(set(payment_ids) - set(final))
+    assert not missing, f"{len(missing)} payments never settled, e.g. {missing[:3]}"
+    return final
+
+
+def ledger_transactions_by_reference(database_url: str) -> dict[str, int]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT reference, count(*) FROM ledger_transactions GROUP BY reference"
+        ).fetchall()
+    return {reference: count for reference, count in rows}
+
+
+def test_two_hundred_payments_settle_exactly_once(stack: Stack) -> None:
+    started = time.monotonic()
+    responses = send_all(stack)
+
+    payment_ids: dict[int, str] = {}
+    for index, answers in responses.items():
+        assert {answer.status_code for answer in answers} == {202}, answers[0].text
+        assert len({answer.content for answer in answers}) == 1, "a replay differed"
+        assert sum("idempotent-replayed" not in answer.headers for answer in answers) == 1
+        payment_ids[index] = answers[0].json()["id"]
+    final = wait_until_terminal(stack, list(payment_ids.values()))
+    elapsed_s = time.monotonic() - started
+
+    succeeded = {pid for pid, payment in final.items() if payment["status"] == "succeeded"}
+    for index, payment_id in payment_ids.items():
+        method = payment_body(index)["payment_method"]
+        expected = "failed" if "eclined" in method else "succeeded"
+        assert final[payment_id]["status"] == expected, final[payment_id]
+        if expected == "failed":
+            assert final[payment_id]["failure"]["code"], final[payment_id]
+        if method == "pm_card_chargeDeclined":
+            assert final[payment_id]["failure"]["code"] == "card_declined"
+
+    charges = httpx.get(f"{stack.simulator_url}/_sim/charges").json()["charges"]
+    charged = [charge["payment_id"] for charge in charges]
+    assert sorted(charged) == sorted(succeeded), "money moved other than once per success"
+
+    ledger = ledger_transactions_by_reference(stack.env["DATABASE_URL"])
+    assert ledger == {payment_id: 1 for payment_id in succeeded}
+    for payment_id in succeeded:
+        assert final[payment_id]["ledger"]["seq"] >= 1
+
+    verified = cli(stack.env, "ledger", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    print(f"{PAYMENTS} payments ({len(succeeded)} succeeded) settled in {elapsed_s:.1f} s")
