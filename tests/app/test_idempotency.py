@@ -56,7 +56,9 @@ BODIES = st.fixed_dictionaries(
     optional={
         "customer": st.fixed_dictionaries({}, optional={"email": st.just("a@b.co")}),
         "description": st.text(max_size=20),
-        "metadata": st.dictionaries(st.text(min_size=1, max_size=5), st.text(max_size=5), max_size=4),
+        "metadata": st.dictionaries(
+            st.text(min_size=1, max_size=5), st.text(max_size=5), max_size=4
+        ),
     },
 )
 
@@ -83,7 +85,9 @@ def test_a_different_amount_changes_the_fingerprint(body: dict[str, Any], amount
     changed = body | {"amount": amount}
     same = amount == body["amount"]
 
-    equal = fingerprint_of(json.dumps(body).encode()) == fingerprint_of(json.dumps(changed).encode())
+    equal = fingerprint_of(json.dumps(body).encode()) == fingerprint_of(
+        json.dumps(changed).encode()
+    )
 
     assert equal == same
 
