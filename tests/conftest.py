@@ -10,8 +10,9 @@ import psycopg
 import pytest
 import redis
 
-from tests.support.processes import ROOT
+from tests.support.processes import ROOT, Process, free_port, python_argv, wait_for_http
 from tests.support.redis_server import RedisServer
+from tests.support.simulator import FAULT_FREE, Simulator
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ADMIN_DATABASE_URL = os.environ.get(
@@ -84,3 +85,26 @@ def fresh_database_url() -> Iterator[str]:
     migrate(url)
     yield url
     drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real simulator process for the session (seeded, so fault draws repeat)."""
+    port = free_port()
+    argv = python_argv("-m", "app.simulator", "--port", str(port), "--seed", "7")
+    process = Process("simulator", argv, {}, tmp_path_factory.mktemp("simulator"))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/healthz", process)
+        yield url
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def simulator(simulator_url: str) -> Iterator[Simulator]:
+    """The session's simulator, fault-free before and after the test."""
+    controls = Simulator(simulator_url)
+    controls.configure(**FAULT_FREE)
+    yield controls
+    controls.configure(**FAULT_FREE)

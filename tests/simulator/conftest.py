@@ -1,4 +1,4 @@
-"""One real simulator process for the session, wiped and fault-free before every test."""
+"""Clients of the session's simulator, wiped and fault-free before every test."""
 
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -7,30 +7,10 @@ import httpx
 import pytest
 import stripe
 
-from tests.support.processes import Process, free_port, python_argv, wait_for_http
+from tests.support.simulator import FAULT_FREE
 
 API_KEY = "sk_test_simulator"
-FAULT_FREE = {
-    "latency_ms": 0,
-    "latency_jitter_ms": 0,
-    "fail_before_rate": 0,
-    "fail_after_rate": 0,
-    "rate_limit_rate": 0,
-}
 CLIENT_TIMEOUT_S = 10.0
-
-
-@pytest.fixture(scope="session")
-def simulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    argv = python_argv("-m", "app.simulator", "--port", str(port), "--seed", "7")
-    process = Process("simulator", argv, {}, tmp_path_factory.mktemp("simulator"))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/healthz", process)
-        yield url
-    finally:
-        process.stop()
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from app.settings import Settings
 from tests.providers.conftest import (
     INJECTED_LATENCY_MS,
     TINY_TIMEOUT_S,
-    Simulator,
     closed_port_url,
     lookup_until_settled,
 )
+from tests.support.simulator import Simulator
 
 AMOUNT = 500_000
 

@@ -1,0 +1,309 @@
+"""The charge actor's recovery points, each resumed from, on real Redis, PostgreSQL and the
+simulator: money moves at most once whatever point a message resumes from."""
+
+import dataclasses
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import dramatiq
+import psycopg
+import pytest
+import redis
+
+import app.settings
+from actors.charge import Charge, charge_request
+from actors.payment_state import PaymentState
+from actors.runtime import Runtime
+from app import keys
+from app.db import create_engine_for
+from app.ledger import append, capture_entry, clearing_account
+from app.payment_record import Step, encode, new_record
+from app.payment_request import PaymentRequest
+from app.providers.registry import PROVIDER_NAMES, build_provider
+from app.settings import Settings
+from tests.conftest import create_database, database_url_for, drop_database, migrate
+from tests.support.simulator import Simulator
+
+PARTITIONS = 8
+UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/nowhere"
+
+
+@pytest.fixture(scope="module")
+def ledger_url() -> Iterator[str]:
+    name = create_database()
+    url = database_url_for(name)
+    migrate(url)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture
+def settings(simulator_url: str, redis_url: str, ledger_url: str) -> Settings:
+    return dataclasses.replace(
+        app.settings.load(),
+        redis_url=redis_url,
+        database_url=ledger_url,
+        stripe_api_base=simulator_url,
+        paystack_api_base=simulator_url,
+        stream_partitions=PARTITIONS,
+        provider_timeout_s=5.0,
+    )
+
+
+def build_runtime(settings: Settings, client: redis.Redis, database_url: str) -> Runtime:
+    return Runtime(
+        settings=settings,
+        redis=client,
+        payments=PaymentState(client, settings.stream_partitions),
+        providers={name: build_provider(name, settings) for name in PROVIDER_NAMES},
+        ledger=create_engine_for(database_url),
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings, redis_client: redis.Redis) -> Iterator[Runtime]:
+    context = build_runtime(settings, redis_client, settings.database_url)
+    yield context
+    for provider in context.providers.values():
+        provider.close()
+    context.ledger.dispose()
+
+
+STRIPE = PaymentRequest(
+    amount=2500,
+    currency="usd",
+    provider="stripe",
+    payment_method="pm_card_visa",
+    customer={},
+    description=None,
+    metadata={},
+)
+PAYSTACK = dataclasses.replace(
+    STRIPE,
+    currency="ngn",
+    provider="paystack",
+    payment_method="AUTH_success",
+    customer={"email": "ada@example.com"},
+)
+
+
+def accepted(client: redis.Redis, request: PaymentRequest) -> str:
+    partition = secrets.randbelow(PARTITIONS)
+    payment_id = keys.new_id(keys.PAYMENT_ID_PREFIX, partition)
+    record = new_record(payment_id, f"mer_{secrets.token_hex(4)}", request, int(time.time()))
+    client.hset(keys.payment_key(partition, payment_id), mapping=encode(record))
+    return payment_id
+
+
+def at(runtime: Runtime, payment_id: str, step: Step, **fields: str) -> None:
+    partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, PARTITIONS)
+    assert partition is not None
+    runtime.redis.hset(
+        keys.payment_key(partition, payment_id), mapping={"step": step.value, **fields}
+    )
+
+
+def record_of(runtime: Runtime, payment_id: str) -> dict[str, Any]:
+    record = runtime.payments.load(payment_id)
+    assert record is not None
+    return record
+
+
+def ledger_rows(database_url: str, payment_id: str) -> list[tuple[int, str]]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT seq, id FROM ledger_transactions WHERE reference = %s", (payment_id,)
+        ).fetchall()
+    return [(seq, transaction_id) for seq, transaction_id in rows]
+
+
+def assert_recorded_once(runtime: Runtime, simulator: Simulator, payment_id: str) -> None:
+    record = record_of(runtime, payment_id)
+    assert record["step"] == Step.RECORDED.value
+    assert len(simulator.charges_for(payment_id)) == 1
+    [(seq, transaction_id)] = ledger_rows(runtime.settings.database_url, payment_id)
+    assert (record["ledger_seq"], record["ledger_transaction_id"]) == (str(seq), transaction_id)
+
+
+def prepared_reference(runtime: Runtime, payment_id: str) -> str:
+    record = record_of(runtime, payment_id)
+    outcome = runtime.providers[record["provider"]].prepare(charge_request(record))
+    assert outcome.provider_reference is not None
+    return outcome.provider_reference
+
+
+@pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
+def test_an_accepted_payment_is_charged_once_and_recorded(
+    runtime: Runtime, simulator: Simulator, request_: PaymentRequest
+) -> None:
+    payment_id = accepted(runtime.redis, request_)
+
+    Charge(runtime, payment_id).run()
+    Charge(runtime, payment_id).run()  # a duplicate delivery finds it recorded
+
+    assert_recorded_once(runtime, simulator, payment_id)
+
+
+@pytest.mark.parametrize(
+    ("request_", "code"),
+    [
+        (dataclasses.replace(STRIPE, payment_method="pm_card_chargeDeclined"), "card_declined"),
+        (dataclasses.replace(PAYSTACK, payment_method="AUTH_declined"), "card_declined"),
+    ],
+    ids=["stripe", "paystack"],
+)
+def test_a_decline_is_final_with_the_providers_code_and_records_nothing(
+    runtime: Runtime, simulator: Simulator, request_: PaymentRequest, code: str
+) -> None:
+    payment_id = accepted(runtime.redis, request_)
+
+    Charge(runtime, payment_id).run()
+
+    record = record_of(runtime, payment_id)
+    assert (record["step"], record["failure_code"]) == (Step.DECLINED.value, code)
+    assert simulator.charges_for(payment_id) == []
+    assert ledger_rows(runtime.settings.database_url, payment_id) == []
+
+
+def test_a_card_needing_authentication_stops_at_requires_action(
+    runtime: Runtime, simulator: Simulator
+) -> None:
+    request = dataclasses.replace(STRIPE, payment_method="pm_card_authenticationRequired")
+    payment_id = accepted(runtime.redis, request)
+
+    Charge(runtime, payment_id).run()
+
+    assert record_of(runtime, payment_id)["step"] == Step.REQUIRES_ACTION.value
+    assert simulator.charges_for(payment_id) == []
+
+
+def test_resumes_from_prepared(runtime: Runtime, simulator: Simulator) -> None:
+    payment_id = accepted(runtime.redis, STRIPE)
+    reference = prepared_reference(runtime, payment_id)
+    at(runtime, payment_id, Step.PREPARED, provider_reference=reference)
+
+    Charge(runtime, payment_id).run()
+
+    assert_recorded_once(runtime, simulator, payment_id)
+    assert record_of(runtime, payment_id)["provider_reference"] == reference
+
+
+@pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
+def test_resumes_from_charging_after_the_money_moved_without_charging_again(
+    runtime: Runtime, simulator: Simulator, request_: PaymentRequest
+) -> None:
+    """A worker died right after the provider charged: the next one must only look it up."""
+    payment_id = accepted(runtime.redis, request_)
+    reference = prepared_reference(runtime, payment_id)
+    record = record_of(runtime, payment_id)
+    runtime.providers[record["provider"]].charge(charge_request(record), reference)
+    at(runtime, payment_id, Step.CHARGING, provider_reference=reference)
+
+    Charge(runtime, payment_id).run()
+
+    assert_recorded_once(runtime, simulator, payment_id)
+
+
+@pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
+def test_resumes_from_charging_before_the_money_moved_and_charges_once(
+    runtime: Runtime, simulator: Simulator, request_: PaymentRequest
+) -> None:
+    payment_id = accepted(runtime.redis, request_)
+    reference = prepared_reference(runtime, payment_id)
+    at(runtime, payment_id, Step.CHARGING, provider_reference=reference)
+
+    Charge(runtime, payment_id).run()
+
+    assert_recorded_once(runtime, simulator, payment_id)
+
+
+def test_an_ambiguous_answer_goes_unknown_and_is_reconciled_not_recharged(
+    runtime: Runtime, simulator: Simulator
+) -> None:
+    payment_id = accepted(runtime.redis, STRIPE)
+    at(
+        runtime,
+        payment_id,
+        Step.PREPARED,
+        provider_reference=prepared_reference(runtime, payment_id),
+    )
+    simulator.configure(fail_after_rate=1)
+
+    with pytest.raises(dramatiq.Retry):
+        Charge(runtime, payment_id).run()
+
+    assert record_of(runtime, payment_id)["step"] == Step.UNKNOWN.value
+    assert len(simulator.charges_for(payment_id)) == 1
+    Charge(runtime, payment_id).run()  # still failing charges: only a lookup may happen now
+    assert_recorded_once(runtime, simulator, payment_id)
+
+
+def test_a_failure_before_the_charge_returns_to_prepared_and_retries(
+    runtime: Runtime, simulator: Simulator
+) -> None:
+    payment_id = accepted(runtime.redis, STRIPE)
+    at(
+        runtime,
+        payment_id,
+        Step.PREPARED,
+        provider_reference=prepared_reference(runtime, payment_id),
+    )
+    simulator.configure(fail_before_rate=1)
+
+    with pytest.raises(dramatiq.Retry):
+        Charge(runtime, payment_id).run()
+
+    assert record_of(runtime, payment_id)["step"] == Step.PREPARED.value
+    assert simulator.charges_for(payment_id) == []
+    simulator.configure(fail_before_rate=0)
+    Charge(runtime, payment_id).run()
+    assert_recorded_once(runtime, simulator, payment_id)
+
+
+def test_resumes_from_charged_once_the_ledger_is_back(
+    runtime: Runtime, simulator: Simulator, settings: Settings, redis_client: redis.Redis
+) -> None:
+    payment_id = accepted(runtime.redis, STRIPE)
+    outage = build_runtime(settings, redis_client, UNREACHABLE_DATABASE_URL)
+
+    with pytest.raises(dramatiq.Retry):
+        Charge(outage, payment_id).run()
+
+    assert record_of(runtime, payment_id)["step"] == Step.CHARGED.value
+    assert len(simulator.charges_for(payment_id)) == 1
+    Charge(runtime, payment_id).run()
+    assert_recorded_once(runtime, simulator, payment_id)
+
+
+def test_resumes_from_charged_when_the_ledger_already_holds_the_outcome(
+    runtime: Runtime, simulator: Simulator
+) -> None:
+    """A worker died between the ledger commit and moving the point: nothing is recorded twice."""
+    payment_id = accepted(runtime.redis, STRIPE)
+    reference = prepared_reference(runtime, payment_id)
+    record = record_of(runtime, payment_id)
+    runtime.providers["stripe"].charge(charge_request(record), reference)
+    entry = capture_entry(
+        payment_id=payment_id,
+        merchant_id=record["merchant_id"],
+        clearing_account=clearing_account("stripe", "usd"),
+        amount=record["amount"],
+        currency=record["currency"],
+    )
+    [first] = append(runtime.ledger, [entry])
+    at(runtime, payment_id, Step.CHARGED, provider_reference=reference)
+
+    Charge(runtime, payment_id).run()
+
+    assert_recorded_once(runtime, simulator, payment_id)
+    assert record_of(runtime, payment_id)["ledger_seq"] == str(first.seq)
+
+
+def test_a_message_without_a_record_is_dropped(runtime: Runtime) -> None:
+    payment_id = keys.new_id(keys.PAYMENT_ID_PREFIX, 0)
+
+    Charge(runtime, payment_id).run()
+
+    assert runtime.payments.load(payment_id) is None

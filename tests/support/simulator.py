@@ -1,0 +1,36 @@
+"""The provider simulator's control surface, for tests that run it as a real process."""
+
+from typing import Any
+
+import httpx
+
+#: Fault rates and latency back to zero, so no test inherits another's faults.
+FAULT_FREE = {
+    "latency_ms": 0,
+    "latency_jitter_ms": 0,
+    "fail_before_rate": 0,
+    "fail_after_rate": 0,
+    "rate_limit_rate": 0,
+}
+CONTROL_TIMEOUT_S = 5.0
+
+
+class Simulator:
+    """Faults in, movements of money out."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def configure(self, **changes: float) -> None:
+        response = httpx.post(
+            f"{self.base_url}/_sim/config", json=changes, timeout=CONTROL_TIMEOUT_S
+        )
+        response.raise_for_status()
+
+    def charges(self) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.base_url}/_sim/charges", timeout=CONTROL_TIMEOUT_S)
+        response.raise_for_status()
+        return list(response.json()["charges"])
+
+    def charges_for(self, payment_id: str) -> list[dict[str, Any]]:
+        return [charge for charge in self.charges() if charge["payment_id"] == payment_id]
