@@ -14,6 +14,7 @@ from app.errors import IdempotencyKeyReused, Unavailable
 from app.idempotency import fingerprint
 from app.payment_record import encode, new_record, view
 from app.payment_request import PaymentRequest
+from app.script_batch import ScriptBatcher
 from app.settings import Settings
 
 ACCEPT_LUA = (Path(__file__).parent / "lua" / "accept.lua").read_text()
@@ -54,7 +55,7 @@ def _encode_body(payment: dict[str, object]) -> bytes:
 class Acceptor:
     def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
         self._settings = settings
-        self._script = client.register_script(ACCEPT_LUA)
+        self._script = ScriptBatcher(client, ACCEPT_LUA)
 
     async def accept(self, merchant_id: str, client_key: str, request: PaymentRequest) -> Answer:
         partition = keys.partition_for(
@@ -68,12 +69,12 @@ class Acceptor:
         fields = [item for pair in encode(record).items() for item in pair]
         try:
             result = await self._script(
-                keys=[
+                [
                     keys.idempotency_key(partition, merchant_id, client_key),
                     keys.payment_key(partition, payment_id),
                     keys.stream_key(partition, PAYMENTS_QUEUE),
                 ],
-                args=[
+                [
                     expected,
                     ACCEPTED_STATUS,
                     body,
