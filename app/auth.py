@@ -48,10 +48,11 @@ class Authenticator:
         now = time.monotonic()
         if cached is not None and cached[1] > now:
             return cached[0]
-        merchant_id = await self._client.hget(keys.AUTH_KEY, key_hash)
-        if merchant_id is None:
+        stored = await self._client.hget(keys.AUTH_KEY, key_hash)
+        if stored is None:
             raise Unauthorized("The API key is not valid.")
+        merchant_id = stored.decode() if isinstance(stored, bytes) else stored
         if len(self._cache) >= AUTH_CACHE_ENTRIES_MAX:
             self._cache.clear()
-        self._cache[key_hash] = (merchant_id.decode(), now + AUTH_CACHE_TTL_S)
-        return merchant_id.decode()
+        self._cache[key_hash] = (merchant_id, now + AUTH_CACHE_TTL_S)
+        return merchant_id

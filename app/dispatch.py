@@ -12,7 +12,7 @@ CHARGE_ACTOR = "charge_payment"
 
 def charge_message(payment_id: str, partition: int) -> bytes:
     """An encoded message asking the charge actor to drive ``payment_id`` to its outcome."""
-    message = dramatiq.Message(
+    message: dramatiq.Message[None] = dramatiq.Message(
         queue_name=PAYMENTS_QUEUE,
         actor_name=CHARGE_ACTOR,
         args=(payment_id,),

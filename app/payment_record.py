@@ -51,7 +51,7 @@ def encode(record: Mapping[str, Any]) -> dict[str, str]:
     return {"data": json.dumps(data, separators=(",", ":")), "step": record["step"]}
 
 
-def decode(raw: Mapping[bytes, bytes]) -> dict[str, Any]:
+def decode(raw: Mapping[Any, Any]) -> dict[str, Any]:
     """The record as one dict: the request fields, ``step`` and what workers added."""
     fields = {key.decode(): value.decode() for key, value in raw.items()}
     record: dict[str, Any] = json.loads(fields.pop("data"))
