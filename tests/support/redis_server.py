@@ -52,4 +52,6 @@ class RedisServer:
             client.close()
 
     def stop(self) -> None:
+        # A scratch server: nothing to keep, and SIGTERM may wait for an AOF rewrite first.
+        self.process.kill()
         self.process.stop()
