@@ -27,6 +27,6 @@ def build_broker() -> StreamsBroker:
 
 dramatiq.set_broker(build_broker())
 
-from actors import charge  # noqa: E402  (declares its actors on the broker installed above)
+from actors import charge, refund  # noqa: E402  (declare their actors on the broker above)
 
-__all__ = ["build_broker", "charge"]
+__all__ = ["build_broker", "charge", "refund"]

@@ -8,16 +8,26 @@ import dramatiq
 
 PAYMENTS_QUEUE = "payments"
 CHARGE_ACTOR = "charge_payment"
+REFUND_ACTOR = "refund_payment"
 
 
 def charge_message(payment_id: str, partition: int) -> bytes:
     """An encoded message asking the charge actor to drive ``payment_id`` to its outcome."""
+    return _message(CHARGE_ACTOR, payment_id, partition)
+
+
+def refund_message(refund_id: str, partition: int) -> bytes:
+    """An encoded message asking the refund actor to drive ``refund_id`` to its outcome."""
+    return _message(REFUND_ACTOR, refund_id, partition)
+
+
+def _message(actor_name: str, object_id: str, partition: int) -> bytes:
     message: dramatiq.Message[None] = dramatiq.Message(
         queue_name=PAYMENTS_QUEUE,
-        actor_name=CHARGE_ACTOR,
-        args=(payment_id,),
+        actor_name=actor_name,
+        args=(object_id,),
         kwargs={},
-        # The broker keeps every message of a payment on the payment's own partition.
+        # The broker keeps every message of a payment (refunds too) on the payment's partition.
         options={"partition": partition},
     )
     return message.encode()

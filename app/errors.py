@@ -63,6 +63,18 @@ class IdempotencyKeyReused(ApiError):
     code = "idempotency_key_reused"
 
 
+class RefundExceedsPayment(ApiError):
+    """The refund asks for more than what remains of the payment."""
+
+    code = "refund_exceeds_payment"
+
+
+class PaymentNotRefundable(ApiError):
+    """The payment has not succeeded, so there is nothing to refund yet."""
+
+    code = "payment_not_refundable"
+
+
 class Unauthorized(ApiError):
     """No API key, or one we do not know."""
 

@@ -5,7 +5,10 @@ Redis Cluster slot. N is the stream partition; a payment's partition is written 
 any process can find its keys from the id alone.
 
     {ps:N}:idem:<merchant_id>:<sha256(idempotency key)>   hash   stored answer + fingerprint
+    {ps:N}:idem:<merchant_id>:<payment_id>:refunds:<sha256(idempotency key)>
+                                                         hash   stored refund answer + fingerprint
     {ps:N}:pay:<payment_id>                              hash   payment record and recovery point
+    {ps:N}:refund:<refund_id>                            hash   refund record and recovery point
     {ps:N}:q:<queue>                                     stream Dramatiq messages (group "workers")
     {ps:N}:q:<queue>:delayed                             zset   message id -> due time in ms
     {ps:N}:q:<queue>:delayed:msgs                        hash   message id -> encoded message
@@ -19,6 +22,8 @@ import time
 import zlib
 
 PAYMENT_ID_PREFIX = "pay_"
+#: A refund id carries its payment's partition, so the refund lives on the payment's slot.
+REFUND_ID_PREFIX = "re_"
 AUTH_KEY = "ps:auth"
 CONSUMER_GROUP = "workers"
 
@@ -70,8 +75,20 @@ def idempotency_key(partition: int, merchant_id: str, client_key: str) -> str:
     return f"{tag(partition)}:idem:{merchant_id}:{digest}"
 
 
+def refund_idempotency_key(
+    partition: int, merchant_id: str, payment_id: str, client_key: str
+) -> str:
+    """Refund keys are scoped to their payment (the path they were sent to), on its partition."""
+    digest = hashlib.sha256(client_key.encode()).hexdigest()
+    return f"{tag(partition)}:idem:{merchant_id}:{payment_id}:refunds:{digest}"
+
+
 def payment_key(partition: int, payment_id: str) -> str:
     return f"{tag(partition)}:pay:{payment_id}"
+
+
+def refund_key(partition: int, refund_id: str) -> str:
+    return f"{tag(partition)}:refund:{refund_id}"
 
 
 def stream_key(partition: int, queue: str) -> str:

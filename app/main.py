@@ -13,7 +13,8 @@ from app.accept import Acceptor
 from app.auth import Authenticator
 from app.openapi import SPEC
 from app.problems import EXCEPTION_HANDLERS
-from app.routes import operations, payments
+from app.refund_accept import RefundAcceptor
+from app.routes import operations, payments, refunds
 from app.settings import Settings, settings
 
 #: Connections per web process; above the concurrency one event loop can usefully drive.
@@ -39,6 +40,7 @@ def create_app(config: Settings | None = None) -> Starlette:
         app.state.settings = config
         app.state.redis = client
         app.state.acceptor = Acceptor(client, config)
+        app.state.refund_acceptor = RefundAcceptor(client, config)
         app.state.authenticator = Authenticator(client)
         yield
         await client.aclose()
@@ -46,6 +48,8 @@ def create_app(config: Settings | None = None) -> Starlette:
     routes = [
         Route("/v1/payments", payments.create_payment, methods=["POST"]),
         Route("/v1/payments/{payment_id}", payments.get_payment, methods=["GET"]),
+        Route("/v1/payments/{payment_id}/refunds", refunds.create_refund, methods=["POST"]),
+        Route("/v1/refunds/{refund_id}", refunds.get_refund, methods=["GET"]),
         Route("/healthz", operations.healthz, methods=["GET"]),
         Route("/readyz", operations.readyz, methods=["GET"]),
         Route("/metrics", operations.metrics, methods=["GET"]),

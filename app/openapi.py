@@ -86,6 +86,84 @@ _PAYMENT = {
     },
 }
 
+_REFUND_CREATE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "amount": {
+            "type": "integer",
+            "minimum": AMOUNT_MIN,
+            "maximum": AMOUNT_MAX,
+            "description": "Minor units; default: what remains of the payment.",
+        }
+    },
+}
+
+_REFUND = {
+    "type": "object",
+    "required": ["id", "object", "status", "amount", "currency", "payment", "created"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"const": "refund"},
+        "status": {"enum": ["pending", "succeeded", "failed"]},
+        "amount": {"type": "integer"},
+        "currency": {"type": "string"},
+        "payment": {"type": "string"},
+        "created": {"type": "integer"},
+        "failure": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        },
+    },
+}
+
+
+def _path_id(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _json(schema: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+
+
+_REFUND_PATHS: dict[str, Any] = {
+    "/v1/payments/{payment_id}/refunds": {
+        "post": {
+            "operationId": "createRefund",
+            "parameters": [_path_id("payment_id"), _IDEMPOTENCY_KEY],
+            "requestBody": {"required": False, "content": _json("RefundCreate")},
+            "responses": {
+                "202": {
+                    "description": "Accepted and reserved against the payment; a replay carries "
+                    "Idempotent-Replayed: true. Keys are scoped to the payment.",
+                    "content": _json("Refund"),
+                },
+                "400": _problem(
+                    "invalid_request, idempotency_key_missing/invalid, refund_exceeds_payment "
+                    "or payment_not_refundable"
+                ),
+                "401": _problem("unauthorized"),
+                "404": _problem("not_found: no such payment for this merchant"),
+                "413": _problem("payload_too_large"),
+                "415": _problem("unsupported_media_type"),
+                "422": _problem("idempotency_key_reused"),
+                "503": _problem("unavailable: nothing stored, retry with the same key"),
+            },
+        }
+    },
+    "/v1/refunds/{refund_id}": {
+        "get": {
+            "operationId": "getRefund",
+            "parameters": [_path_id("refund_id")],
+            "responses": {
+                "200": {"description": "The refund.", "content": _json("Refund")},
+                "401": _problem("unauthorized"),
+                "404": _problem("not_found"),
+            },
+        }
+    },
+}
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "paystream", "version": "1"},
@@ -106,6 +184,8 @@ SPEC: dict[str, Any] = {
             },
             "PaymentCreate": _PAYMENT_CREATE,
             "Payment": _PAYMENT,
+            "RefundCreate": _REFUND_CREATE,
+            "Refund": _REFUND,
         },
     },
     "security": [{"bearer": []}],
@@ -161,6 +241,7 @@ SPEC: dict[str, Any] = {
                 },
             }
         },
+        **_REFUND_PATHS,
         "/healthz": {"get": {"security": [], "responses": {"200": {"description": "Alive."}}}},
         "/readyz": {
             "get": {

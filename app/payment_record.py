@@ -3,7 +3,9 @@
 Redis holds the record (not PostgreSQL) so a payment is readable, and its charge can progress,
 while the database is down. The hash has one ``data`` field with what never changes (the
 validated request, as JSON: one field packs and stores far cheaper than a dozen), a ``step``
-field that is the charge's persisted recovery point, and the fields workers add as it moves.
+field that is the charge's persisted recovery point, and the fields workers add as it moves:
+``amount_refund_pending`` (refunds accepted, not yet settled) and ``amount_refunded`` (refunds
+recorded) are integers kept with HINCRBY by the refund accept and the refund actor.
 """
 
 import enum
@@ -59,13 +61,22 @@ def decode(raw: Mapping[Any, Any]) -> dict[str, Any]:
     return record
 
 
+def status_of(step: Step, amount: int, amount_refunded: int) -> str:
+    """A succeeded payment reads as (partially) refunded once refunds have been recorded."""
+    status = STATUS_BY_STEP[step]
+    if status != "succeeded" or amount_refunded == 0:
+        return status
+    return "refunded" if amount_refunded >= amount else "partially_refunded"
+
+
 def view(record: Mapping[str, Any]) -> dict[str, Any]:
     """The public JSON of a payment (never the payment method, which stays server-side)."""
     step = Step(record["step"])
+    amount_refunded = int(record.get("amount_refunded", 0))
     payment: dict[str, Any] = {
         "id": record["id"],
         "object": "payment",
-        "status": STATUS_BY_STEP[step],
+        "status": status_of(step, record["amount"], amount_refunded),
         "amount": record["amount"],
         "currency": record["currency"],
         "provider": record["provider"],
@@ -73,7 +84,7 @@ def view(record: Mapping[str, Any]) -> dict[str, Any]:
         "customer": record["customer"],
         "description": record["description"],
         "metadata": record["metadata"],
-        "amount_refunded": int(record.get("amount_refunded", 0)),
+        "amount_refunded": amount_refunded,
         "provider_reference": record.get("provider_reference"),
     }
     if step is Step.DECLINED:

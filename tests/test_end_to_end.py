@@ -2,7 +2,8 @@
 
 200 payments go in, a third of them sent several times at once, some declined; every one must
 end terminal with exactly one charge per success at the simulator, one ledger transaction per
-success, and a ledger that verifies.
+success, and a ledger that verifies. Then a few are refunded, each request sent twice: one
+refund each at the simulator, one refund transaction each in the ledger.
 """
 
 import concurrent.futures
@@ -27,6 +28,8 @@ PAYMENTS = 200
 SETTLE_TIMEOUT_S = 180.0
 SENDERS = 16
 TERMINAL = {"succeeded", "failed", "requires_action"}
+#: Succeeded payments refunded after settling: Stripe's and Paystack's, half of them partially.
+REFUNDS = 6
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,49 @@ def test_two_hundred_payments_settle_exactly_once(stack: Stack) -> None:
     for payment_id in succeeded:
         assert final[payment_id]["ledger"]["seq"] >= 1
 
+    refunded = refund_some(stack, final, succeeded)
+    moved_back = httpx.get(f"{stack.simulator_url}/_sim/refunds").json()["refunds"]
+    assert sorted(refund["payment_id"] for refund in moved_back) == sorted(refunded)
+    ledger = ledger_transactions_by_reference(stack.env["DATABASE_URL"])
+    assert {payment_id: ledger[payment_id] for payment_id in refunded} == dict.fromkeys(refunded, 2)
+
     verified = cli(stack.env, "ledger", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     print(f"{PAYMENTS} payments ({len(succeeded)} succeeded) settled in {elapsed_s:.1f} s")
+
+
+def refund_some(stack: Stack, final: dict[str, dict[str, Any]], succeeded: set[str]) -> list[str]:
+    """Refunds a few payments of each provider, each request sent twice, and waits for them."""
+    chosen = sorted(pid for pid in succeeded if final[pid]["provider"] == "stripe")[: REFUNDS // 2]
+    chosen += sorted(pid for pid in succeeded if final[pid]["provider"] == "paystack")[
+        : REFUNDS // 2
+    ]
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    expected: dict[str, str] = {}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10.0) as client:
+        for index, payment_id in enumerate(chosen):
+            body = {"amount": 100} if index % 2 else {}
+            answers = [
+                client.post(
+                    f"/v1/payments/{payment_id}/refunds",
+                    json=body,
+                    headers={"Idempotency-Key": f"e2e-refund-{index}"},
+                )
+                for _ in range(2)
+            ]
+            assert [answer.status_code for answer in answers] == [202, 202], answers[0].text
+            assert answers[0].content == answers[1].content
+            expected[payment_id] = "partially_refunded" if index % 2 else "refunded"
+        wait_until_refunded(client, expected)
+    return chosen
+
+
+def wait_until_refunded(client: httpx.Client, expected: dict[str, str]) -> None:
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    pending = dict(expected)
+    while pending and time.monotonic() < deadline:
+        for payment_id, status in list(pending.items()):
+            if client.get(f"/v1/payments/{payment_id}").json()["status"] == status:
+                del pending[payment_id]
+        time.sleep(0.2)
+    assert not pending, f"refunds never settled: {pending}"

@@ -12,6 +12,10 @@ The charge is split so the actor can persist a recovery point between the steps:
    Paystack: charge_authorization with ``reference`` = payment id).
 3. ``lookup`` — ask the provider what happened, without moving money; used after an ambiguous
    answer and whenever a message resumes from ``charging``.
+
+Refunds follow the same shape, answered with the same ``ChargeOutcome`` (``provider_reference``
+is then the provider's refund id): ``refund`` moves money back (safe to repeat where the
+provider honours our refund id as an idempotency key), ``lookup_refund`` never moves money.
 """
 
 import enum
@@ -51,6 +55,16 @@ class ChargeRequest:
 
 
 @dataclass(frozen=True)
+class RefundRequest:
+    refund_id: str
+    payment_id: str
+    #: The provider's reference of the payment's charge (PaymentIntent id, Paystack reference).
+    provider_reference: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
 class ChargeOutcome:
     outcome: Outcome
     #: The provider's id for the object the money moves on (PaymentIntent id, Paystack reference).
@@ -81,6 +95,25 @@ class Provider(Protocol):
 
     def lookup(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
         """What happened to this charge; never moves money."""
+        ...
+
+    def refund(self, request: RefundRequest) -> ChargeOutcome:
+        """Move ``request.amount`` back to the customer.
+
+        SUCCEEDED once the provider has taken the refund (``provider_reference`` = its refund
+        id); DECLINED when it refuses; RETRYABLE when it cannot have acted; UNKNOWN or PENDING
+        when it may have: then only ``lookup_refund`` may follow, never a blind repeat.
+        """
+        ...
+
+    def lookup_refund(
+        self, request: RefundRequest, provider_refund_reference: str | None
+    ) -> ChargeOutcome:
+        """What happened to this refund; never moves money.
+
+        NOT_ATTEMPTED means calling ``refund`` again is safe (it cannot refund twice); UNKNOWN
+        means the provider cannot tell yet (or at all, without its refund id).
+        """
         ...
 
     def close(self) -> None:

@@ -270,7 +270,10 @@ def test_another_merchants_payment_is_404_like_a_missing_one(
     payment_id = post(api, merchant, BODY, new_key()).json()["id"]
 
     theirs = api.get(f"/v1/payments/{payment_id}", headers=other_merchant.headers)
-    missing = api.get(f"/v1/payments/{payment_id[:-1]}0", headers=merchant.headers)
+    partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, 256)
+    assert partition is not None
+    never_made = keys.new_id(keys.PAYMENT_ID_PREFIX, partition)
+    missing = api.get(f"/v1/payments/{never_made}", headers=merchant.headers)
     malformed = api.get("/v1/payments/pay_nope", headers=merchant.headers)
 
     assert [r.status_code for r in (theirs, missing, malformed)] == [404, 404, 404]

@@ -34,3 +34,11 @@ class Simulator:
 
     def charges_for(self, payment_id: str) -> list[dict[str, Any]]:
         return [charge for charge in self.charges() if charge["payment_id"] == payment_id]
+
+    def refunds(self) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.base_url}/_sim/refunds", timeout=CONTROL_TIMEOUT_S)
+        response.raise_for_status()
+        return list(response.json()["refunds"])
+
+    def refunds_for(self, payment_id: str) -> list[dict[str, Any]]:
+        return [refund for refund in self.refunds() if refund["payment_id"] == payment_id]

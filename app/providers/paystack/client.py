@@ -7,8 +7,15 @@ from urllib.parse import quote
 
 import httpx
 
-from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
 from app.providers.paystack import transformers
+
+#: Paystack has no refund idempotency and finds a refund only by its own id: a refund whose
+#: answer was lost stays unknown (its amount stays reserved) until an operator reconciles it.
+REFUND_NOT_FINDABLE = ChargeOutcome(
+    Outcome.UNKNOWN,
+    failure_message="Paystack finds a refund only by its id, which the lost answer carried",
+)
 
 
 class PaystackProvider:
@@ -74,6 +81,37 @@ class PaystackProvider:
             )
             outcome = transformers.as_lookup_failure(failure)
         return replace(outcome, provider_reference=provider_reference)
+
+    def refund(self, request: RefundRequest) -> ChargeOutcome:
+        try:
+            response = self._client.post(
+                transformers.REFUND_PATH, json=transformers.refund_body(request)
+            )
+        except httpx.RequestError as error:
+            return transformers.classify_transport_error(error)
+        envelope = transformers.parse_envelope(response.content)
+        if response.status_code == 200:
+            return transformers.refund_answer(envelope, request)
+        failure = transformers.classify_failure(response.status_code, response.headers, envelope)
+        return transformers.as_refund_failure(failure)
+
+    def lookup_refund(
+        self, request: RefundRequest, provider_refund_reference: str | None
+    ) -> ChargeOutcome:
+        if provider_refund_reference is None:
+            return REFUND_NOT_FINDABLE
+        path = transformers.REFUND_FETCH_PATH.format(
+            refund_id=quote(provider_refund_reference, safe="")
+        )
+        try:
+            response = self._client.get(path)
+        except httpx.RequestError as error:
+            return transformers.classify_transport_error(error)
+        envelope = transformers.parse_envelope(response.content)
+        if response.status_code == 200:
+            return transformers.refund_answer(envelope, request)
+        failure = transformers.classify_failure(response.status_code, response.headers, envelope)
+        return transformers.as_refund_failure(transformers.as_lookup_failure(failure))
 
     def close(self) -> None:
         self._client.close()

@@ -11,10 +11,12 @@ from typing import Any, assert_never
 
 import httpx
 
-from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
 
 CHARGE_PATH = "/transaction/charge_authorization"
 VERIFY_PATH = "/transaction/verify/{reference}"
+REFUND_PATH = "/refund"
+REFUND_FETCH_PATH = "/refund/{refund_id}"
 #: Paystack's only idempotency signal: the reference was used, so a charge was attempted.
 DUPLICATE_REFERENCE_MESSAGE = "duplicate transaction reference"
 #: Verify's answer (400, sometimes 404) for a reference it never saw.
@@ -194,6 +196,64 @@ def checked_transaction(data: Mapping[str, Any], request: ChargeRequest) -> Mapp
     if str(data.get("currency", "")).upper() != request.currency.upper():
         raise RuntimeError(f"transaction {request.payment_id} has another currency")
     return data
+
+
+def refund_body(request: RefundRequest) -> dict[str, object]:
+    return {"transaction": request.provider_reference, "amount": request.amount}
+
+
+def refund_answer(envelope: Mapping[str, Any], request: RefundRequest) -> ChargeOutcome:
+    """A 200 from refund or its fetch: the refund is in ``data``."""
+    data = envelope.get("data")
+    if envelope.get("status") is not True or not isinstance(data, Mapping):
+        message = _message(f"unreadable 200 answer: {envelope.get('message')}")
+        return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+    return outcome_of_refund(checked_refund(data, request))
+
+
+def outcome_of_refund(data: Mapping[str, Any]) -> ChargeOutcome:
+    reference = None if data.get("id") is None else str(data["id"])
+    match data.get("status"):
+        case "pending" | "processing" | "processed":
+            # Paystack answers every accepted refund "pending" ("queued for processing") and
+            # has already deducted it from the balance; like Stripe's amount_refunded, we count
+            # it as refunded. A later refund.failed webhook would need a compensating entry.
+            return ChargeOutcome(Outcome.SUCCEEDED, provider_reference=reference)
+        case "needs-attention":
+            return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
+        case "failed":
+            return _declined("refund_failed", _message(data.get("merchant_note")), reference)
+        case status:
+            message = f"unrecognised refund status {status!r}"
+            return ChargeOutcome(
+                Outcome.UNKNOWN, provider_reference=reference, failure_message=message
+            )
+
+
+def checked_refund(data: Mapping[str, Any], request: RefundRequest) -> Mapping[str, Any]:
+    """A refund of another transaction, amount or currency is a bug, never an outcome."""
+    transaction = data.get("transaction")
+    reference = transaction.get("reference") if isinstance(transaction, Mapping) else None
+    if reference != request.provider_reference:
+        raise RuntimeError(f"Paystack refund {data.get('id')} refunds another transaction")
+    if data.get("amount") != request.amount:
+        raise RuntimeError(f"Paystack refund {data.get('id')} has another amount")
+    if str(data.get("currency", "")).upper() != request.currency.upper():
+        raise RuntimeError(f"Paystack refund {data.get('id')} has another currency")
+    return data
+
+
+def as_refund_failure(outcome: ChargeOutcome) -> ChargeOutcome:
+    """A failed refund call never means a refund succeeded: anything but a refusal or a
+    known-safe retry is ambiguous."""
+    match outcome.outcome:
+        case Outcome.DECLINED | Outcome.RETRYABLE | Outcome.UNKNOWN:
+            return outcome
+        case Outcome.SUCCEEDED | Outcome.REQUIRES_ACTION | Outcome.PENDING | Outcome.NOT_ATTEMPTED:
+            message = f"refund call failed with a {outcome.outcome.value} answer"
+            return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+        case unreachable:
+            assert_never(unreachable)
 
 
 def _fee(data: Mapping[str, Any]) -> int | None:

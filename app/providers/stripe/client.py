@@ -8,8 +8,15 @@ from dataclasses import replace
 import httpx
 import stripe
 
-from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
 from app.providers.stripe import transformers
+
+#: Stripe keeps an idempotency key's answer for 24 h: repeating a refund under our refund id
+#: replays the one refund rather than making a second, so an unknown refund may be re-sent.
+REFUND_REPLAYS_UNDER_KEY = ChargeOutcome(
+    Outcome.NOT_ATTEMPTED,
+    failure_message="no refund id known; Stripe replays the refund under its idempotency key",
+)
 
 #: The SDK logs request bodies at DEBUG and API error messages at INFO; both can carry the
 #: payment method, so its logger stays at WARNING whatever the process configures.
@@ -83,6 +90,32 @@ class StripeProvider:
             checked = transformers.checked_intent(intent.to_dict(), request)
             outcome = transformers.outcome_of_intent(checked)
         return _answer(outcome, request, provider_reference)
+
+    def refund(self, request: RefundRequest) -> ChargeOutcome:
+        try:
+            refund = self._client.v1.refunds.create(
+                transformers.refund_params(request),
+                {"idempotency_key": transformers.refund_idempotency_key(request)},
+            )
+        except stripe.StripeError as error:
+            return transformers.as_refund_failure(transformers.classify_error(error))
+        return transformers.outcome_of_refund(
+            transformers.checked_refund(refund.to_dict(), request)
+        )
+
+    def lookup_refund(
+        self, request: RefundRequest, provider_refund_reference: str | None
+    ) -> ChargeOutcome:
+        if provider_refund_reference is None:
+            return REFUND_REPLAYS_UNDER_KEY
+        try:
+            refund = self._client.v1.refunds.retrieve(provider_refund_reference)
+        except stripe.StripeError as error:
+            failure = transformers.as_lookup_failure(transformers.classify_error(error))
+            return transformers.as_refund_failure(failure)
+        return transformers.outcome_of_refund(
+            transformers.checked_refund(refund.to_dict(), request)
+        )
 
     def close(self) -> None:
         self._http_client.close()

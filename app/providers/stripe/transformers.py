@@ -9,9 +9,9 @@ from typing import Any, assert_never
 
 import httpx
 import stripe
-from stripe.params import PaymentIntentConfirmParams, PaymentIntentCreateParams
+from stripe.params import PaymentIntentConfirmParams, PaymentIntentCreateParams, RefundCreateParams
 
-from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
 
 #: Stripe's metadata limits: at most 50 keys, each at most 40 characters, no square brackets.
 METADATA_KEYS_MAX = 50
@@ -243,6 +243,62 @@ def without_payment_method(outcome: ChargeOutcome, payment_method: str) -> Charg
     return replace(
         outcome, failure_message=message.replace(payment_method, REDACTED_PAYMENT_METHOD)
     )
+
+
+def refund_idempotency_key(request: RefundRequest) -> str:
+    return request.refund_id
+
+
+def refund_params(request: RefundRequest) -> RefundCreateParams:
+    return {
+        "payment_intent": request.provider_reference,
+        "amount": request.amount,
+        "metadata": {"refund_id": request.refund_id, "payment_id": request.payment_id},
+    }
+
+
+def outcome_of_refund(refund: Mapping[str, Any]) -> ChargeOutcome:
+    reference = refund.get("id")
+    match refund.get("status"):
+        case "succeeded":
+            return ChargeOutcome(Outcome.SUCCEEDED, provider_reference=reference)
+        case "pending" | "requires_action":
+            return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
+        case "failed" | "canceled":
+            reason = refund.get("failure_reason") or f"the refund {refund.get('status')}"
+            return _declined(f"refund_{refund.get('status')}", _message(reason), reference)
+        case status:
+            message = f"unrecognised refund status {status!r}"
+            return ChargeOutcome(
+                Outcome.UNKNOWN, provider_reference=reference, failure_message=message
+            )
+
+
+def checked_refund(refund: Mapping[str, Any], request: RefundRequest) -> Mapping[str, Any]:
+    """A refund answering for another refund, payment or amount is a bug, never an outcome."""
+    metadata = refund.get("metadata") or {}
+    if metadata.get("refund_id") != request.refund_id:
+        raise RuntimeError(f"Stripe refund {refund.get('id')} belongs to another refund")
+    if refund.get("payment_intent") != request.provider_reference:
+        raise RuntimeError(f"Stripe refund {refund.get('id')} refunds another PaymentIntent")
+    if refund.get("amount") != request.amount:
+        raise RuntimeError(f"Stripe refund {refund.get('id')} has another amount")
+    if str(refund.get("currency", "")).lower() != request.currency.lower():
+        raise RuntimeError(f"Stripe refund {refund.get('id')} has another currency")
+    return refund
+
+
+def as_refund_failure(outcome: ChargeOutcome) -> ChargeOutcome:
+    """A failed refund call never means a refund succeeded or is in flight: anything but a
+    refusal or a known-safe retry is ambiguous. The reference would be the PaymentIntent's."""
+    match outcome.outcome:
+        case Outcome.DECLINED | Outcome.RETRYABLE | Outcome.UNKNOWN:
+            return replace(outcome, provider_reference=None)
+        case Outcome.SUCCEEDED | Outcome.REQUIRES_ACTION | Outcome.PENDING | Outcome.NOT_ATTEMPTED:
+            message = f"refund call failed with a {outcome.outcome.value} answer"
+            return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+        case unreachable:
+            assert_never(unreachable)
 
 
 def _error_body(error: stripe.StripeError) -> Mapping[str, Any]:

@@ -1,15 +1,19 @@
 """The Paystack adapter against the simulator, over real HTTP."""
 
 import dataclasses
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from app.providers.base import ChargeRequest, Outcome, Provider
+from app.keys import REFUND_ID_PREFIX, new_id
+from app.providers.base import ChargeRequest, Outcome, Provider, RefundRequest
 from app.providers.registry import build_provider
 from app.settings import Settings
 from tests.providers.conftest import (
     INJECTED_LATENCY_MS,
+    LOOKUP_DEADLINE_S,
+    LOOKUP_INTERVAL_S,
     TINY_TIMEOUT_S,
     closed_port_url,
     lookup_until_settled,
@@ -206,3 +210,95 @@ def test_a_rejected_secret_key_is_retryable_after_a_long_wait(
 
     assert outcome.outcome is Outcome.RETRYABLE
     assert outcome.retry_after_s is not None and outcome.retry_after_s >= 60
+
+
+def charged(provider: Provider, payment_id: str) -> str:
+    request = charge_request(payment_id)
+    reference = prepared(provider, request)
+    assert provider.charge(request, reference).outcome is Outcome.SUCCEEDED
+    return reference
+
+
+def refund_request(payment_id: str, reference: str, amount: int = 100_000) -> RefundRequest:
+    return RefundRequest(
+        refund_id=new_id(REFUND_ID_PREFIX, 0),
+        payment_id=payment_id,
+        provider_reference=reference,
+        amount=amount,
+        currency="ngn",
+    )
+
+
+def test_a_refund_succeeds_and_is_looked_up_by_its_id(
+    paystack_provider: Provider, simulator: Simulator, payment_id: str
+) -> None:
+    request = refund_request(payment_id, charged(paystack_provider, payment_id))
+
+    outcome = paystack_provider.refund(request)
+
+    assert outcome.outcome is Outcome.SUCCEEDED
+    assert outcome.provider_reference is not None and outcome.provider_reference.isdigit()
+    assert [refund["amount"] for refund in simulator.refunds_for(payment_id)] == [100_000]
+    found = paystack_provider.lookup_refund(request, outcome.provider_reference)
+    assert (found.outcome, found.provider_reference) == (
+        Outcome.SUCCEEDED,
+        outcome.provider_reference,
+    )
+
+
+def test_a_refund_without_its_id_cannot_be_looked_up_and_is_unknown(
+    paystack_provider: Provider, payment_id: str
+) -> None:
+    request = refund_request(payment_id, payment_id)
+
+    assert paystack_provider.lookup_refund(request, None).outcome is Outcome.UNKNOWN
+    assert paystack_provider.lookup_refund(request, "999").outcome is Outcome.UNKNOWN
+
+
+def test_a_refund_beyond_the_charge_is_declined(
+    paystack_provider: Provider, simulator: Simulator, payment_id: str
+) -> None:
+    reference = charged(paystack_provider, payment_id)
+
+    outcome = paystack_provider.refund(refund_request(payment_id, reference, AMOUNT + 1))
+
+    assert outcome.outcome is Outcome.DECLINED
+    assert simulator.refunds_for(payment_id) == []
+
+
+def test_a_refund_read_timeout_is_unknown_and_refunds_once(
+    paystack_provider: Provider, settings: Settings, simulator: Simulator, payment_id: str
+) -> None:
+    request = refund_request(payment_id, charged(paystack_provider, payment_id))
+    hasty = build_provider(
+        "paystack", dataclasses.replace(settings, provider_timeout_s=TINY_TIMEOUT_S)
+    )
+    simulator.configure(latency_ms=INJECTED_LATENCY_MS)
+    try:
+        timed_out = hasty.refund(request)
+    finally:
+        hasty.close()
+        simulator.configure(latency_ms=0)
+
+    assert timed_out.outcome is Outcome.UNKNOWN
+    assert wait_for_refunds(simulator, payment_id) == 1
+
+
+def test_a_refund_to_a_closed_port_is_retryable(settings: Settings, payment_id: str) -> None:
+    provider = build_provider(
+        "paystack", dataclasses.replace(settings, paystack_api_base=closed_port_url())
+    )
+    try:
+        outcome = provider.refund(refund_request(payment_id, payment_id))
+    finally:
+        provider.close()
+
+    assert outcome.outcome is Outcome.RETRYABLE
+
+
+def wait_for_refunds(simulator: Simulator, payment_id: str) -> int:
+    """Refunds of the payment once the simulator has finished a timed-out request."""
+    deadline = time.monotonic() + LOOKUP_DEADLINE_S
+    while not simulator.refunds_for(payment_id) and time.monotonic() < deadline:
+        time.sleep(LOOKUP_INTERVAL_S)
+    return len(simulator.refunds_for(payment_id))

@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
 from app.providers.paystack import transformers
 
 REQUEST = ChargeRequest(
@@ -252,3 +252,83 @@ def test_a_refused_verify_is_never_a_decline() -> None:
     assert transformers.as_lookup_failure(refused).outcome is Outcome.UNKNOWN
     unknown = ChargeOutcome(Outcome.UNKNOWN)
     assert transformers.as_lookup_failure(unknown) is unknown
+
+
+REFUND = RefundRequest(
+    refund_id="re_00test",
+    payment_id="pay_00test",
+    provider_reference="pay_00test",
+    amount=5000,
+    currency="ngn",
+)
+
+
+def paystack_refund(**changes: Any) -> dict[str, Any]:
+    refund = {
+        "id": 3000001,
+        "amount": 5000,
+        "currency": "NGN",
+        "status": "pending",
+        "transaction": {"id": 1, "reference": "pay_00test", "amount": 10000},
+    }
+    return refund | changes
+
+
+def test_refund_body_names_the_transaction_by_our_reference() -> None:
+    assert transformers.refund_body(REFUND) == {"transaction": "pay_00test", "amount": 5000}
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("pending", Outcome.SUCCEEDED),
+        ("processing", Outcome.SUCCEEDED),
+        ("processed", Outcome.SUCCEEDED),
+        ("needs-attention", Outcome.PENDING),
+        ("failed", Outcome.DECLINED),
+        ("mystery", Outcome.UNKNOWN),
+    ],
+)
+def test_every_refund_status_maps_to_one_outcome(status: str, expected: Outcome) -> None:
+    outcome = transformers.outcome_of_refund(paystack_refund(status=status))
+
+    assert (outcome.outcome, outcome.provider_reference) == (expected, "3000001")
+
+
+def test_a_200_refund_answer_is_checked_and_mapped() -> None:
+    envelope = {"status": True, "message": "Refund has been queued", "data": paystack_refund()}
+
+    outcome = transformers.refund_answer(envelope, REFUND)
+
+    assert (outcome.outcome, outcome.provider_reference) == (Outcome.SUCCEEDED, "3000001")
+    unreadable = transformers.refund_answer({"status": False}, REFUND)
+    assert unreadable.outcome is Outcome.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"transaction": {"reference": "pay_other"}},
+        {"transaction": None},
+        {"amount": 5001},
+        {"currency": "GHS"},
+    ],
+)
+def test_a_refund_answering_for_something_else_raises(change: dict[str, Any]) -> None:
+    with pytest.raises(RuntimeError):
+        transformers.checked_refund(paystack_refund(**change), REFUND)
+
+
+def test_refund_failures_reuse_the_charge_classification() -> None:
+    refused = transformers.classify_failure(400, {}, {"message": "Transaction fully reversed"})
+    ambiguous = transformers.classify_failure(502, {}, {})
+
+    assert transformers.as_refund_failure(refused).outcome is Outcome.DECLINED
+    assert transformers.as_refund_failure(ambiguous).outcome is Outcome.UNKNOWN
+
+
+@pytest.mark.parametrize("answer", [Outcome.SUCCEEDED, Outcome.PENDING, Outcome.NOT_ATTEMPTED])
+def test_a_failed_refund_call_is_never_a_success(answer: Outcome) -> None:
+    outcome = transformers.as_refund_failure(ChargeOutcome(answer))
+
+    assert outcome.outcome is Outcome.UNKNOWN

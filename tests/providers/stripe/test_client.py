@@ -5,7 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.providers.base import ChargeRequest, Outcome, Provider
+from app.keys import PAYMENT_ID_PREFIX, REFUND_ID_PREFIX, new_id
+from app.providers.base import ChargeRequest, Outcome, Provider, RefundRequest
 from app.providers.registry import build_provider
 from app.settings import Settings
 from tests.providers.conftest import (
@@ -241,3 +242,75 @@ def test_a_rejected_secret_key_is_retryable_after_a_long_wait(
 
     assert outcome.outcome is Outcome.RETRYABLE
     assert outcome.retry_after_s is not None and outcome.retry_after_s >= 60
+
+
+def charged(provider: Provider, payment_id: str) -> str:
+    request = charge_request(payment_id)
+    reference = prepared(provider, request)
+    assert provider.charge(request, reference).outcome is Outcome.SUCCEEDED
+    return reference
+
+
+def refund_request(payment_id: str, reference: str, amount: int = 1000) -> RefundRequest:
+    return RefundRequest(
+        refund_id=new_id(REFUND_ID_PREFIX, 0),
+        payment_id=payment_id,
+        provider_reference=reference,
+        amount=amount,
+        currency="usd",
+    )
+
+
+def test_a_refund_is_made_once_under_its_refund_id_and_looked_up(
+    stripe_provider: Provider, simulator: Simulator, payment_id: str
+) -> None:
+    request = refund_request(payment_id, charged(stripe_provider, payment_id))
+
+    first = stripe_provider.refund(request)
+    repeated = stripe_provider.refund(request)
+
+    assert first.outcome is Outcome.SUCCEEDED
+    assert first.provider_reference is not None and first.provider_reference.startswith("re_")
+    assert repeated == first
+    assert [refund["amount"] for refund in simulator.refunds_for(payment_id)] == [1000]
+    found = stripe_provider.lookup_refund(request, first.provider_reference)
+    assert (found.outcome, found.provider_reference) == (
+        Outcome.SUCCEEDED,
+        first.provider_reference,
+    )
+    # Without its id, Stripe's idempotency makes repeating the refund the way to learn it.
+    assert stripe_provider.lookup_refund(request, None).outcome is Outcome.NOT_ATTEMPTED
+
+
+def test_refunds_beyond_the_charge_or_of_no_charge_are_declined(
+    stripe_provider: Provider, simulator: Simulator, payment_id: str
+) -> None:
+    reference = charged(stripe_provider, payment_id)
+    unconfirmed = prepared(stripe_provider, charge_request(new_id(PAYMENT_ID_PREFIX, 0)))
+
+    too_much = stripe_provider.refund(refund_request(payment_id, reference, AMOUNT + 1))
+    nothing_to_refund = stripe_provider.refund(refund_request(payment_id, unconfirmed))
+
+    assert (too_much.outcome, too_much.failure_code) == (Outcome.DECLINED, "amount_too_large")
+    assert nothing_to_refund.outcome is Outcome.DECLINED
+    assert simulator.refunds_for(payment_id) == []
+
+
+def test_a_refund_stripe_does_not_know_is_unknown_on_lookup(
+    stripe_provider: Provider, payment_id: str
+) -> None:
+    request = refund_request(payment_id, "pi_nope")
+
+    assert stripe_provider.lookup_refund(request, "re_nope").outcome is Outcome.UNKNOWN
+
+
+def test_a_refund_to_a_closed_port_is_retryable(settings: Settings, payment_id: str) -> None:
+    provider = build_provider(
+        "stripe", dataclasses.replace(settings, stripe_api_base=closed_port_url())
+    )
+    try:
+        outcome = provider.refund(refund_request(payment_id, "pi_any"))
+    finally:
+        provider.close()
+
+    assert outcome.outcome is Outcome.RETRYABLE

@@ -7,7 +7,7 @@ import pytest
 import stripe
 from stripe._api_requestor import _APIRequestor
 
-from app.providers.base import ChargeOutcome, ChargeRequest, Outcome
+from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
 from app.providers.stripe import transformers
 
 REQUEST = ChargeRequest(
@@ -395,3 +395,95 @@ def test_messages_never_carry_the_payment_method() -> None:
     silent = ChargeOutcome(Outcome.DECLINED)
     assert transformers.without_payment_method(silent, "pm_card_visa") is silent
     assert transformers.without_payment_method(quoting, "") is quoting
+
+
+REFUND = RefundRequest(
+    refund_id="re_00test",
+    payment_id="pay_00test",
+    provider_reference="pi_123",
+    amount=500,
+    currency="usd",
+)
+
+
+def stripe_refund(**changes: Any) -> dict[str, Any]:
+    refund = {
+        "id": "re_stripe1",
+        "object": "refund",
+        "amount": 500,
+        "currency": "usd",
+        "payment_intent": "pi_123",
+        "metadata": {"refund_id": "re_00test", "payment_id": "pay_00test"},
+        "status": "succeeded",
+    }
+    return refund | changes
+
+
+def test_refund_params_carry_our_ids_and_the_refund_id_is_the_key() -> None:
+    assert transformers.refund_params(REFUND) == {
+        "payment_intent": "pi_123",
+        "amount": 500,
+        "metadata": {"refund_id": "re_00test", "payment_id": "pay_00test"},
+    }
+    assert transformers.refund_idempotency_key(REFUND) == "re_00test"
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("succeeded", Outcome.SUCCEEDED),
+        ("pending", Outcome.PENDING),
+        ("requires_action", Outcome.PENDING),
+        ("failed", Outcome.DECLINED),
+        ("canceled", Outcome.DECLINED),
+        ("mystery", Outcome.UNKNOWN),
+    ],
+)
+def test_every_refund_status_maps_to_one_outcome(status: str, expected: Outcome) -> None:
+    outcome = transformers.outcome_of_refund(stripe_refund(status=status))
+
+    assert (outcome.outcome, outcome.provider_reference) == (expected, "re_stripe1")
+
+
+def test_a_failed_refund_carries_its_reason() -> None:
+    outcome = transformers.outcome_of_refund(
+        stripe_refund(status="failed", failure_reason="expired_or_canceled_card")
+    )
+
+    assert (outcome.failure_code, outcome.failure_message) == (
+        "refund_failed",
+        "expired_or_canceled_card",
+    )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"metadata": {"refund_id": "re_other"}},
+        {"payment_intent": "pi_other"},
+        {"amount": 501},
+        {"currency": "eur"},
+    ],
+)
+def test_a_refund_answering_for_something_else_raises(change: dict[str, Any]) -> None:
+    with pytest.raises(RuntimeError):
+        transformers.checked_refund(stripe_refund(**change), REFUND)
+
+
+def test_a_refused_refund_is_declined_with_stripes_code() -> None:
+    error = api_error(400, {"type": "invalid_request_error", "code": "charge_already_refunded"})
+
+    outcome = transformers.as_refund_failure(transformers.classify_error(error))
+
+    assert (outcome.outcome, outcome.failure_code) == (Outcome.DECLINED, "charge_already_refunded")
+
+
+@pytest.mark.parametrize(
+    "answer", [Outcome.SUCCEEDED, Outcome.PENDING, Outcome.NOT_ATTEMPTED, Outcome.REQUIRES_ACTION]
+)
+def test_a_failed_refund_call_is_never_a_success(answer: Outcome) -> None:
+    outcome = ChargeOutcome(answer, provider_reference="pi_123")
+
+    failure = transformers.as_refund_failure(outcome)
+
+    assert (failure.outcome, failure.provider_reference) == (Outcome.UNKNOWN, None)
