@@ -12,6 +12,11 @@ PAYSTACK_API_BASE_DEFAULT = "https://api.paystack.co"
 IDEMPOTENCY_KEY_TTL_S_MIN = 24 * 3600
 
 
+#: Stripe may prune its idempotency keys once 24 h old: a charge retried later could start a
+#: second PaymentIntent, so every retry of one charge must happen within this span.
+PROVIDER_KEY_WINDOW_S = 24 * 3600
+
+
 class SettingsError(ValueError):
     """The environment holds a value paystream refuses to start with."""
 
@@ -83,6 +88,11 @@ class Settings:
             raise SettingsError(
                 "IDEMPOTENCY_KEY_TTL_S is shorter than the workers' longest retry span "
                 f"({self.charge_retry_span_s} s): a late retry could outlive its key"
+            )
+        if self.charge_retry_span_s >= PROVIDER_KEY_WINDOW_S:
+            raise SettingsError(
+                f"the workers' retry span ({self.charge_retry_span_s} s) must stay inside the "
+                f"providers' idempotency key window ({PROVIDER_KEY_WINDOW_S} s)"
             )
         if self.provider_timeout_s >= self.charge_time_limit_s:
             raise SettingsError("PROVIDER_TIMEOUT_S must be below CHARGE_TIME_LIMIT_S")

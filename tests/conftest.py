@@ -5,6 +5,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -13,6 +14,7 @@ import redis
 from tests.support.processes import ROOT, Process, free_port, python_argv, wait_for_http
 from tests.support.redis_server import RedisServer
 from tests.support.simulator import FAULT_FREE, Simulator
+from tests.support.stack import Stack, running_stack
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ADMIN_DATABASE_URL = os.environ.get(
@@ -108,3 +110,9 @@ def simulator(simulator_url: str) -> Iterator[Simulator]:
     controls.configure(**FAULT_FREE)
     yield controls
     controls.configure(**FAULT_FREE)
+
+
+@pytest.fixture
+def stack(private_redis: RedisServer, fresh_database_url: str, tmp_path: Path) -> Iterator[Stack]:
+    """Simulator, web and worker processes on a private Redis and a fresh database."""
+    yield from running_stack(private_redis.url, fresh_database_url, tmp_path)

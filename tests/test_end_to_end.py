@@ -7,22 +7,13 @@ refund each at the simulator, one refund transaction each in the ledger.
 """
 
 import concurrent.futures
-import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
-import pytest
 
-from tests.support.processes import ROOT, Process, free_port, python_argv, wait_for_http
-from tests.support.redis_server import RedisServer
+from tests.support.stack import Stack, cli
 
 PAYMENTS = 200
 SETTLE_TIMEOUT_S = 180.0
@@ -30,73 +21,6 @@ SENDERS = 16
 TERMINAL = {"succeeded", "failed", "requires_action"}
 #: Succeeded payments refunded after settling: Stripe's and Paystack's, half of them partially.
 REFUNDS = 6
-
-
-@dataclass(frozen=True)
-class Stack:
-    base_url: str
-    simulator_url: str
-    env: dict[str, str]
-    api_key: str
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        python_argv("-m", "app.cli", *args),
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-@pytest.fixture
-def stack(private_redis: RedisServer, fresh_database_url: str, tmp_path: Path) -> Iterator[Stack]:
-    simulator_port, web_port = free_port(), free_port()
-    simulator_url = f"http://127.0.0.1:{simulator_port}"
-    env = {
-        "REDIS_URL": private_redis.url,
-        "DATABASE_URL": fresh_database_url,
-        "STRIPE_API_BASE": simulator_url,
-        "PAYSTACK_API_BASE": simulator_url,
-        "CHARGE_BACKOFF_MS_MIN": "100",
-        "CHARGE_BACKOFF_MS_MAX": "2000",
-    }
-    processes = [
-        Process(
-            "simulator",
-            python_argv("-m", "app.simulator", "--port", str(simulator_port)),
-            env,
-            tmp_path,
-        ),
-        Process(
-            "web",
-            python_argv(
-                "-m", "uvicorn", "app.main:app", "--port", str(web_port), "--no-access-log"
-            ),
-            env,
-            tmp_path,
-        ),
-        Process(
-            "worker",
-            python_argv("-m", "dramatiq", "actors", "--processes", "2", "--threads", "8"),
-            env,
-            tmp_path,
-        ),
-    ]
-    try:
-        wait_for_http(f"{simulator_url}/healthz", processes[0])
-        wait_for_http(f"http://127.0.0.1:{web_port}/healthz", processes[1])
-        created = cli(env, "merchant", "create", "e2e", "--json")
-        assert created.returncode == 0, created.stderr
-        api_key = json.loads(created.stdout)["api_key"]
-        yield Stack(f"http://127.0.0.1:{web_port}", simulator_url, env, api_key)
-    finally:
-        for process in processes:
-            process.stop()
-        for process in processes:
-            print(f"--- {process.name} log ---\n{process.log()[-4000:]}", file=sys.stderr)
 
 
 def payment_body(index: int) -> dict[str, Any]:
