@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -48,11 +49,21 @@ def _merchant_sync(_: argparse.Namespace) -> int:
 
 def _ledger_verify(args: argparse.Namespace) -> int:
     from app.db import create_engine_for
+    from app.ledger import checkpoint
     from app.ledger.verify import verify
 
     engine = create_engine_for(settings().database_url)
     try:
-        report = verify(engine, from_seq=args.from_seq)
+        if args.from_checkpoint is None:
+            report = verify(engine, from_seq=args.from_seq)
+        else:
+            key = checkpoint.signing_key(os.environ.get(checkpoint.KEY_ENVIRONMENT_VARIABLE))
+            with open(args.from_checkpoint, encoding="utf-8") as source:
+                signed = checkpoint.from_json(source.read(), key)
+            report = checkpoint.verify_from(engine, signed)
+    except checkpoint.CheckpointInvalid as error:
+        print(f"checkpoint refused: {error}", file=sys.stderr)
+        return 2
     finally:
         engine.dispose()
     if report.ok:
@@ -60,6 +71,39 @@ def _ledger_verify(args: argparse.Namespace) -> int:
         return 0
     print(f"ledger BROKEN at seq {report.first_bad_seq}: {report.reason}", file=sys.stderr)
     return 1
+
+
+def _ledger_balance(args: argparse.Namespace) -> int:
+    from app.db import create_engine_for
+    from app.ledger.balances import balances
+
+    engine = create_engine_for(settings().database_url)
+    try:
+        result = balances(engine, merchant_id=args.merchant, as_of_seq=args.as_of_seq)
+    finally:
+        engine.dispose()
+    # Debits minus credits, minor units: positive is net debited, negative net credited.
+    for account, nets in result.items():
+        for currency, net in nets.items():
+            print(f"{account}\t{currency}\t{net}")
+    return 0
+
+
+def _ledger_checkpoint(_: argparse.Namespace) -> int:
+    from app.db import create_engine_for
+    from app.ledger import checkpoint
+
+    try:
+        key = checkpoint.signing_key(os.environ.get(checkpoint.KEY_ENVIRONMENT_VARIABLE))
+    except checkpoint.CheckpointInvalid as error:
+        print(f"checkpoint refused: {error}", file=sys.stderr)
+        return 2
+    engine = create_engine_for(settings().database_url)
+    try:
+        print(checkpoint.to_json(checkpoint.create(engine, key)))
+    finally:
+        engine.dispose()
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -78,8 +122,22 @@ def parser() -> argparse.ArgumentParser:
     ledger = commands.add_parser("ledger", help="the hash-chained ledger")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
     verify = ledger_commands.add_parser("verify", help="re-derive every hash and balance")
-    verify.add_argument("--from-seq", type=int, default=1)
+    verify_start = verify.add_mutually_exclusive_group()
+    verify_start.add_argument("--from-seq", type=int, default=1)
+    verify_start.add_argument(
+        "--from-checkpoint", metavar="FILE", help="a signed checkpoint to start from"
+    )
     verify.set_defaults(run=_ledger_verify)
+    balance = ledger_commands.add_parser(
+        "balance", help="debits minus credits per account and currency"
+    )
+    balance.add_argument("--merchant", help="only the postings of this merchant's transactions")
+    balance.add_argument("--as-of-seq", type=int, help="as of this seq (default: the head)")
+    balance.set_defaults(run=_ledger_balance)
+    checkpoint = ledger_commands.add_parser(
+        "checkpoint", help="print a signed digest of the head (key: $LEDGER_CHECKPOINT_KEY)"
+    )
+    checkpoint.set_defaults(run=_ledger_checkpoint)
 
     # Listed for --help only: main() hands the rest of the line to the simulator's own parser.
     commands.add_parser("simulator", help="serve the Stripe + Paystack simulator (see --help)")

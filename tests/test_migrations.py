@@ -23,6 +23,15 @@ SCHEMA_TABLES = LEDGER_TABLES | {"merchants"}
 #: Append-only guards on three tables, two chain checks, three head triggers.
 TRIGGERS_TOTAL = 3 * 2 + 2 + 3
 FUNCTIONS_TOTAL = 4
+APP_ROLE = "paystream_app"
+#: What the application role may do, per ledger table.
+APP_ROLE_PRIVILEGES = {
+    "ledger_accounts": {"SELECT", "INSERT"},
+    "ledger_transactions": {"SELECT", "INSERT"},
+    "ledger_postings": {"SELECT", "INSERT"},
+    "ledger_head": {"SELECT", "UPDATE"},
+}
+ALL_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
 
 @pytest.fixture
@@ -56,6 +65,21 @@ def trigger_states(url: str) -> dict[str, str]:
     return {name: str(enabled) for name, enabled in rows}
 
 
+def app_role_privileges(url: str) -> dict[str, set[str]]:
+    with psycopg.connect(url) as connection:
+        return {
+            table: {
+                privilege
+                for privilege in ALL_PRIVILEGES
+                if connection.execute(
+                    "SELECT has_table_privilege(%s, %s, %s)", (APP_ROLE, table, privilege)
+                ).fetchone()
+                == (True,)
+            }
+            for table in APP_ROLE_PRIVILEGES
+        }
+
+
 def assert_at_head(url: str) -> None:
     assert tables(url) == SCHEMA_TABLES | {"alembic_version"}
     assert len(functions(url)) == FUNCTIONS_TOTAL
@@ -66,6 +90,7 @@ def assert_at_head(url: str) -> None:
     with psycopg.connect(url) as connection:
         head = connection.execute("SELECT id, seq, hash FROM ledger_head").fetchall()
     assert head == [(1, 0, bytes(32))]
+    assert app_role_privileges(url) == APP_ROLE_PRIVILEGES
 
 
 def test_upgrade_downgrade_upgrade_round_trip(fresh_url: str) -> None:

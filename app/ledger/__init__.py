@@ -4,6 +4,7 @@ It knows nothing of providers, actors or HTTP: it records balanced transactions.
 """
 
 from app.ledger.accounts import clearing_account, merchant_payable_account
+from app.ledger.balances import Balances, balances
 from app.ledger.entry import Entry, Posting, Recorded
 from app.ledger.errors import (
     AccountCurrencyMismatch,
@@ -22,6 +23,7 @@ from app.ledger.writer import append
 
 __all__ = [
     "AccountCurrencyMismatch",
+    "Balances",
     "BatchTooLarge",
     "BusinessKeyConflict",
     "CanonicalEncodingError",
@@ -35,6 +37,7 @@ __all__ = [
     "UnbalancedEntry",
     "VerifyReport",
     "append",
+    "balances",
     "capture_entry",
     "clearing_account",
     "merchant_payable_account",

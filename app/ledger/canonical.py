@@ -31,6 +31,9 @@ _POSTING_V1 = '["%s","%s",%d,"%s"]'
 # Quotes in an encoding whose strings hold none; any extra one came from a string value.
 _TRANSACTION_QUOTES = (_TRANSACTION_V1 % ("", "", "", "", "", "", "", 0)).count('"')
 _POSTING_QUOTES = (_POSTING_V1 % ("", "", 0, "")).count('"')
+# The bytes a plain encoding may hold: printable ASCII but the backslash. (Deleting them with
+# bytes.translate and checking that nothing is left is several times faster than a regex.)
+_PLAIN_BYTES = bytes(byte for byte in range(0x20, 0x7F) if byte != ord("\\"))
 #: A batch shares one timestamp, so a small cache turns formatting into a lookup.
 _TIMESTAMPS_CACHED_MAX = 1024
 
@@ -75,6 +78,14 @@ def encode_v1(
     if not plain or text.count('"') != quotes_expected:
         raise CanonicalEncodingError(_unplain_message(strings, postings))
     return text.encode("ascii")
+
+
+def is_plain_encoding(canonical: bytes, postings: int) -> bool:
+    """Whether bytes shaped like a v1 encoding with ``postings`` postings hold only plain
+    strings: printable ASCII, no backslash, and no quote beyond the template's own."""
+    quotes_expected = _TRANSACTION_QUOTES + _POSTING_QUOTES * postings
+    unplain = canonical.translate(None, _PLAIN_BYTES)
+    return not unplain and canonical.count(b'"') == quotes_expected
 
 
 @lru_cache(maxsize=_TIMESTAMPS_CACHED_MAX)

@@ -1,6 +1,6 @@
-"""The ledger tables as SQLAlchemy models. They describe the schema that migration 0001
-creates (a test compares the two); the writer and verifier use SQL and COPY, not the ORM.
-Triggers (append-only guards, chain and posting checks) live in the migration only."""
+"""The ledger tables as SQLAlchemy models. They describe the schema that the migrations build
+(a test compares the two); the writer and verifier use SQL and COPY, not the ORM. Triggers
+(append-only guards, chain and posting checks) live in the migrations only."""
 
 from datetime import datetime
 
@@ -72,7 +72,7 @@ class LedgerTransaction(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     encoding_version: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, unique=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class LedgerPosting(Base):

@@ -2,10 +2,11 @@
 
 The head row lock serialises appenders, so seqs stay contiguous (no sequence: sequences leave
 gaps after aborts) and a business key seen by one appender is seen by the next. Hashes are
-chained here in Python, rows go in by binary COPY, and the batch is read back and checked
-before the head moves and the transaction commits.
+chained here in Python, rows go in as COPY text, and the server's digest of the stored batch is
+compared with what was written before the head moves and the transaction commits.
 """
 
+import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,15 +17,23 @@ import psycopg
 from sqlalchemy import Engine
 
 from app.db import psycopg_connection
-from app.ledger.canonical import ENCODING_VERSION, chain_hash, encode_v1
-from app.ledger.chain import ChainCheck
+from app.ledger.canonical import ENCODING_VERSION, chain_hash, encode_v1, format_timestamp
+from app.ledger.copy_rows import (
+    COPY_POSTINGS_SQL,
+    COPY_TRANSACTIONS_SQL,
+    READ_BACK_DIGESTS_SQL,
+    READ_BACK_POSTING_LINES_SQL,
+    READ_BACK_TRANSACTION_LINES_SQL,
+    posting_lines,
+    transaction_line,
+)
 from app.ledger.entry import Entry, Posting, Recorded, posting_fields
 from app.ledger.errors import (
     AccountCurrencyMismatch,
     BusinessKeyConflict,
     ChainBroken,
 )
-from app.ledger.store import POSTINGS_SQL, TRANSACTIONS_SQL, Head, read_head, with_postings
+from app.ledger.store import Head, read_head
 from app.ledger.validation import validate_batch
 
 #: One stuck appender must not block every other one forever; past this the batch fails.
@@ -34,28 +43,21 @@ TRANSACTION_ID_PREFIX = "ltx_"
 TRANSACTION_ID_RANDOM_BYTES = 12
 BUSINESS_KEY_CONSTRAINT = "uq_ledger_transactions_business_key"
 OPTIMISTIC_SAVEPOINT = "ledger_append_optimistic"
+#: Rows per write to the COPY stream: the server inserts one chunk while Python builds the next.
+COPY_CHUNK_ROWS = 1_000
 
-COPY_TRANSACTIONS_SQL = """
-    COPY ledger_transactions (seq, id, kind, business_key, reference, merchant_id, created_at,
-                              encoding_version, prev_hash, hash)
-    FROM STDIN (FORMAT BINARY)
-"""
-COPY_TRANSACTIONS_TYPES = [
-    "int8", "text", "text", "text", "text", "text", "timestamptz", "int2", "bytea", "bytea",
-]  # fmt: skip
-COPY_POSTINGS_SQL = """
-    COPY ledger_postings (transaction_seq, index, account_code, direction, amount, currency)
-    FROM STDIN (FORMAT BINARY)
-"""
-# currency is char(3): psycopg has no binary bpchar dumper, and text has the same wire bytes.
-COPY_POSTINGS_TYPES = ["int8", "int2", "text", "text", "int8", "text"]
+
+class _Written(NamedTuple):
+    """The COPY text of a batch, as streamed to the server."""
+
+    transactions: bytes
+    postings: bytes
 
 
 class _Sealed(NamedTuple):
     seq: int
     transaction_id: str
     entry: Entry
-    prev_hash: bytes
     hash: bytes
 
 
@@ -103,9 +105,9 @@ def _write(
 ) -> dict[str, Recorded]:
     _ensure_accounts(connection, entries)
     created_at = _database_clock(connection)
-    sealed = _seal_and_copy(connection, head, entries, created_at)
-    _copy_postings(connection, sealed)
-    _check_read_back(connection, head, sealed)
+    sealed, written = _seal_and_copy(connection, head, entries, created_at)
+    _copy_postings(connection, written.postings)
+    _check_read_back(connection, sealed, written)
     _advance_head(connection, sealed[-1])
     return {
         item.entry.business_key: Recorded(
@@ -198,34 +200,37 @@ def _database_clock(connection: psycopg.Connection[Any]) -> datetime:
 
 def _seal_and_copy(
     connection: psycopg.Connection[Any], head: Head, entries: list[Entry], created_at: datetime
-) -> list[_Sealed]:
-    """Chains each entry onto the one before and streams its row at once, so the server
-    inserts while Python hashes the rest."""
+) -> tuple[list[_Sealed], _Written]:
+    """Chains each entry onto the one before and streams its rows chunk by chunk, so the server
+    inserts while Python hashes the rest and renders the postings. Answers the batch and its
+    COPY text: the transactions written, the postings to write next."""
     sealed: list[_Sealed] = []
+    posting_chunks: list[str] = []
+    chunks: list[str] = []
+    lines: list[str] = []
+    timestamp = format_timestamp(created_at)
     seq, prev_hash = head.seq, head.hash
     with connection.cursor() as cursor, cursor.copy(COPY_TRANSACTIONS_SQL) as copy:
-        copy.set_types(COPY_TRANSACTIONS_TYPES)
         for entry in entries:
             seq += 1
             transaction_id = TRANSACTION_ID_PREFIX + secrets.token_hex(TRANSACTION_ID_RANDOM_BYTES)
             digest = chain_hash(prev_hash, _canonical(seq, transaction_id, entry, created_at))
-            copy.write_row(
-                (
-                    seq,
-                    transaction_id,
-                    entry.kind,
-                    entry.business_key,
-                    entry.reference,
-                    entry.merchant_id,
-                    created_at,
-                    ENCODING_VERSION,
-                    prev_hash,
-                    digest,
+            lines.append(
+                transaction_line(
+                    seq, transaction_id, entry, timestamp, ENCODING_VERSION, prev_hash, digest
                 )
             )
-            sealed.append(_Sealed(seq, transaction_id, entry, prev_hash, digest))
+            sealed.append(_Sealed(seq, transaction_id, entry, digest))
+            posting_chunks.append(posting_lines(seq, entry))
             prev_hash = digest
-    return sealed
+            if len(lines) == COPY_CHUNK_ROWS:
+                chunks.append("".join(lines))
+                copy.write(chunks[-1])
+                lines = []
+        chunks.append("".join(lines))
+        copy.write(chunks[-1])
+    written = _Written("".join(chunks).encode("ascii"), "".join(posting_chunks).encode("ascii"))
+    return sealed, written
 
 
 def _canonical(seq: int, transaction_id: str, entry: Entry, created_at: datetime) -> bytes:
@@ -241,41 +246,43 @@ def _canonical(seq: int, transaction_id: str, entry: Entry, created_at: datetime
     )
 
 
-def _copy_postings(connection: psycopg.Connection[Any], sealed: list[_Sealed]) -> None:
+def _copy_postings(connection: psycopg.Connection[Any], text: bytes) -> None:
     with connection.cursor() as cursor, cursor.copy(COPY_POSTINGS_SQL) as copy:
-        copy.set_types(COPY_POSTINGS_TYPES)
-        for item in sealed:
-            for index, posting in enumerate(item.entry.postings):
-                copy.write_row(
-                    (
-                        item.seq,
-                        index,
-                        posting.account,
-                        posting.direction,
-                        posting.amount,
-                        posting.currency,
-                    )
-                )
+        copy.write(text)
 
 
 def _check_read_back(
-    connection: psycopg.Connection[Any], head: Head, sealed: list[_Sealed]
+    connection: psycopg.Connection[Any], sealed: list[_Sealed], written: _Written
 ) -> None:
-    """Re-derives the written batch from the database: a value the round trip changed (time
-    precision, padding, encoding) fails here instead of in a later verify."""
+    """Has the server render the stored batch as the COPY text and compares digests: a value
+    the round trip changed (time precision, padding, encoding) fails here instead of in a later
+    verify. Comparing is enough: the rows were validated and chained before they were written,
+    so equal rows hold the same hashes and the same money."""
     bounds = {"seq_min": sealed[0].seq, "seq_max": sealed[-1].seq}
-    check = ChainCheck(next_seq=head.seq + 1, prev_hash=head.hash)
-    with connection.cursor(binary=True) as transactions, connection.cursor(binary=True) as postings:
-        transactions.execute(TRANSACTIONS_SQL, bounds)
-        postings.execute(POSTINGS_SQL, bounds)
-        merged = with_postings(transactions.fetchall(), postings.fetchall())
-        for seq, transaction, rows in merged:
-            broken = check.check(seq, transaction, rows)
-            if broken is not None:
-                raise ChainBroken(broken.seq, broken.reason)
-    last = sealed[-1]
-    if check.next_seq != last.seq + 1 or check.last_hash != last.hash:
-        raise ChainBroken(check.next_seq, "the read-back batch differs from what was written")
+    row = connection.execute(READ_BACK_DIGESTS_SQL, bounds).fetchone()
+    stored = (None, None) if row is None else row
+    if stored[0] != hashlib.sha256(written.transactions).digest():
+        seq = _first_difference(
+            connection, READ_BACK_TRANSACTION_LINES_SQL, bounds, written.transactions
+        )
+        raise ChainBroken(seq, "the read-back transaction differs from what was written")
+    if stored[1] != hashlib.sha256(written.postings).digest():
+        seq = _first_difference(connection, READ_BACK_POSTING_LINES_SQL, bounds, written.postings)
+        raise ChainBroken(seq, "the read-back postings differ from what was written")
+
+
+def _first_difference(
+    connection: psycopg.Connection[Any], sql: str, bounds: dict[str, int], written: bytes
+) -> int:
+    """The seq of the first stored line that differs from the written one, or is missing."""
+    stored = connection.execute(sql, bounds).fetchall()
+    written_lines = written.decode("ascii").splitlines(keepends=True)
+    for (seq, stored_line), written_line in zip(stored, written_lines, strict=False):
+        if stored_line != written_line:
+            return int(seq)
+    if len(stored) > len(written_lines):
+        return int(stored[len(written_lines)][0])
+    return int(written_lines[len(stored)].split("\t", 1)[0])
 
 
 def _advance_head(connection: psycopg.Connection[Any], last: _Sealed) -> None:

@@ -3,6 +3,7 @@
 Tampering needs what an attacker with superuser rights has: the triggers switched off.
 """
 
+import importlib
 import threading
 from typing import Any
 
@@ -15,9 +16,18 @@ from app.ledger.canonical import GENESIS_HASH, chain_hash, encode_v1
 from tests.ledger.support import STRIPE_CLEARING, capture, captures
 
 Connection = psycopg.Connection[Any]
+# The package re-exports the function verify under the module's name.
+verify_module = importlib.import_module("app.ledger.verify")
 
 LEDGER_TABLES = ["ledger_transactions", "ledger_postings", "ledger_head"]
 RECORDED = 6
+
+
+@pytest.fixture(autouse=True, params=["one stream", "two halves"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs both ways: one stream, and two halves over one exported snapshot."""
+    if request.param == "two halves":
+        monkeypatch.setattr(verify_module, "PARALLEL_ENTRIES_MIN", 2)
 
 
 @pytest.fixture

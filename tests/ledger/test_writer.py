@@ -296,3 +296,37 @@ def test_concurrent_appenders_record_each_key_once(engine: Engine, superuser: Co
     assert len(created) == keys_total
     report = verify(engine)
     assert report.ok and report.entries_checked == keys_total
+
+
+ALTER_ON_INSERT = """
+CREATE FUNCTION alter_on_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = 'ledger_transactions' THEN
+        IF NEW.seq = 2 THEN
+            NEW.reference := NEW.reference || 'x';
+        END IF;
+    ELSIF NEW.transaction_seq = 3 AND NEW.index = 1 THEN
+        NEW.index := 5;
+    END IF;
+    RETURN NEW;
+END
+$$
+"""
+
+
+@pytest.mark.parametrize(
+    ("table", "reason"),
+    [("ledger_transactions", "transaction differs"), ("ledger_postings", "postings differ")],
+)
+def test_a_value_changed_on_the_way_in_fails_the_read_back(
+    engine: Engine, superuser: Connection, table: str, reason: str
+) -> None:
+    superuser.execute(ALTER_ON_INSERT)
+    superuser.execute(
+        f"CREATE TRIGGER alter_on_insert BEFORE INSERT ON {table}"
+        " FOR EACH ROW EXECUTE FUNCTION alter_on_insert()"
+    )
+    with pytest.raises(ChainBroken, match=reason) as raised:
+        append(engine, captures("altered", 4))
+    assert raised.value.seq == (2 if table == "ledger_transactions" else 3)
+    assert transaction_count(superuser) == 0
