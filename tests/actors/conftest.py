@@ -1,5 +1,7 @@
-"""Fixtures for the Streams broker: a private queue name per test, brokers and workers on it."""
+"""Fixtures for the Streams broker (a private queue per test, brokers and workers on it) and
+for the actors (settings and a runtime on real Redis, a migrated ledger and the simulator)."""
 
+import dataclasses
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -8,8 +10,14 @@ import dramatiq
 import pytest
 import redis
 
+import app.settings
 from actors.broker import StreamsBroker
+from actors.runtime import Runtime
 from app.keys import dead_key, delayed_key, delayed_messages_key, stream_key
+from app.settings import Settings
+from tests.conftest import create_database, database_url_for, drop_database, migrate
+from tests.support.worker import PARTITIONS as WORKER_PARTITIONS
+from tests.support.worker import build_runtime
 
 PARTITIONS = 4
 #: Small, so a silent consumer's entries become reclaimable within a test.
@@ -66,3 +74,34 @@ def start_worker() -> Iterator[WorkerFactory]:
     yield start
     for worker in workers:
         worker.stop(timeout=WORKER_STOP_TIMEOUT_MS)
+
+
+@pytest.fixture(scope="module")
+def ledger_url() -> Iterator[str]:
+    name = create_database()
+    url = database_url_for(name)
+    migrate(url)
+    yield url
+    drop_database(name)
+
+
+@pytest.fixture
+def settings(simulator_url: str, redis_url: str, ledger_url: str) -> Settings:
+    return dataclasses.replace(
+        app.settings.load(),
+        redis_url=redis_url,
+        database_url=ledger_url,
+        stripe_api_base=simulator_url,
+        paystack_api_base=simulator_url,
+        stream_partitions=WORKER_PARTITIONS,
+        provider_timeout_s=5.0,
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings, redis_client: redis.Redis) -> Iterator[Runtime]:
+    context = build_runtime(settings, redis_client, settings.database_url)
+    yield context
+    for provider in context.providers.values():
+        provider.close()
+    context.ledger.dispose()

@@ -2,99 +2,29 @@
 simulator: money moves at most once whatever point a message resumes from."""
 
 import dataclasses
-import secrets
-import time
-from collections.abc import Iterator
-from typing import Any
 
 import dramatiq
 import psycopg
 import pytest
 import redis
 
-import app.settings
 from actors.charge import Charge, charge_request
-from actors.payment_state import PaymentState
 from actors.runtime import Runtime
 from app import keys
-from app.db import create_engine_for
 from app.ledger import append, capture_entry, clearing_account
-from app.payment_record import Step, encode, new_record
+from app.payment_record import Step
 from app.payment_request import PaymentRequest
-from app.providers.registry import PROVIDER_NAMES, build_provider
 from app.settings import Settings
-from tests.conftest import create_database, database_url_for, drop_database, migrate
 from tests.support.simulator import Simulator
-
-PARTITIONS = 8
-UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/nowhere"
-
-
-@pytest.fixture(scope="module")
-def ledger_url() -> Iterator[str]:
-    name = create_database()
-    url = database_url_for(name)
-    migrate(url)
-    yield url
-    drop_database(name)
-
-
-@pytest.fixture
-def settings(simulator_url: str, redis_url: str, ledger_url: str) -> Settings:
-    return dataclasses.replace(
-        app.settings.load(),
-        redis_url=redis_url,
-        database_url=ledger_url,
-        stripe_api_base=simulator_url,
-        paystack_api_base=simulator_url,
-        stream_partitions=PARTITIONS,
-        provider_timeout_s=5.0,
-    )
-
-
-def build_runtime(settings: Settings, client: redis.Redis, database_url: str) -> Runtime:
-    return Runtime(
-        settings=settings,
-        redis=client,
-        payments=PaymentState(client, settings.stream_partitions),
-        providers={name: build_provider(name, settings) for name in PROVIDER_NAMES},
-        ledger=create_engine_for(database_url),
-    )
-
-
-@pytest.fixture
-def runtime(settings: Settings, redis_client: redis.Redis) -> Iterator[Runtime]:
-    context = build_runtime(settings, redis_client, settings.database_url)
-    yield context
-    for provider in context.providers.values():
-        provider.close()
-    context.ledger.dispose()
-
-
-STRIPE = PaymentRequest(
-    amount=2500,
-    currency="usd",
-    provider="stripe",
-    payment_method="pm_card_visa",
-    customer={},
-    description=None,
-    metadata={},
-)
-PAYSTACK = dataclasses.replace(
+from tests.support.worker import (
+    PARTITIONS,
+    PAYSTACK,
     STRIPE,
-    currency="ngn",
-    provider="paystack",
-    payment_method="AUTH_success",
-    customer={"email": "ada@example.com"},
+    UNREACHABLE_DATABASE_URL,
+    accepted,
+    build_runtime,
+    record_of,
 )
-
-
-def accepted(client: redis.Redis, request: PaymentRequest) -> str:
-    partition = secrets.randbelow(PARTITIONS)
-    payment_id = keys.new_id(keys.PAYMENT_ID_PREFIX, partition)
-    record = new_record(payment_id, f"mer_{secrets.token_hex(4)}", request, int(time.time()))
-    client.hset(keys.payment_key(partition, payment_id), mapping=encode(record))
-    return payment_id
 
 
 def at(runtime: Runtime, payment_id: str, step: Step, **fields: str) -> None:
@@ -103,12 +33,6 @@ def at(runtime: Runtime, payment_id: str, step: Step, **fields: str) -> None:
     runtime.redis.hset(
         keys.payment_key(partition, payment_id), mapping={"step": step.value, **fields}
     )
-
-
-def record_of(runtime: Runtime, payment_id: str) -> dict[str, Any]:
-    record = runtime.payments.load(payment_id)
-    assert record is not None
-    return record
 
 
 def ledger_rows(database_url: str, payment_id: str) -> list[tuple[int, str]]:

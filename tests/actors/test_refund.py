@@ -4,7 +4,6 @@ one refund transaction, and the payment's reservations always add up."""
 
 import dataclasses
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
@@ -12,7 +11,6 @@ import psycopg
 import pytest
 import redis
 
-import app.settings
 from actors.charge import Charge
 from actors.refund import Refund, refund_request
 from actors.refund_state import RefundState
@@ -27,7 +25,8 @@ from app.providers.base import RefundRequest
 from app.refund_accept import REFUND_LUA
 from app.refund_record import RefundStep, refund_view
 from app.settings import Settings
-from tests.actors.test_charge import (
+from tests.support.simulator import Simulator
+from tests.support.worker import (
     PARTITIONS,
     PAYSTACK,
     STRIPE,
@@ -36,8 +35,6 @@ from tests.actors.test_charge import (
     build_runtime,
     record_of,
 )
-from tests.conftest import create_database, database_url_for, drop_database, migrate
-from tests.support.simulator import Simulator
 
 #: Far below the latency the ambiguous-refund test injects.
 TINY_TIMEOUT_S = 0.3
@@ -45,37 +42,6 @@ INJECTED_LATENCY_MS = 1500
 SIMULATOR_DEADLINE_S = 10.0
 SIMULATOR_POLL_S = 0.1
 REFUND_AMOUNT = 1000
-
-
-@pytest.fixture(scope="module")
-def ledger_url() -> Iterator[str]:
-    name = create_database()
-    url = database_url_for(name)
-    migrate(url)
-    yield url
-    drop_database(name)
-
-
-@pytest.fixture
-def settings(simulator_url: str, redis_url: str, ledger_url: str) -> Settings:
-    return dataclasses.replace(
-        app.settings.load(),
-        redis_url=redis_url,
-        database_url=ledger_url,
-        stripe_api_base=simulator_url,
-        paystack_api_base=simulator_url,
-        stream_partitions=PARTITIONS,
-        provider_timeout_s=5.0,
-    )
-
-
-@pytest.fixture
-def runtime(settings: Settings, redis_client: redis.Redis) -> Iterator[Runtime]:
-    context = build_runtime(settings, redis_client, settings.database_url)
-    yield context
-    for provider in context.providers.values():
-        provider.close()
-    context.ledger.dispose()
 
 
 def recorded_payment(runtime: Runtime, request: PaymentRequest) -> str:
