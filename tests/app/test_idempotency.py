@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.errors import IdempotencyKeyInvalid, IdempotencyKeyMissing
+from app.errors import IdempotencyKeyInvalid, IdempotencyKeyMissing, InvalidRequest
 from app.idempotency import KEY_CHARS_MAX, fingerprint, parse_key
 from app.payment_request import parse_json_object, validate
 
@@ -96,3 +96,41 @@ def test_the_fingerprint_is_bound_to_the_operation() -> None:
     canonical = validate({"amount": 1, "currency": "usd", "payment_method": "pm_x"}).canonical()
 
     assert fingerprint(canonical, "POST /v1/payments") != fingerprint(canonical, "POST /v1/refunds")
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELD_NAMES = st.sampled_from(
+    ["amount", "currency", "provider", "payment_method", "customer", "description", "metadata"]
+)
+
+
+@given(st.dictionaries(FIELD_NAMES | st.text(max_size=8), JSON_VALUES, max_size=8))
+def test_any_json_object_is_either_a_payment_or_a_400_naming_a_field(
+    document: dict[str, Any],
+) -> None:
+    try:
+        request = validate(parse_json_object(json.dumps(document).encode()))
+    except InvalidRequest as error:
+        assert error.field is not None
+        assert error.problem()["status"] == 400
+    else:
+        assert 1 <= request.amount <= 99_999_999
+        assert request.currency == document["currency"].lower()
+
+
+@given(BODIES, st.integers().filter(lambda amount: not 1 <= amount <= 99_999_999))
+def test_amounts_out_of_range_are_refused(body: dict[str, Any], amount: int) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        validate(body | {"amount": amount})
+
+    assert refused.value.field == "amount"

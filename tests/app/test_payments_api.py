@@ -11,10 +11,12 @@ import redis
 from starlette.testclient import TestClient
 
 from app import keys
+from app.auth import hash_api_key
 from app.dispatch import CHARGE_ACTOR, PAYMENTS_QUEUE
 from app.main import create_app
 from app.settings import Settings
-from tests.app.conftest import Merchant
+from tests.app.conftest import Merchant, register_merchant
+from tests.support.redis_server import RedisServer
 
 BODY: dict[str, Any] = {
     "amount": 2500,
@@ -321,3 +323,28 @@ def test_redis_down_is_503_with_retry_after(settings: Settings, merchant: Mercha
 def test_unknown_route_and_method_are_problems(api: TestClient) -> None:
     assert api.get("/v2/nothing").json()["code"] == "not_found"
     assert api.delete("/v1/payments").status_code == 405
+
+
+def test_after_a_redis_outage_the_same_key_works_normally(
+    settings: Settings, private_redis: RedisServer
+) -> None:
+    """A 503 claimed nothing: once Redis is back, the key makes its first, only payment."""
+    config = dataclasses.replace(settings, redis_url=private_redis.url)
+    client = redis.Redis.from_url(private_redis.url)
+    merchant = register_merchant(client)
+    key = new_key()
+    with TestClient(create_app(config), raise_server_exceptions=False) as api:
+        private_redis.stop()
+        during = post(api, merchant, BODY, key)
+        private_redis.start()
+        # This Redis keeps nothing across restarts (no AOF): put the key hash back.
+        client.hset(keys.AUTH_KEY, hash_api_key(merchant.api_key), merchant.merchant_id)
+        after = post(api, merchant, BODY, key)
+        replay = post(api, merchant, BODY, key)
+    client.close()
+
+    assert (during.status_code, during.json()["code"]) == (503, "unavailable")
+    assert after.status_code == 202
+    assert "idempotent-replayed" not in after.headers
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.content == after.content

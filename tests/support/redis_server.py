@@ -19,7 +19,8 @@ class RedisServer:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         data_dir.mkdir(parents=True, exist_ok=True)
-        argv = [
+        self._data_dir = data_dir
+        self._argv = [
             binary,
             "--port",
             str(self.port),
@@ -34,7 +35,11 @@ class RedisServer:
             "--maxmemory-policy",
             "noeviction",
         ]
-        self.process = Process(f"redis-{self.port}", argv, {}, data_dir)
+        self.start()
+
+    def start(self) -> None:
+        """Start (again, after ``stop``) on the same port with the same data folder."""
+        self.process = Process(f"redis-{self.port}", self._argv, {}, self._data_dir)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
