@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actors.runtime import Runtime, runtime
 from app.dispatch import CHARGE_ACTOR, PAYMENTS_QUEUE
-from app.ledger import append, capture_entry, clearing_account
+from app.ledger import capture_entry, clearing_account
 from app.payment_record import TERMINAL_STEPS, Step
 from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, Provider
 from app.settings import settings
@@ -166,7 +166,7 @@ class Charge:
             currency=record["currency"],
         )
         try:
-            (recorded,) = append(self.context.ledger, [entry])
+            recorded = self.context.ledger_writer.record(entry)
         except (SQLAlchemyError, psycopg.Error) as error:
             logger.warning("ledger unavailable for %s: %s", self.payment_id, type(error).__name__)
             raise dramatiq.Retry("ledger unavailable", delay=LEDGER_RETRY_DELAY_MS) from None

@@ -28,7 +28,7 @@ from actors.charge import retry_delay_ms
 from actors.refund_state import RefundState, Settlement
 from actors.runtime import Runtime, runtime
 from app.dispatch import PAYMENTS_QUEUE, REFUND_ACTOR
-from app.ledger import append, clearing_account, refund_entry
+from app.ledger import clearing_account, refund_entry
 from app.payment_record import Step
 from app.providers.base import ChargeOutcome, Outcome, Provider, RefundRequest
 from app.refund_record import TERMINAL_REFUND_STEPS, RefundStep
@@ -168,7 +168,7 @@ class Refund:
             currency=record["currency"],
         )
         try:
-            (recorded,) = append(self.context.ledger, [entry])
+            recorded = self.context.ledger_writer.record(entry)
         except (SQLAlchemyError, psycopg.Error) as error:
             logger.warning("ledger unavailable for %s: %s", self.refund_id, type(error).__name__)
             raise dramatiq.Retry("ledger unavailable", delay=LEDGER_RETRY_DELAY_MS) from None

@@ -6,6 +6,7 @@ from functools import cache
 import redis
 from sqlalchemy import Engine
 
+from actors.ledger_writer import LedgerWriter
 from actors.payment_state import PaymentState
 from app.db import create_engine_for
 from app.providers.base import Provider
@@ -22,6 +23,7 @@ class Runtime:
     payments: PaymentState
     providers: dict[str, Provider]
     ledger: Engine
+    ledger_writer: LedgerWriter
 
 
 def redis_client(config: Settings) -> redis.Redis:
@@ -37,10 +39,12 @@ def redis_client(config: Settings) -> redis.Redis:
 def runtime() -> Runtime:
     config = settings()
     client = redis_client(config)
+    engine = create_engine_for(config.database_url)
     return Runtime(
         settings=config,
         redis=client,
         payments=PaymentState(client, config.stream_partitions),
         providers={name: build_provider(name, config) for name in PROVIDER_NAMES},
-        ledger=create_engine_for(config.database_url),
+        ledger=engine,
+        ledger_writer=LedgerWriter(engine),
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import redis
 
+from actors.ledger_writer import LedgerWriter
 from actors.payment_state import PaymentState
 from actors.runtime import Runtime
 from app import keys
@@ -21,12 +22,14 @@ UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/nowhere"
 
 
 def build_runtime(settings: Settings, client: redis.Redis, database_url: str) -> Runtime:
+    engine = create_engine_for(database_url)
     return Runtime(
         settings=settings,
         redis=client,
         payments=PaymentState(client, settings.stream_partitions),
         providers={name: build_provider(name, settings) for name in PROVIDER_NAMES},
-        ledger=create_engine_for(database_url),
+        ledger=engine,
+        ledger_writer=LedgerWriter(engine),
     )
 
 
