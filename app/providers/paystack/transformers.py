@@ -3,15 +3,15 @@ failure classification. Pure functions over wire data; nothing here talks to the
 """
 
 import json
-import math
 import re
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any, assert_never
 
 import httpx
 
+from app.providers import transforms
 from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
+from app.providers.transforms import NOT_SENT_ERRORS, failure_message, retry_after_s
 
 CHARGE_PATH = "/transaction/charge_authorization"
 VERIFY_PATH = "/transaction/verify/{reference}"
@@ -24,11 +24,9 @@ REFERENCE_NOT_FOUND_MESSAGE = "transaction reference not found"
 #: 401/403 mean our secret key is wrong: money never moved, and nothing succeeds until an
 #: operator fixes the configuration, so the queue waits this long between attempts.
 AUTH_FAILURE_RETRY_AFTER_S = 300.0
-FAILURE_MESSAGE_CHARS_MAX = 500
 FAILURE_CODE_CHARS_MAX = 64
 
 #: Failures before a byte of the request left: Paystack cannot have acted on it.
-_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _NOT_A_CODE_CHARACTERS = re.compile(r"[^a-z0-9]+")
 
 EMAIL_REQUIRED = ChargeOutcome(
@@ -70,7 +68,7 @@ def transaction_answer(envelope: Mapping[str, Any], request: ChargeRequest) -> C
     """A 200 from charge or verify: the transaction is in ``data``."""
     data = envelope.get("data")
     if envelope.get("status") is not True or not isinstance(data, Mapping):
-        message = _message(f"unreadable 200 answer: {envelope.get('message')}")
+        message = failure_message(f"unreadable 200 answer: {envelope.get('message')}")
         return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
     return outcome_of_transaction(checked_transaction(data, request))
 
@@ -84,9 +82,9 @@ def outcome_of_transaction(data: Mapping[str, Any]) -> ChargeOutcome:
             return ChargeOutcome(Outcome.SUCCEEDED, provider_reference=reference, fee=_fee(data))
         case "failed":
             code = failure_code(data.get("gateway_response"))
-            return _declined(code, _message(data.get("gateway_response")), reference)
+            return _declined(code, failure_message(data.get("gateway_response")), reference)
         case "reversed":
-            return _declined("reversed", _message(data.get("gateway_response")), reference)
+            return _declined("reversed", failure_message(data.get("gateway_response")), reference)
         case "abandoned":
             # Nothing was charged, but the reference is spent: a new charge under it would only
             # answer "Duplicate Transaction Reference" and verify would say abandoned again.
@@ -126,7 +124,7 @@ def failure_code(gateway_response: object) -> str:
 def classify_failure(
     status_code: int, headers: Mapping[str, str], envelope: Mapping[str, Any]
 ) -> ChargeOutcome:
-    message = _message(envelope.get("message"))
+    message = failure_message(envelope.get("message"))
     match status_code:
         case 401 | 403:
             return _retryable(message, AUTH_FAILURE_RETRY_AFTER_S)
@@ -142,40 +140,15 @@ def classify_failure(
 
 
 def classify_transport_error(error: httpx.RequestError) -> ChargeOutcome:
-    message = _message(f"{type(error).__name__}: {error}")
-    if isinstance(error, _NOT_SENT_ERRORS):
+    message = failure_message(f"{type(error).__name__}: {error}")
+    if isinstance(error, NOT_SENT_ERRORS):
         return ChargeOutcome(Outcome.RETRYABLE, failure_message=message)
     # Timed out or dropped after the request went out: Paystack may have acted on it.
     return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
 
 
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """The Retry-After delay in seconds; the HTTP-date form is left to the worker's backoff."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    try:
-        delay_s = float(lowered.get("retry-after", ""))
-    except ValueError:
-        return None
-    return delay_s if math.isfinite(delay_s) and delay_s >= 0 else None
-
-
 def as_charge_answer(outcome: ChargeOutcome) -> ChargeOutcome:
-    """``charge`` never answers a lookup-only outcome: a transaction still in flight or
-    apparently untouched is UNKNOWN, and the actor reconciles it with ``lookup``."""
-    match outcome.outcome:
-        case Outcome.PENDING | Outcome.NOT_ATTEMPTED:
-            message = f"the transaction is {outcome.outcome.value} after the charge"
-            return replace(outcome, outcome=Outcome.UNKNOWN, failure_message=message)
-        case (
-            Outcome.SUCCEEDED
-            | Outcome.DECLINED
-            | Outcome.REQUIRES_ACTION
-            | Outcome.RETRYABLE
-            | Outcome.UNKNOWN
-        ):
-            return outcome
-        case unreachable:
-            assert_never(unreachable)
+    return transforms.as_charge_answer(outcome, "the transaction", "the charge")
 
 
 def as_lookup_failure(outcome: ChargeOutcome) -> ChargeOutcome:
@@ -183,7 +156,7 @@ def as_lookup_failure(outcome: ChargeOutcome) -> ChargeOutcome:
     if outcome.outcome is not Outcome.DECLINED:
         return outcome
     message = f"verify refused ({outcome.failure_code}): {outcome.failure_message}"
-    return ChargeOutcome(Outcome.UNKNOWN, failure_message=_message(message))
+    return ChargeOutcome(Outcome.UNKNOWN, failure_message=failure_message(message))
 
 
 def checked_transaction(data: Mapping[str, Any], request: ChargeRequest) -> Mapping[str, Any]:
@@ -206,7 +179,7 @@ def refund_answer(envelope: Mapping[str, Any], request: RefundRequest) -> Charge
     """A 200 from refund or its fetch: the refund is in ``data``."""
     data = envelope.get("data")
     if envelope.get("status") is not True or not isinstance(data, Mapping):
-        message = _message(f"unreadable 200 answer: {envelope.get('message')}")
+        message = failure_message(f"unreadable 200 answer: {envelope.get('message')}")
         return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
     return outcome_of_refund(checked_refund(data, request))
 
@@ -222,7 +195,7 @@ def outcome_of_refund(data: Mapping[str, Any]) -> ChargeOutcome:
         case "needs-attention":
             return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
         case "failed":
-            return _declined("refund_failed", _message(data.get("merchant_note")), reference)
+            return _declined("refund_failed", failure_message(data.get("merchant_note")), reference)
         case status:
             message = f"unrecognised refund status {status!r}"
             return ChargeOutcome(
@@ -274,7 +247,3 @@ def _declined(code: str, message: str | None, reference: str | None = None) -> C
 
 def _retryable(message: str | None, delay_s: float | None) -> ChargeOutcome:
     return ChargeOutcome(Outcome.RETRYABLE, failure_message=message, retry_after_s=delay_s)
-
-
-def _message(message: object) -> str | None:
-    return None if message is None else str(message)[:FAILURE_MESSAGE_CHARS_MAX]

@@ -2,16 +2,16 @@
 error classification. Pure functions over wire data; nothing here talks to the network.
 """
 
-import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, assert_never
 
-import httpx
 import stripe
 from stripe.params import PaymentIntentConfirmParams, PaymentIntentCreateParams, RefundCreateParams
 
+from app.providers import transforms
 from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
+from app.providers.transforms import NOT_SENT_ERRORS, failure_message, retry_after_s
 
 #: Stripe's metadata limits: at most 50 keys, each at most 40 characters, no square brackets.
 METADATA_KEYS_MAX = 50
@@ -22,13 +22,11 @@ MERCHANT_METADATA_PREFIX = "m_"
 #: succeeds until an operator fixes the configuration, so the queue waits this long between
 #: attempts instead of hammering Stripe or failing payments that are fine.
 AUTH_FAILURE_RETRY_AFTER_S = 300.0
-FAILURE_MESSAGE_CHARS_MAX = 500
 #: Stripe's catch-all issuer reason; our code for it is the plainer ``card_declined``.
 GENERIC_DECLINE_CODE = "generic_decline"
 REDACTED_PAYMENT_METHOD = "[payment method]"
 
 #: Failures before a byte of the request left: Stripe cannot have acted on it.
-_NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def create_idempotency_key(request: ChargeRequest) -> str:
@@ -114,7 +112,7 @@ def _outcome_of_attempt(last_payment_error: object, reference: str | None) -> Ch
 
 def outcome_of_card_error(error: Mapping[str, Any], reference: str | None) -> ChargeOutcome:
     """A refused attempt; off-session, a card that wants 3-D Secure is refused too."""
-    message = _message(error.get("message"))
+    message = failure_message(error.get("message"))
     if error.get("code") == "authentication_required":
         return ChargeOutcome(
             Outcome.REQUIRES_ACTION, provider_reference=reference, failure_message=message
@@ -163,53 +161,28 @@ def _classify_status(
             return _retryable(message, retry_after_s(headers))
         case 400 if body.get("type") == "idempotency_error":
             # This key already carried different parameters: something ran under it.
-            return ChargeOutcome(Outcome.UNKNOWN, failure_message=_message(message))
+            return ChargeOutcome(Outcome.UNKNOWN, failure_message=failure_message(message))
         case 400 if code == "payment_intent_unexpected_state" and isinstance(intent, Mapping):
             return outcome_of_intent(intent)
         case _ if 400 <= status <= 499:
             return _declined(
-                code if isinstance(code, str) else "invalid_request", _message(message)
+                code if isinstance(code, str) else "invalid_request", failure_message(message)
             )
         case _:
             # A 5xx without "Should-Retry: true", or anything unexpected: it may have executed.
-            return ChargeOutcome(Outcome.UNKNOWN, failure_message=_message(message))
+            return ChargeOutcome(Outcome.UNKNOWN, failure_message=failure_message(message))
 
 
 def classify_connection_error(cause: BaseException | None) -> ChargeOutcome:
-    message = _message(f"{type(cause).__name__}: {cause}")
-    if isinstance(cause, _NOT_SENT_ERRORS):
+    message = failure_message(f"{type(cause).__name__}: {cause}")
+    if isinstance(cause, NOT_SENT_ERRORS):
         return ChargeOutcome(Outcome.RETRYABLE, failure_message=message)
     # Timed out or dropped after the request went out: Stripe may have acted on it.
     return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
 
 
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """The Retry-After delay in seconds; the HTTP-date form is left to the worker's backoff."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    try:
-        delay_s = float(lowered.get("retry-after", ""))
-    except ValueError:
-        return None
-    return delay_s if math.isfinite(delay_s) and delay_s >= 0 else None
-
-
 def as_charge_answer(outcome: ChargeOutcome) -> ChargeOutcome:
-    """``charge`` never answers a lookup-only outcome: a payment still in flight or apparently
-    untouched is UNKNOWN, and the actor reconciles it with ``lookup``."""
-    match outcome.outcome:
-        case Outcome.PENDING | Outcome.NOT_ATTEMPTED:
-            message = f"the PaymentIntent is {outcome.outcome.value} after confirmation"
-            return replace(outcome, outcome=Outcome.UNKNOWN, failure_message=message)
-        case (
-            Outcome.SUCCEEDED
-            | Outcome.DECLINED
-            | Outcome.REQUIRES_ACTION
-            | Outcome.RETRYABLE
-            | Outcome.UNKNOWN
-        ):
-            return outcome
-        case unreachable:
-            assert_never(unreachable)
+    return transforms.as_charge_answer(outcome, "the PaymentIntent", "confirmation")
 
 
 def as_lookup_failure(outcome: ChargeOutcome) -> ChargeOutcome:
@@ -218,7 +191,7 @@ def as_lookup_failure(outcome: ChargeOutcome) -> ChargeOutcome:
     if outcome.outcome is not Outcome.DECLINED:
         return outcome
     message = f"lookup refused ({outcome.failure_code}): {outcome.failure_message}"
-    return ChargeOutcome(Outcome.UNKNOWN, failure_message=_message(message))
+    return ChargeOutcome(Outcome.UNKNOWN, failure_message=failure_message(message))
 
 
 def checked_intent(intent: Mapping[str, Any], request: ChargeRequest) -> Mapping[str, Any]:
@@ -266,7 +239,7 @@ def outcome_of_refund(refund: Mapping[str, Any]) -> ChargeOutcome:
             return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
         case "failed" | "canceled":
             reason = refund.get("failure_reason") or f"the refund {refund.get('status')}"
-            return _declined(f"refund_{refund.get('status')}", _message(reason), reference)
+            return _declined(f"refund_{refund.get('status')}", failure_message(reason), reference)
         case status:
             message = f"unrecognised refund status {status!r}"
             return ChargeOutcome(
@@ -315,9 +288,5 @@ def _declined(code: str, message: str | None, reference: str | None = None) -> C
 
 def _retryable(message: str | None, delay_s: float | None) -> ChargeOutcome:
     return ChargeOutcome(
-        Outcome.RETRYABLE, failure_message=_message(message), retry_after_s=delay_s
+        Outcome.RETRYABLE, failure_message=failure_message(message), retry_after_s=delay_s
     )
-
-
-def _message(message: object) -> str | None:
-    return None if message is None else str(message)[:FAILURE_MESSAGE_CHARS_MAX]
