@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import redis
 
+from app.dispatch import PAYMENTS_QUEUE
 from app.settings import settings
 
 
@@ -106,6 +107,116 @@ def _ledger_checkpoint(_: argparse.Namespace) -> int:
     return 0
 
 
+def _queue_client() -> redis.Redis:
+    return redis.Redis.from_url(settings().redis_url)
+
+
+def _queue_status(args: argparse.Namespace) -> int:
+    from app.queue_ops import queue_status
+
+    client = _queue_client()
+    try:
+        rows = queue_status(client, args.queue, settings().stream_partitions)
+    finally:
+        client.close()
+    print(
+        f"{'partition':>9} {'length':>8} {'pending':>8} {'oldest idle ms':>15} {'lag':>6} "
+        f"{'delayed':>8} {'dead':>6}"
+    )
+    for row in rows:
+        idle = "-" if row.oldest_pending_idle_ms is None else str(row.oldest_pending_idle_ms)
+        lag = "-" if row.lag is None else str(row.lag)
+        print(
+            f"{row.partition:>9} {row.length:>8} {row.pending:>8} {idle:>15} {lag:>6} "
+            f"{row.delayed:>8} {row.dead:>6}"
+        )
+    return 0
+
+
+def _dlq_list(args: argparse.Namespace) -> int:
+    from app.queue_ops import dead_entries
+
+    client = _queue_client()
+    try:
+        entries = dead_entries(client, args.queue, settings().stream_partitions)
+    finally:
+        client.close()
+    for entry in entries:
+        call = f"{entry.message.get('actor_name')}({', '.join(map(str, entry.message['args']))})"
+        print(
+            f"{entry.partition}/{entry.entry_id}  {entry.reason:<22} {entry.deliveries:>3}  {call}"
+        )
+    print(f"{len(entries)} dead message(s)")
+    return 0
+
+
+def _dead_address(address: str) -> tuple[int, str]:
+    partition, _, entry_id = address.partition("/")
+    if not partition.isdigit() or not entry_id:
+        raise SystemExit(
+            f"a dead entry is PARTITION/ENTRY_ID (as dlq list prints), not {address!r}"
+        )
+    return int(partition), entry_id
+
+
+def _dlq_show(args: argparse.Namespace) -> int:
+    from app.queue_ops import dead_entry
+
+    partition, entry_id = _dead_address(args.entry)
+    client = _queue_client()
+    try:
+        entry = dead_entry(client, args.queue, partition, entry_id)
+    finally:
+        client.close()
+    if entry is None:
+        print(f"no dead entry {args.entry}", file=sys.stderr)
+        return 1
+    print(
+        json.dumps(
+            {"reason": entry.reason, "deliveries": entry.deliveries, "message": entry.message},
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _dlq_replay(args: argparse.Namespace) -> int:
+    from app.queue_ops import replay
+
+    partition, entry_id = _dead_address(args.entry)
+    client = _queue_client()
+    try:
+        new_entry = replay(client, args.queue, partition, entry_id)
+    finally:
+        client.close()
+    if new_entry is None:
+        print(f"no dead entry {args.entry}", file=sys.stderr)
+        return 1
+    print(f"replayed {args.entry} as {partition}/{new_entry}")
+    return 0
+
+
+def _queue_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    queue = commands.add_parser("queue", help="the work streams")
+    queue_commands = queue.add_subparsers(dest="queue_command", required=True)
+    status = queue_commands.add_parser("status", help="length, pending, idle, lag per partition")
+    status.add_argument("--queue", default=PAYMENTS_QUEUE)
+    status.set_defaults(run=_queue_status)
+
+    dlq = commands.add_parser("dlq", help="dead-lettered messages")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    listing = dlq_commands.add_parser("list", help="newest dead messages per partition")
+    listing.set_defaults(run=_dlq_list)
+    show = dlq_commands.add_parser("show", help="one dead message in full")
+    show.add_argument("entry", help="PARTITION/ENTRY_ID as dlq list prints it")
+    show.set_defaults(run=_dlq_show)
+    replay = dlq_commands.add_parser("replay", help="put a dead message back to work")
+    replay.add_argument("entry", help="PARTITION/ENTRY_ID as dlq list prints it")
+    replay.set_defaults(run=_dlq_replay)
+    for command in (listing, show, replay):
+        command.add_argument("--queue", default=PAYMENTS_QUEUE)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="paystream")
     commands = root.add_subparsers(dest="command", required=True)
@@ -140,6 +251,7 @@ def parser() -> argparse.ArgumentParser:
     checkpoint.set_defaults(run=_ledger_checkpoint)
 
     # Listed for --help only: main() hands the rest of the line to the simulator's own parser.
+    _queue_parsers(commands)
     commands.add_parser("simulator", help="serve the Stripe + Paystack simulator (see --help)")
     return root
 
