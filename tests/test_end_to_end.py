@@ -17,6 +17,7 @@ from tests.support.stack import Stack, cli
 
 PAYMENTS = 200
 SETTLE_TIMEOUT_S = 180.0
+POLL_INTERVAL_S = 0.2
 SENDERS = 16
 TERMINAL = {"succeeded", "failed", "requires_action"}
 #: Succeeded payments refunded after settling: Stripe's and Paystack's, half of them partially.
@@ -74,7 +75,7 @@ def wait_until_terminal(stack: Stack, payment_ids: list[str]) -> dict[str, dict[
                 recorded = payment["status"] != "succeeded" or "ledger" in payment
                 if payment["status"] in TERMINAL and recorded:
                     final[payment_id] = payment
-            time.sleep(0.2)
+            time.sleep(POLL_INTERVAL_S)
     missing = sorted(set(payment_ids) - set(final))
     assert not missing, f"{len(missing)} payments never settled, e.g. {missing[:3]}"
     return final
@@ -164,5 +165,5 @@ def wait_until_refunded(client: httpx.Client, expected: dict[str, str]) -> None:
         for payment_id, status in list(pending.items()):
             if client.get(f"/v1/payments/{payment_id}").json()["status"] == status:
                 del pending[payment_id]
-        time.sleep(0.2)
+        time.sleep(POLL_INTERVAL_S)
     assert not pending, f"refunds never settled: {pending}"

@@ -1,6 +1,8 @@
 """``/v1/payments``: accept a payment idempotently, and read one back."""
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +29,34 @@ async def authenticate(request: Request) -> str:
         raise unavailable() from None
 
 
+async def owned_record(
+    request: Request,
+    noun: str,
+    object_id: str,
+    prefix: str,
+    key_for: Callable[[int, str], str],
+    decode_record: Callable[[Any], dict[str, Any]],
+) -> dict[str, Any]:
+    """One of this merchant's objects read from Redis by its id; anything else is a 404."""
+    merchant_id = await authenticate(request)
+    settings: Settings = request.app.state.settings
+    missing = NotFound(f"No {noun} '{object_id}'.")
+    partition = keys.partition_of(object_id, prefix, settings.stream_partitions)
+    if partition is None:
+        raise missing
+    try:
+        raw = await request.app.state.redis.hgetall(key_for(partition, object_id))
+    except REDIS_UNAVAILABLE_ERRORS:
+        raise unavailable() from None
+    # Another merchant's object answers exactly like a missing one.
+    if not raw:
+        raise missing
+    record = decode_record(raw)
+    if record["merchant_id"] != merchant_id:
+        raise missing
+    return record
+
+
 async def create_payment(request: Request) -> Response:
     merchant_id = await authenticate(request)
     client_key = parse_key(request.headers)
@@ -44,20 +74,8 @@ async def create_payment(request: Request) -> Response:
 
 
 async def get_payment(request: Request) -> Response:
-    merchant_id = await authenticate(request)
-    settings: Settings = request.app.state.settings
     payment_id = request.path_params["payment_id"]
-    partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, settings.stream_partitions)
-    if partition is None:
-        raise NotFound(f"No payment '{payment_id}'.")
-    try:
-        raw = await request.app.state.redis.hgetall(keys.payment_key(partition, payment_id))
-    except REDIS_UNAVAILABLE_ERRORS:
-        raise unavailable() from None
-    # Another merchant's payment answers exactly like a missing one.
-    if not raw:
-        raise NotFound(f"No payment '{payment_id}'.")
-    record = decode(raw)
-    if record["merchant_id"] != merchant_id:
-        raise NotFound(f"No payment '{payment_id}'.")
+    record = await owned_record(
+        request, "payment", payment_id, keys.PAYMENT_ID_PREFIX, keys.payment_key, decode
+    )
     return Response(json.dumps(view(record), separators=(",", ":")), media_type=JSON_MEDIA_TYPE)

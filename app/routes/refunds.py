@@ -6,16 +6,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import keys
-from app.accept import REDIS_UNAVAILABLE_ERRORS, unavailable
 from app.body import read_json_body
-from app.errors import NotFound
 from app.idempotency import parse_key
 from app.payment_request import parse_json_object
 from app.refund_accept import RefundAcceptor
 from app.refund_record import decode_refund, refund_view
 from app.refund_request import validate_refund
-from app.routes.payments import JSON_MEDIA_TYPE, authenticate
-from app.settings import Settings
+from app.routes.payments import JSON_MEDIA_TYPE, authenticate, owned_record
 
 
 async def create_refund(request: Request) -> Response:
@@ -34,21 +31,9 @@ async def create_refund(request: Request) -> Response:
 
 
 async def get_refund(request: Request) -> Response:
-    merchant_id = await authenticate(request)
-    settings: Settings = request.app.state.settings
     refund_id = request.path_params["refund_id"]
-    partition = keys.partition_of(refund_id, keys.REFUND_ID_PREFIX, settings.stream_partitions)
-    if partition is None:
-        raise NotFound(f"No refund '{refund_id}'.")
-    try:
-        raw = await request.app.state.redis.hgetall(keys.refund_key(partition, refund_id))
-    except REDIS_UNAVAILABLE_ERRORS:
-        raise unavailable() from None
-    # Another merchant's refund answers exactly like a missing one.
-    if not raw:
-        raise NotFound(f"No refund '{refund_id}'.")
-    record = decode_refund(raw)
-    if record["merchant_id"] != merchant_id:
-        raise NotFound(f"No refund '{refund_id}'.")
+    record = await owned_record(
+        request, "refund", refund_id, keys.REFUND_ID_PREFIX, keys.refund_key, decode_refund
+    )
     body = json.dumps(refund_view(record), separators=(",", ":"))
     return Response(body, media_type=JSON_MEDIA_TYPE)
