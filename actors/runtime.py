@@ -14,6 +14,9 @@ from app.providers.registry import PROVIDER_NAMES, build_provider
 from app.settings import Settings, settings
 
 REDIS_SOCKET_TIMEOUT_S = 10.0
+#: An idle pooled connection is pinged before reuse after this long, so a restarted Redis
+#: costs a reconnect, not a failed command.
+REDIS_HEALTH_CHECK_INTERVAL_S = 30
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ def redis_client(config: Settings) -> redis.Redis:
         config.redis_url,
         socket_timeout=REDIS_SOCKET_TIMEOUT_S,
         socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
-        health_check_interval=30,
+        health_check_interval=REDIS_HEALTH_CHECK_INTERVAL_S,
     )
 
 

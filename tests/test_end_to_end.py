@@ -18,6 +18,7 @@ from tests.support.stack import Stack, cli
 PAYMENTS = 200
 SETTLE_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.2
+REQUEST_TIMEOUT_S = 30.0
 SENDERS = 16
 TERMINAL = {"succeeded", "failed", "requires_action"}
 #: Succeeded payments refunded after settling: Stripe's and Paystack's, half of them partially.
@@ -45,7 +46,9 @@ def send_all(stack: Stack) -> dict[int, list[httpx.Response]]:
         copies = 3 if index % 3 == 0 else 1
         jobs += [(index, copy) for copy in range(copies)]
     responses: dict[int, list[httpx.Response]] = {index: [] for index in range(PAYMENTS)}
-    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=30.0) as client:
+    with httpx.Client(
+        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
+    ) as client:
 
         def send(job: tuple[int, int]) -> tuple[int, httpx.Response]:
             index, _ = job
@@ -66,7 +69,9 @@ def wait_until_terminal(stack: Stack, payment_ids: list[str]) -> dict[str, dict[
     headers = {"Authorization": f"Bearer {stack.api_key}"}
     final: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10.0) as client:
+    with httpx.Client(
+        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
+    ) as client:
         while len(final) < len(payment_ids) and time.monotonic() < deadline:
             for payment_id in payment_ids:
                 if payment_id in final:
@@ -140,7 +145,9 @@ def refund_some(stack: Stack, final: dict[str, dict[str, Any]], succeeded: set[s
     ]
     headers = {"Authorization": f"Bearer {stack.api_key}"}
     expected: dict[str, str] = {}
-    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10.0) as client:
+    with httpx.Client(
+        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
+    ) as client:
         for index, payment_id in enumerate(chosen):
             body = {"amount": 100} if index % 2 else {}
             answers = [

@@ -19,6 +19,7 @@ CONCURRENT_COPIES = 3
 SENDERS = 32
 SETTLE_TIMEOUT_S = 240.0
 POLL_INTERVAL_S = 0.5
+REQUEST_TIMEOUT_S = 60.0
 TERMINAL = {"succeeded", "failed", "requires_action"}
 
 
@@ -37,7 +38,7 @@ class Sender:
         if not hasattr(self._local, "client"):
             headers = {"Authorization": f"Bearer {self._stack.api_key}"}
             self._local.client = httpx.Client(
-                base_url=self._stack.base_url, headers=headers, timeout=60.0
+                base_url=self._stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
             )
         return self._local.client  # type: ignore[no-any-return]
 
@@ -62,7 +63,9 @@ def storm(stack: Stack, copies: int) -> dict[int, list[httpx.Response]]:
 def settled_count(stack: Stack, payment_ids: list[str]) -> int:
     headers = {"Authorization": f"Bearer {stack.api_key}"}
     done = 0
-    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10.0) as client:
+    with httpx.Client(
+        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
+    ) as client:
         for payment_id in payment_ids:
             if client.get(f"/v1/payments/{payment_id}").json()["status"] in TERMINAL:
                 done += 1

@@ -23,6 +23,7 @@ from tests.actors.conftest import (
     IDLE_TIMEOUT_MS,
     PARTITIONS,
     RECLAIM_IDLE_MS,
+    WORKER_STOP_TIMEOUT_MS,
     BrokerFactory,
     WorkerFactory,
 )
@@ -466,7 +467,7 @@ def test_stopping_a_worker_gives_back_its_prefetched_messages(
     worker.start()
     assert started.wait(DELIVERY_TIMEOUT_S)
 
-    worker.stop(timeout=10_000)
+    worker.stop(timeout=WORKER_STOP_TIMEOUT_MS)
 
     assert calls == [0]
     assert stream_lengths(redis_client, queue_name)[0] == 2

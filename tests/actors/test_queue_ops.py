@@ -11,6 +11,7 @@ from app import queue_ops
 from tests.actors.conftest import IDLE_TIMEOUT_MS, PARTITIONS
 from tests.actors.test_broker import drain, probe
 from tests.support.processes import ROOT, python_argv
+from tests.support.stack import CLI_TIMEOUT_S
 
 
 def paystream(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -21,7 +22,7 @@ def paystream(redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=CLI_TIMEOUT_S,
     )
 
 
