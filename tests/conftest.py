@@ -11,6 +11,7 @@ import psycopg
 import pytest
 import redis
 
+from tests.support.postgres_server import PostgresServer
 from tests.support.processes import ROOT, Process, free_port, python_argv, wait_for_http
 from tests.support.redis_server import RedisServer
 from tests.support.simulator import FAULT_FREE, Simulator
@@ -77,6 +78,14 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSer
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster of the test's own, so it may stop, crash or restart it freely."""
+    server = PostgresServer()
+    yield server
+    server.cleanup()
 
 
 @pytest.fixture
