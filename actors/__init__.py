@@ -2,7 +2,9 @@
 broker and declares the actors on it."""
 
 import dramatiq
+from dramatiq.middleware import Middleware, default_middleware
 
+from actors import retries
 from actors.broker import StreamsBroker
 from actors.runtime import redis_client
 from app.settings import settings
@@ -11,6 +13,14 @@ from app.settings import settings
 READ_COUNT_MAX = 64
 #: Longest blocking read; shorter than the Redis socket timeout so a quiet stream is no error.
 BLOCK_MS = 1000
+
+
+def worker_middleware() -> list[Middleware]:
+    """Dramatiq's defaults, in their order, with Retries replaced by ours (it adds ``Defer``)."""
+    return [
+        retries.Retries() if factory is dramatiq.middleware.Retries else factory()
+        for factory in default_middleware
+    ]
 
 
 def build_broker() -> StreamsBroker:
@@ -22,6 +32,7 @@ def build_broker() -> StreamsBroker:
         deliveries_max=config.deliveries_max,
         read_count_max=READ_COUNT_MAX,
         block_ms=BLOCK_MS,
+        middleware=worker_middleware(),
     )
 
 
@@ -29,4 +40,4 @@ dramatiq.set_broker(build_broker())
 
 from actors import charge, refund  # noqa: E402  (declare their actors on the broker above)
 
-__all__ = ["build_broker", "charge", "refund"]
+__all__ = ["build_broker", "charge", "refund", "worker_middleware"]

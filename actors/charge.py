@@ -17,6 +17,7 @@ import dramatiq
 import psycopg
 from sqlalchemy.exc import SQLAlchemyError
 
+from actors.retries import Defer
 from actors.runtime import Runtime, runtime
 from app.dispatch import CHARGE_ACTOR, PAYMENTS_QUEUE
 from app.ledger import capture_entry, clearing_account
@@ -27,10 +28,16 @@ from app.settings import settings
 Record = dict[str, Any]
 #: A payment settles in at most this many phases; more means a bug, not bad luck.
 PHASES_MAX = 12
-#: How long an ambiguous charge waits before we ask the provider what happened.
+#: How long an ambiguous charge waits before we ask the provider what happened; the wait
+#: doubles with each lookup that still cannot tell, up to the maximum.
 RECONCILE_DELAY_MS = 2_000
-#: How long to wait for PostgreSQL before recording an outcome again.
-LEDGER_RETRY_DELAY_MS = 2_000
+RECONCILE_DELAY_MS_MAX = 300_000
+#: How long to wait for PostgreSQL before recording an outcome again; doubling up to the maximum
+#: so a long outage costs few attempts, while a short one is caught up quickly.
+LEDGER_RETRY_DELAY_MS = 1_000
+LEDGER_RETRY_DELAY_MS_MAX = 15_000
+#: When the provider's 429 named no wait.
+RATE_LIMITED_DELAY_MS = 1_000
 logger = logging.getLogger(__name__)
 
 
@@ -52,6 +59,11 @@ def retry_delay_ms(outcome: ChargeOutcome) -> int | None:
     if outcome.retry_after_s is None:
         return None
     return int(outcome.retry_after_s * 1000)
+
+
+def rate_limited(outcome: ChargeOutcome) -> Defer:
+    """The provider's own limiter refused: wait as long as it asked, outside the retry budget."""
+    return Defer("provider rate limit", delay=retry_delay_ms(outcome) or RATE_LIMITED_DELAY_MS)
 
 
 def failure_fields(outcome: ChargeOutcome) -> dict[str, str]:
@@ -102,6 +114,8 @@ class Charge:
                 raise RuntimeError(f"Bug: unhandled recovery point {step}")
 
     def provider(self, record: Record) -> Provider:
+        """The record's provider, once a call to it fits the rate limits (else ``Defer``)."""
+        self.context.throttle.admit(record["provider"])
         return self.context.providers[record["provider"]]
 
     def advance(self, expected: Step, target: Step, fields: dict[str, str] | None = None) -> bool:
@@ -121,29 +135,39 @@ class Charge:
                 )
             case Outcome.DECLINED:
                 self.advance(Step.ACCEPTED, Step.DECLINED, failure_fields(outcome))
+            case Outcome.RATE_LIMITED:
+                raise rate_limited(outcome)
             case _:
                 # Preparing moves no money, so any other answer is simply tried again.
                 raise dramatiq.Retry("prepare did not complete", delay=retry_delay_ms(outcome))
 
     def charge(self, record: Record) -> None:
+        provider = self.provider(record)
         # The point is persisted before the call: whoever finds ``charging`` later must ask the
         # provider rather than charge.
         if not self.advance(Step.PREPARED, Step.CHARGING):
             return
-        outcome = self.provider(record).charge(charge_request(record), record["provider_reference"])
-        if outcome.outcome is Outcome.RETRYABLE:
-            # Known not to have reached the charge: back to prepared, same provider key next time.
-            self.advance(Step.CHARGING, Step.PREPARED)
-            raise dramatiq.Retry("provider asked to retry", delay=retry_delay_ms(outcome))
+        outcome = provider.charge(charge_request(record), record["provider_reference"])
+        match outcome.outcome:
+            case Outcome.RETRYABLE | Outcome.RATE_LIMITED:
+                # Known not to have reached the charge: back to prepared, the same provider key
+                # next time.
+                self.advance(Step.CHARGING, Step.PREPARED)
+                if outcome.outcome is Outcome.RATE_LIMITED:
+                    raise rate_limited(outcome)
+                raise dramatiq.Retry("provider asked to retry", delay=retry_delay_ms(outcome))
         self.settle(Step.CHARGING, outcome)
 
     def reconcile(self, step: Step, record: Record) -> None:
         outcome = self.provider(record).lookup(charge_request(record), record["provider_reference"])
-        if outcome.outcome is Outcome.NOT_ATTEMPTED:
-            # The provider never saw the charge: charging again, under the same provider
-            # idempotency key, is safe.
-            self.advance(step, Step.PREPARED)
-            return
+        match outcome.outcome:
+            case Outcome.NOT_ATTEMPTED:
+                # The provider never saw the charge: charging again, under the same provider
+                # idempotency key, is safe.
+                self.advance(step, Step.PREPARED)
+                return
+            case Outcome.RATE_LIMITED:
+                raise rate_limited(outcome)
         self.settle(step, outcome)
 
     def settle(self, step: Step, outcome: ChargeOutcome) -> None:
@@ -153,9 +177,21 @@ class Charge:
                 if outcome.provider_reference:
                     fields["provider_reference"] = outcome.provider_reference
                 self.advance(step, SETTLED_STEP[outcome.outcome], fields)
-            case Outcome.RETRYABLE | Outcome.UNKNOWN | Outcome.PENDING | Outcome.NOT_ATTEMPTED:
+            case (
+                Outcome.RETRYABLE
+                | Outcome.RATE_LIMITED
+                | Outcome.UNKNOWN
+                | Outcome.PENDING
+                | Outcome.NOT_ATTEMPTED
+            ):
                 self.advance(step, Step.UNKNOWN)
-                raise dramatiq.Retry("outcome unknown; reconciling", delay=RECONCILE_DELAY_MS)
+                # A scheduled lookup, not a failure: it repeats, ever less often, until the
+                # provider can tell, and never re-charges blindly.
+                raise Defer(
+                    "outcome unknown; reconciling",
+                    delay=RECONCILE_DELAY_MS,
+                    delay_max=RECONCILE_DELAY_MS_MAX,
+                )
 
     def record(self, record: Record) -> None:
         entry = capture_entry(
@@ -169,7 +205,13 @@ class Charge:
             recorded = self.context.ledger_writer.record(entry)
         except (SQLAlchemyError, psycopg.Error) as error:
             logger.warning("ledger unavailable for %s: %s", self.payment_id, type(error).__name__)
-            raise dramatiq.Retry("ledger unavailable", delay=LEDGER_RETRY_DELAY_MS) from None
+            # The outcome waits, durably, in the record's ``charged`` point: however long the
+            # outage, this is no failure of the payment.
+            raise Defer(
+                "ledger unavailable",
+                delay=LEDGER_RETRY_DELAY_MS,
+                delay_max=LEDGER_RETRY_DELAY_MS_MAX,
+            ) from None
         self.advance(
             Step.CHARGED,
             Step.RECORDED,

@@ -24,8 +24,14 @@ import dramatiq
 import psycopg
 from sqlalchemy.exc import SQLAlchemyError
 
-from actors.charge import retry_delay_ms
+from actors.charge import (
+    LEDGER_RETRY_DELAY_MS,
+    LEDGER_RETRY_DELAY_MS_MAX,
+    rate_limited,
+    retry_delay_ms,
+)
 from actors.refund_state import RefundState, Settlement
+from actors.retries import Defer
 from actors.runtime import Runtime, runtime
 from app.dispatch import PAYMENTS_QUEUE, REFUND_ACTOR
 from app.ledger import clearing_account, refund_entry
@@ -37,10 +43,10 @@ from app.settings import settings
 Record = dict[str, Any]
 #: A refund settles in at most this many phases; more means a bug, not bad luck.
 PHASES_MAX = 12
-#: How long an ambiguous refund waits before we ask the provider what happened.
+#: How long an ambiguous refund waits before we ask the provider what happened. Unlike a
+#: charge's, these lookups use the retry budget: a Paystack refund whose answer was lost can
+#: never be found, and belongs with an operator (the dead-letter stream) once the budget is spent.
 RECONCILE_DELAY_MS = 2_000
-#: How long to wait for PostgreSQL, or for the payment's capture to be recorded.
-LEDGER_RETRY_DELAY_MS = 2_000
 logger = logging.getLogger(__name__)
 
 
@@ -98,6 +104,8 @@ class Refund:
                 raise RuntimeError(f"Bug: unhandled refund recovery point {step}")
 
     def provider(self, record: Record) -> Provider:
+        """The record's provider, once a call to it fits the rate limits (else ``Defer``)."""
+        self.context.throttle.admit(record["provider"])
         return self.context.providers[record["provider"]]
 
     def advance(
@@ -116,29 +124,40 @@ class Refund:
             case Step.RECORDED:
                 return
             case Step.CHARGED:
-                raise dramatiq.Retry("payment not recorded yet", delay=LEDGER_RETRY_DELAY_MS)
+                raise Defer(
+                    "payment not recorded yet",
+                    delay=LEDGER_RETRY_DELAY_MS,
+                    delay_max=LEDGER_RETRY_DELAY_MS_MAX,
+                )
             case step:
                 raise RuntimeError(f"Bug: refund {self.refund_id} of a payment at {step}")
 
     def refund(self, record: Record) -> None:
         self.wait_for_capture(record)
+        provider = self.provider(record)
         # Persisted before the call: whoever finds ``refunding`` later must look the refund up.
         if not self.advance(RefundStep.REQUESTED, RefundStep.REFUNDING):
             return
-        outcome = self.provider(record).refund(refund_request(record))
-        if outcome.outcome is Outcome.RETRYABLE:
-            # Known not to have reached the provider's books: back to requested.
-            self.advance(RefundStep.REFUNDING, RefundStep.REQUESTED)
-            raise dramatiq.Retry("provider asked to retry", delay=retry_delay_ms(outcome))
+        outcome = provider.refund(refund_request(record))
+        match outcome.outcome:
+            case Outcome.RETRYABLE | Outcome.RATE_LIMITED:
+                # Known not to have reached the provider's books: back to requested.
+                self.advance(RefundStep.REFUNDING, RefundStep.REQUESTED)
+                if outcome.outcome is Outcome.RATE_LIMITED:
+                    raise rate_limited(outcome)
+                raise dramatiq.Retry("provider asked to retry", delay=retry_delay_ms(outcome))
         self.settle(RefundStep.REFUNDING, record, outcome)
 
     def reconcile(self, step: RefundStep, record: Record) -> None:
         reference = record.get("provider_refund_reference")
         outcome = self.provider(record).lookup_refund(refund_request(record), reference)
-        if outcome.outcome is Outcome.NOT_ATTEMPTED:
-            # Refunding again cannot refund twice (the provider says so): back to requested.
-            self.advance(step, RefundStep.REQUESTED)
-            return
+        match outcome.outcome:
+            case Outcome.NOT_ATTEMPTED:
+                # Refunding again cannot refund twice (the provider says so): back to requested.
+                self.advance(step, RefundStep.REQUESTED)
+                return
+            case Outcome.RATE_LIMITED:
+                raise rate_limited(outcome)
         self.settle(step, record, outcome)
 
     def settle(self, step: RefundStep, record: Record, outcome: ChargeOutcome) -> None:
@@ -150,6 +169,7 @@ class Refund:
                 self.refunds.settle(record, step, RefundStep.FAILED, Settlement.RELEASED, fields)
             case (
                 Outcome.RETRYABLE
+                | Outcome.RATE_LIMITED
                 | Outcome.UNKNOWN
                 | Outcome.PENDING
                 | Outcome.NOT_ATTEMPTED
@@ -171,7 +191,11 @@ class Refund:
             recorded = self.context.ledger_writer.record(entry)
         except (SQLAlchemyError, psycopg.Error) as error:
             logger.warning("ledger unavailable for %s: %s", self.refund_id, type(error).__name__)
-            raise dramatiq.Retry("ledger unavailable", delay=LEDGER_RETRY_DELAY_MS) from None
+            raise Defer(
+                "ledger unavailable",
+                delay=LEDGER_RETRY_DELAY_MS,
+                delay_max=LEDGER_RETRY_DELAY_MS_MAX,
+            ) from None
         fields = {"ledger_transaction_id": recorded.transaction_id, "ledger_seq": str(recorded.seq)}
         self.refunds.settle(
             record, RefundStep.REFUNDED, RefundStep.RECORDED, Settlement.REFUNDED, fields

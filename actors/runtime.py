@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from actors.ledger_writer import LedgerWriter
 from actors.payment_state import PaymentState
+from actors.throttle import Throttle
 from app.db import create_engine_for
 from app.providers.base import Provider
 from app.providers.registry import PROVIDER_NAMES, build_provider
@@ -25,6 +26,7 @@ class Runtime:
     redis: redis.Redis
     payments: PaymentState
     providers: dict[str, Provider]
+    throttle: Throttle
     ledger: Engine
     ledger_writer: LedgerWriter
 
@@ -48,6 +50,7 @@ def runtime() -> Runtime:
         redis=client,
         payments=PaymentState(client, config.stream_partitions),
         providers={name: build_provider(name, config) for name in PROVIDER_NAMES},
+        throttle=Throttle(client, config),
         ledger=engine,
         ledger_writer=LedgerWriter(engine),
     )

@@ -15,6 +15,8 @@ from app import keys
 REPLAY_LUA = (Path(__file__).parent / "lua" / "replay_dead.lua").read_text()
 #: Dead entries listed per partition at most, newest first.
 DEAD_LIST_ENTRIES_MAX = 100
+#: Message options that count a message's spent attempts (Dramatiq's Retries, our deferrals).
+BUDGET_OPTIONS = frozenset({"retries", "deferrals"})
 
 
 @dataclass(frozen=True)
@@ -102,10 +104,23 @@ def dead_entry(client: redis.Redis, queue: str, partition: int, entry_id: str) -
     return _dead_entry(partition, found[0]) if found else None
 
 
+def renewed(message: dict[str, Any]) -> bytes:
+    """The message with a fresh retry and deferral budget: an operator replays a message to
+    give it another full chance, not the one attempt its spent budget would leave."""
+    options = {
+        name: value for name, value in message["options"].items() if name not in BUDGET_OPTIONS
+    }
+    return json.dumps({**message, "options": options}, separators=(",", ":")).encode()
+
+
 def replay(client: redis.Redis, queue: str, partition: int, entry_id: str) -> str | None:
     """Move one dead entry back to work; the new entry id, or None when it is not there."""
+    dead = dead_entry(client, queue, partition, entry_id)
+    if dead is None:
+        return None
     script = client.register_script(REPLAY_LUA)
     new_entry = script(
-        keys=[keys.dead_key(partition, queue), keys.stream_key(partition, queue)], args=[entry_id]
+        keys=[keys.dead_key(partition, queue), keys.stream_key(partition, queue)],
+        args=[entry_id, renewed(dead.message)],
     )
     return None if new_entry is None else _text(new_entry)

@@ -17,6 +17,18 @@ IDEMPOTENCY_KEY_TTL_S_MIN = 24 * 3600
 PROVIDER_KEY_WINDOW_S = 24 * 3600
 
 
+#: The providers' documented live-mode limits per account: Stripe 100 operations/s; Paystack
+#: 1,200 charge_authorization calls per minute.
+STRIPE_ACCOUNT_RATE_PER_S = 100
+PAYSTACK_ACCOUNT_RATE_PER_S = 20
+RATE_FIELDS = (
+    "stripe_rate_per_s",
+    "stripe_account_rate_per_s",
+    "paystack_rate_per_s",
+    "paystack_account_rate_per_s",
+)
+
+
 class SettingsError(ValueError):
     """The environment holds a value paystream refuses to start with."""
 
@@ -65,6 +77,12 @@ class Settings:
     charge_retries_max: int
     charge_backoff_ms_min: int
     charge_backoff_ms_max: int
+    #: Provider calls per second, to the provider as a whole and to each of its accounts (API
+    #: keys); 0 is no limit.
+    stripe_rate_per_s: int
+    stripe_account_rate_per_s: int
+    paystack_rate_per_s: int
+    paystack_account_rate_per_s: int
 
     @property
     def reclaim_idle_ms(self) -> int:
@@ -96,6 +114,9 @@ class Settings:
             )
         if self.provider_timeout_s >= self.charge_time_limit_s:
             raise SettingsError("PROVIDER_TIMEOUT_S must be below CHARGE_TIME_LIMIT_S")
+        for name in RATE_FIELDS:
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name.upper()} must be 0 (no limit) or positive")
         return self
 
 
@@ -120,6 +141,12 @@ def load() -> Settings:
         charge_retries_max=_int("CHARGE_RETRIES_MAX", 12),
         charge_backoff_ms_min=_int("CHARGE_BACKOFF_MS_MIN", 500),
         charge_backoff_ms_max=_int("CHARGE_BACKOFF_MS_MAX", 300_000),
+        stripe_rate_per_s=_int("STRIPE_RATE_PER_S", 0),
+        stripe_account_rate_per_s=_int("STRIPE_ACCOUNT_RATE_PER_S", STRIPE_ACCOUNT_RATE_PER_S),
+        paystack_rate_per_s=_int("PAYSTACK_RATE_PER_S", 0),
+        paystack_account_rate_per_s=_int(
+            "PAYSTACK_ACCOUNT_RATE_PER_S", PAYSTACK_ACCOUNT_RATE_PER_S
+        ),
     ).validate()
 
 

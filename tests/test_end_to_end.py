@@ -11,16 +11,18 @@ import time
 from typing import Any
 
 import httpx
-import psycopg
 
+from tests.support.payments import (
+    POLL_INTERVAL_S,
+    REQUEST_TIMEOUT_S,
+    SETTLE_TIMEOUT_S,
+    ledger_transactions_by_reference,
+    wait_until_terminal,
+)
 from tests.support.stack import Stack, cli
 
 PAYMENTS = 200
-SETTLE_TIMEOUT_S = 180.0
-POLL_INTERVAL_S = 0.2
-REQUEST_TIMEOUT_S = 30.0
 SENDERS = 16
-TERMINAL = {"succeeded", "failed", "requires_action"}
 #: Succeeded payments refunded after settling: Stripe's and Paystack's, half of them partially.
 REFUNDS = 6
 
@@ -63,35 +65,6 @@ def send_all(stack: Stack) -> dict[int, list[httpx.Response]]:
             for index, response in pool.map(send, jobs):
                 responses[index].append(response)
     return responses
-
-
-def wait_until_terminal(stack: Stack, payment_ids: list[str]) -> dict[str, dict[str, Any]]:
-    headers = {"Authorization": f"Bearer {stack.api_key}"}
-    final: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    with httpx.Client(
-        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
-    ) as client:
-        while len(final) < len(payment_ids) and time.monotonic() < deadline:
-            for payment_id in payment_ids:
-                if payment_id in final:
-                    continue
-                payment = client.get(f"/v1/payments/{payment_id}").json()
-                recorded = payment["status"] != "succeeded" or "ledger" in payment
-                if payment["status"] in TERMINAL and recorded:
-                    final[payment_id] = payment
-            time.sleep(POLL_INTERVAL_S)
-    missing = sorted(set(payment_ids) - set(final))
-    assert not missing, f"{len(missing)} payments never settled, e.g. {missing[:3]}"
-    return final
-
-
-def ledger_transactions_by_reference(database_url: str) -> dict[str, int]:
-    with psycopg.connect(database_url) as connection:
-        rows = connection.execute(
-            "SELECT reference, count(*) FROM ledger_transactions GROUP BY reference"
-        ).fetchall()
-    return {reference: count for reference, count in rows}
 
 
 def test_two_hundred_payments_settle_exactly_once(stack: Stack) -> None:

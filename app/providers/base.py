@@ -30,9 +30,12 @@ class Outcome(enum.Enum):
     DECLINED = "declined"
     #: The customer must act (3-D Secure); final for an off-session charge.
     REQUIRES_ACTION = "requires_action"
-    #: Known not to have reached the charge (connect error, 429, a 5xx before the charge):
-    #: the same call may be repeated after ``retry_after_s``.
+    #: Known not to have reached the charge (connect error, a 5xx before the charge): the same
+    #: call may be repeated after ``retry_after_s``.
     RETRYABLE = "retryable"
+    #: The provider's rate limiter refused the call (429) before anything ran: repeat it after
+    #: ``retry_after_s``. Apart from RETRYABLE because waiting for capacity is no failure.
+    RATE_LIMITED = "rate_limited"
     #: The charge may or may not have happened (read timeout, ambiguous 5xx): never re-charge
     #: blindly, reconcile with ``lookup``.
     UNKNOWN = "unknown"
@@ -72,7 +75,7 @@ class ChargeOutcome:
     #: Our stable failure code (the provider's decline code, e.g. ``card_declined``).
     failure_code: str | None = None
     failure_message: str | None = None
-    #: Seconds the provider asked us to wait (429 Retry-After), when it said.
+    #: Seconds the provider asked us to wait (Retry-After), when it said.
     retry_after_s: float | None = None
     #: Fee in minor units of the charge currency, when the provider reports it.
     fee: int | None = None

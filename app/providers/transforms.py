@@ -41,6 +41,7 @@ def as_charge_answer(outcome: ChargeOutcome, subject: str, moment: str) -> Charg
             | Outcome.DECLINED
             | Outcome.REQUIRES_ACTION
             | Outcome.RETRYABLE
+            | Outcome.RATE_LIMITED
             | Outcome.UNKNOWN
         ):
             return outcome

@@ -2,6 +2,7 @@
 simulator: money moves at most once whatever point a message resumes from."""
 
 import dataclasses
+import time
 
 import dramatiq
 import psycopg
@@ -9,7 +10,9 @@ import pytest
 import redis
 
 from actors.charge import Charge, charge_request
+from actors.retries import Defer
 from actors.runtime import Runtime
+from actors.throttle import RATE_WINDOW_S
 from app import keys
 from app.ledger import append, capture_entry, clearing_account
 from app.payment_record import Step
@@ -49,6 +52,12 @@ def assert_recorded_once(runtime: Runtime, simulator: Simulator, payment_id: str
     assert len(simulator.charges_for(payment_id)) == 1
     [(seq, transaction_id)] = ledger_rows(runtime.settings.database_url, payment_id)
     assert (record["ledger_seq"], record["ledger_transaction_id"]) == (str(seq), transaction_id)
+
+
+def wait_for_a_window_start() -> None:
+    """So the calls that follow all fall into one rate-limit window."""
+    window_s = float(RATE_WINDOW_S)
+    time.sleep(window_s - time.time() % window_s)
 
 
 def prepared_reference(runtime: Runtime, payment_id: str) -> str:
@@ -155,7 +164,7 @@ def test_an_ambiguous_answer_goes_unknown_and_is_reconciled_not_recharged(
     )
     simulator.configure(fail_after_rate=1)
 
-    with pytest.raises(dramatiq.Retry):
+    with pytest.raises(Defer):
         Charge(runtime, payment_id).run()
 
     assert record_of(runtime, payment_id)["step"] == Step.UNKNOWN.value
@@ -176,9 +185,10 @@ def test_a_failure_before_the_charge_returns_to_prepared_and_retries(
     )
     simulator.configure(fail_before_rate=1)
 
-    with pytest.raises(dramatiq.Retry):
+    with pytest.raises(dramatiq.Retry) as retry:
         Charge(runtime, payment_id).run()
 
+    assert not isinstance(retry.value, Defer)  # a failure: it uses the retry budget
     assert record_of(runtime, payment_id)["step"] == Step.PREPARED.value
     assert simulator.charges_for(payment_id) == []
     simulator.configure(fail_before_rate=0)
@@ -192,7 +202,7 @@ def test_resumes_from_charged_once_the_ledger_is_back(
     payment_id = accepted(runtime.redis, STRIPE)
     outage = build_runtime(settings, redis_client, UNREACHABLE_DATABASE_URL)
 
-    with pytest.raises(dramatiq.Retry):
+    with pytest.raises(Defer):
         Charge(outage, payment_id).run()
 
     assert record_of(runtime, payment_id)["step"] == Step.CHARGED.value
@@ -231,3 +241,44 @@ def test_a_message_without_a_record_is_dropped(runtime: Runtime) -> None:
     Charge(runtime, payment_id).run()
 
     assert runtime.payments.load(payment_id) is None
+
+
+def test_our_rate_limit_defers_before_any_provider_call(
+    runtime: Runtime, simulator: Simulator, settings: Settings, redis_client: redis.Redis
+) -> None:
+    payment_id = accepted(runtime.redis, STRIPE)
+    at(
+        runtime,
+        payment_id,
+        Step.PREPARED,
+        provider_reference=prepared_reference(runtime, payment_id),
+    )
+    exhausted = dataclasses.replace(
+        settings, stripe_secret_key=f"sk_test_{payment_id}", stripe_account_rate_per_s=1
+    )
+    limited = build_runtime(exhausted, redis_client, settings.database_url)
+    wait_for_a_window_start()
+    limited.throttle.admit("stripe")  # the window's one call is spent
+
+    with pytest.raises(Defer):
+        Charge(limited, payment_id).run()
+
+    assert record_of(runtime, payment_id)["step"] == Step.PREPARED.value
+    assert simulator.charges_for(payment_id) == []
+
+
+def test_a_provider_429_goes_back_to_prepared_and_defers(
+    runtime: Runtime, simulator: Simulator
+) -> None:
+    payment_id = accepted(runtime.redis, PAYSTACK)
+    at(runtime, payment_id, Step.PREPARED, provider_reference=payment_id)
+    simulator.configure(rate_limit_rate=1)
+
+    with pytest.raises(Defer):
+        Charge(runtime, payment_id).run()
+
+    assert record_of(runtime, payment_id)["step"] == Step.PREPARED.value
+    assert simulator.charges_for(payment_id) == []
+    simulator.configure(rate_limit_rate=0)
+    Charge(runtime, payment_id).run()
+    assert_recorded_once(runtime, simulator, payment_id)

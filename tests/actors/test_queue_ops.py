@@ -30,7 +30,11 @@ def test_status_shows_pending_work_and_a_dead_message_can_be_replayed_once(
     broker: StreamsBroker, redis_client: redis.Redis, queue_name: str, redis_url: str
 ) -> None:
     broker.declare_queue(queue_name)
-    sent = [broker.enqueue(probe(queue_name, index, partition=2)) for index in range(2)]
+    spent = {"retries": 12, "deferrals": 3}
+    sent = [
+        broker.enqueue(probe(queue_name, index, partition=2).copy(options=spent))
+        for index in range(2)
+    ]
     consumer = broker.consume(queue_name, prefetch=2, timeout=IDLE_TIMEOUT_MS)
     held, rejected = drain(consumer, 2)
 
@@ -55,6 +59,7 @@ def test_status_shows_pending_work_and_a_dead_message_can_be_replayed_once(
     assert queue_ops.dead_entries(redis_client, queue_name, PARTITIONS) == []
     [back] = drain(consumer, 1)
     assert back.message_id == sent[1].message_id
+    assert "retries" not in back.options, "a replayed message has its full retry budget"
     consumer.ack(held)
     consumer.ack(back)
     consumer.close()

@@ -12,6 +12,8 @@ from pathlib import Path
 from tests.support.processes import ROOT, Process, free_port, python_argv, wait_for_http
 
 CLI_TIMEOUT_S = 60
+#: A provider rate limit no test stack reaches.
+UNTHROTTLED_PER_S = 100_000
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,9 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def running_stack(redis_url: str, database_url: str, log_dir: Path) -> Iterator[Stack]:
+def running_stack(
+    redis_url: str, database_url: str, log_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     simulator_port, web_port = free_port(), free_port()
     simulator_url = f"http://127.0.0.1:{simulator_port}"
     env = {
@@ -43,6 +47,11 @@ def running_stack(redis_url: str, database_url: str, log_dir: Path) -> Iterator[
         "PAYSTACK_API_BASE": simulator_url,
         "CHARGE_BACKOFF_MS_MIN": "100",
         "CHARGE_BACKOFF_MS_MAX": "2000",
+        # The providers' live limits would make the suite's load tests wait on them; the
+        # rate-limit tests choose their own.
+        "STRIPE_ACCOUNT_RATE_PER_S": str(UNTHROTTLED_PER_S),
+        "PAYSTACK_ACCOUNT_RATE_PER_S": str(UNTHROTTLED_PER_S),
+        **(extra_env or {}),
     }
     processes = [
         Process(

@@ -10,6 +10,7 @@ import redis
 from actors.ledger_writer import LedgerWriter
 from actors.payment_state import PaymentState
 from actors.runtime import Runtime
+from actors.throttle import Throttle
 from app import keys
 from app.db import create_engine_for
 from app.payment_record import encode, new_record
@@ -28,6 +29,7 @@ def build_runtime(settings: Settings, client: redis.Redis, database_url: str) ->
         redis=client,
         payments=PaymentState(client, settings.stream_partitions),
         providers={name: build_provider(name, settings) for name in PROVIDER_NAMES},
+        throttle=Throttle(client, settings),
         ledger=engine,
         ledger_writer=LedgerWriter(engine),
     )

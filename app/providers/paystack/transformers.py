@@ -129,7 +129,9 @@ def classify_failure(
         case 401 | 403:
             return _retryable(message, AUTH_FAILURE_RETRY_AFTER_S)
         case 429:
-            return _retryable(message, retry_after_s(headers))
+            return ChargeOutcome(
+                Outcome.RATE_LIMITED, failure_message=message, retry_after_s=retry_after_s(headers)
+            )
         case _ if 400 <= status_code <= 499:
             code = envelope.get("code")
             return _declined(code if isinstance(code, str) and code else "invalid_request", message)
@@ -220,7 +222,7 @@ def as_refund_failure(outcome: ChargeOutcome) -> ChargeOutcome:
     """A failed refund call never means a refund succeeded: anything but a refusal or a
     known-safe retry is ambiguous."""
     match outcome.outcome:
-        case Outcome.DECLINED | Outcome.RETRYABLE | Outcome.UNKNOWN:
+        case Outcome.DECLINED | Outcome.RETRYABLE | Outcome.RATE_LIMITED | Outcome.UNKNOWN:
             return outcome
         case Outcome.SUCCEEDED | Outcome.REQUIRES_ACTION | Outcome.PENDING | Outcome.NOT_ATTEMPTED:
             message = f"refund call failed with a {outcome.outcome.value} answer"

@@ -156,9 +156,9 @@ def _classify_status(
             # stored nothing for ours; the retry replays whatever the first one stored.
             return _retryable(message, retry_after_s(headers))
         case 429:
-            return _retryable(message, retry_after_s(headers))
+            return _rate_limited(message, retry_after_s(headers))
         case 400 if code == "rate_limit":
-            return _retryable(message, retry_after_s(headers))
+            return _rate_limited(message, retry_after_s(headers))
         case 400 if body.get("type") == "idempotency_error":
             # This key already carried different parameters: something ran under it.
             return ChargeOutcome(Outcome.UNKNOWN, failure_message=failure_message(message))
@@ -265,7 +265,7 @@ def as_refund_failure(outcome: ChargeOutcome) -> ChargeOutcome:
     """A failed refund call never means a refund succeeded or is in flight: anything but a
     refusal or a known-safe retry is ambiguous. The reference would be the PaymentIntent's."""
     match outcome.outcome:
-        case Outcome.DECLINED | Outcome.RETRYABLE | Outcome.UNKNOWN:
+        case Outcome.DECLINED | Outcome.RETRYABLE | Outcome.RATE_LIMITED | Outcome.UNKNOWN:
             return replace(outcome, provider_reference=None)
         case Outcome.SUCCEEDED | Outcome.REQUIRES_ACTION | Outcome.PENDING | Outcome.NOT_ATTEMPTED:
             message = f"refund call failed with a {outcome.outcome.value} answer"
@@ -289,4 +289,10 @@ def _declined(code: str, message: str | None, reference: str | None = None) -> C
 def _retryable(message: str | None, delay_s: float | None) -> ChargeOutcome:
     return ChargeOutcome(
         Outcome.RETRYABLE, failure_message=failure_message(message), retry_after_s=delay_s
+    )
+
+
+def _rate_limited(message: str | None, delay_s: float | None) -> ChargeOutcome:
+    return ChargeOutcome(
+        Outcome.RATE_LIMITED, failure_message=failure_message(message), retry_after_s=delay_s
     )

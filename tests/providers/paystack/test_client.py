@@ -151,14 +151,14 @@ def test_a_failure_before_the_charge_leaves_nothing_charged(
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_a_rate_limit_is_retryable(
+def test_a_rate_limit_is_rate_limited_and_charges_nothing(
     paystack_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
     reference = prepared(paystack_provider, request)
     simulator.configure(rate_limit_rate=1)
 
-    assert paystack_provider.charge(request, reference).outcome is Outcome.RETRYABLE
+    assert paystack_provider.charge(request, reference).outcome is Outcome.RATE_LIMITED
     assert simulator.charges_for(payment_id) == []
 
 

@@ -167,7 +167,7 @@ def test_a_transaction_for_another_payment_raises() -> None:
     [
         (401, {}, {"status": False, "message": "Invalid key"}, Outcome.RETRYABLE),
         (403, {}, {"status": False, "message": "Forbidden"}, Outcome.RETRYABLE),
-        (429, {"Retry-After": "3"}, {"code": "rate_limited"}, Outcome.RETRYABLE),
+        (429, {"Retry-After": "3"}, {"code": "rate_limited"}, Outcome.RATE_LIMITED),
         (400, {}, {"status": False, "message": "Invalid amount"}, Outcome.DECLINED),
         (404, {}, {"status": False, "message": "Not found"}, Outcome.DECLINED),
         (500, {}, {"status": False, "message": "Server error"}, Outcome.UNKNOWN),

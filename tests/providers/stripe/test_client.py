@@ -171,15 +171,16 @@ def test_a_failure_before_the_charge_is_retryable_and_the_retry_charges_once(
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_a_rate_limit_is_retryable(
+def test_a_rate_limit_is_rate_limited_and_charges_nothing(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
     intent_id = prepared(stripe_provider, request)
     simulator.configure(rate_limit_rate=1)
 
-    assert stripe_provider.prepare(charge_request(f"{payment_id}x")).outcome is Outcome.RETRYABLE
-    assert stripe_provider.charge(request, intent_id).outcome is Outcome.RETRYABLE
+    limited = Outcome.RATE_LIMITED
+    assert stripe_provider.prepare(charge_request(f"{payment_id}x")).outcome is limited
+    assert stripe_provider.charge(request, intent_id).outcome is limited
     assert simulator.charges_for(payment_id) == []
 
 

@@ -226,18 +226,18 @@ def test_an_off_session_authentication_decline_requires_action() -> None:
     assert transformers.classify_error(error).outcome is Outcome.REQUIRES_ACTION
 
 
-def test_a_rate_limit_is_retryable_after_the_advertised_delay() -> None:
+def test_a_rate_limit_is_rate_limited_for_the_advertised_delay() -> None:
     error = api_error(429, {"type": "invalid_request_error"}, {"Retry-After": "2"})
 
     outcome = transformers.classify_error(error)
 
-    assert (outcome.outcome, outcome.retry_after_s) == (Outcome.RETRYABLE, 2.0)
+    assert (outcome.outcome, outcome.retry_after_s) == (Outcome.RATE_LIMITED, 2.0)
 
 
-def test_the_legacy_rate_limit_code_is_retryable() -> None:
+def test_the_legacy_rate_limit_code_is_rate_limited() -> None:
     error = api_error(400, {"type": "invalid_request_error", "code": "rate_limit"})
 
-    assert transformers.classify_error(error).outcome is Outcome.RETRYABLE
+    assert transformers.classify_error(error).outcome is Outcome.RATE_LIMITED
 
 
 def test_an_idempotent_request_in_flight_is_retryable() -> None:
