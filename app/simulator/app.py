@@ -5,8 +5,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.simulator.config import Faults, SimConfig
+from app.simulator.config import SimConfig
 from app.simulator.control import ControlFace
+from app.simulator.faults import Faults
 from app.simulator.paystack_face import PaystackFace
 from app.simulator.paystack_wire import failure
 from app.simulator.state import SimState

@@ -6,7 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.simulator.config import ConfigError, Faults
+from app.simulator.config import ConfigError
+from app.simulator.faults import Faults
 from app.simulator.state import SimState
 from app.simulator.wire import BodyTooLarge, json_response, read_body
 
@@ -51,7 +52,10 @@ class ControlFace:
         return json_response(200, config.as_json())
 
     async def reset(self, request: Request) -> Response:
-        """Forget every object, movement and idempotency key; the configuration stays."""
+        """Forget every object, movement and idempotency key; the configuration stays.
+
+        A burst window stays open too; the random source restarts from the seed.
+        """
         self.state.reset()
         self.faults.reseed()
         return json_response(200, {"reset": True})

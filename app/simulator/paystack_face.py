@@ -2,7 +2,9 @@
 
 Faults apply to the charge only, in a real stack's order: authentication (401), the rate limiter
 (429), validation (400), then execution, which an injected 500 may precede (nothing happened)
-or follow (the charge happened, the answer is lost: verify the reference to find out).
+or follow (the charge happened, the answer is lost: verify the reference to find out), or an
+injected hang follow (the charge happened, the answer comes after the client gave up). The
+limiter and the draws use the rule of the charge's ``authorization_code``.
 """
 
 from collections.abc import Callable
@@ -13,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.simulator import paystack_transactions
-from app.simulator.config import Fault, Faults
+from app.simulator.faults import Fault, Faults
 from app.simulator.paystack_wire import (
     PaystackError,
     decode_json,
@@ -22,7 +24,15 @@ from app.simulator.paystack_wire import (
     parse_refund,
 )
 from app.simulator.state import SimState
-from app.simulator.wire import Answer, BodyTooLarge, bearer_key, json_response, pause, read_body
+from app.simulator.wire import (
+    Answer,
+    BodyTooLarge,
+    bearer_key,
+    json_response,
+    pause,
+    read_body,
+    wait_s,
+)
 
 UNAUTHORIZED_MESSAGE = "Invalid key"
 SERVER_ERROR_MESSAGE = "An error occurred while processing your request"
@@ -44,14 +54,16 @@ class PaystackFace:
     async def charge_authorization(self, request: Request) -> Response:
         if bearer_key(request) is None:
             return _unauthorized()
-        if self.faults.rate_limited():
-            return _rate_limited()
+        method = await _authorization_code(request)
+        retry_after_s = self.faults.rate_limited(method)
+        if retry_after_s is not None:
+            return _rate_limited(retry_after_s)
         try:
             charge = parse_charge(await _read_json(request))
         except PaystackError as error:
             return _error_response(error)
-        fault = self.faults.failure()
-        await pause(self.faults)
+        fault = self.faults.failure(method)
+        await pause(self.faults, method)
         if fault is Fault.FAIL_BEFORE:
             return json_response(500, failure(SERVER_ERROR_MESSAGE))
         try:
@@ -60,6 +72,8 @@ class PaystackFace:
             return _error_response(error)
         if fault is Fault.FAIL_AFTER and answer.changed:
             return json_response(500, failure(SERVER_ERROR_MESSAGE))
+        if fault is Fault.HANG_AFTER and answer.changed:
+            await wait_s(self.faults.hang_s(method))
         return json_response(answer.status_code, answer.body)
 
     async def verify(self, request: Request) -> Response:
@@ -101,14 +115,22 @@ async def _read_json(request: Request) -> dict[str, Any]:
         raise PaystackError(400, str(error)) from error
 
 
+async def _authorization_code(request: Request) -> str | None:
+    """Read ahead of validation, which comes after the rate limiter this is for."""
+    try:
+        code = (await _read_json(request)).get("authorization_code")
+    except PaystackError:
+        return None  # refused once validation runs
+    return code if isinstance(code, str) else None
+
+
 def _unauthorized() -> Response:
     return json_response(401, failure(UNAUTHORIZED_MESSAGE))
 
 
-def _rate_limited() -> Response:
-    return json_response(
-        429, {"status": False, "message": "Rate limit exceeded", "code": "rate_limited"}
-    )
+def _rate_limited(retry_after_s: int) -> Response:
+    body = {"status": False, "message": "Rate limit exceeded", "code": "rate_limited"}
+    return json_response(429, body, (("Retry-After", str(retry_after_s)),))
 
 
 def _error_response(error: PaystackError) -> Response:

@@ -3,7 +3,12 @@
 A POST goes through the layers in Stripe's order: authentication (401), the rate limiter (429),
 parameter validation (400), the idempotency layer (replay, 400 mismatch, 409 in flight), then
 execution. Only what execution decides is stored against the key; an injected 500-before is not,
-an injected 500-after is (the work happened, so a replay must not do it again).
+an injected 500-after is (the work happened, so a replay must not do it again), and so is the
+real answer of an injected hang, stored before it is held back: a client that timed out and
+retries gets the replay.
+
+The rate limiter and the fault draws use the rule of the call's payment method: the form's
+``payment_method``, else (for a confirm) the one the PaymentIntent holds.
 """
 
 import secrets
@@ -16,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.simulator import stripe_intents
-from app.simulator.config import Fault, Faults
+from app.simulator.faults import Fault, Faults
 from app.simulator.idempotency import KEY_LENGTH_MAX, Claim, ClaimKind, StoredAnswer
 from app.simulator.state import SimState
 from app.simulator.stripe_wire import (
@@ -41,6 +46,7 @@ from app.simulator.wire import (
     pause,
     raw_json_response,
     read_body,
+    wait_s,
 )
 
 REQUEST_ID_RANDOM_BYTES = 7
@@ -63,6 +69,8 @@ class _Reply:
     headers: Headers
     #: Kept against the idempotency key: execution began, so a retry must replay it.
     storable: bool
+    #: How long the answer is held back after it is stored (an injected hang).
+    hang_s: float = 0.0
 
 
 def new_request_id() -> str:
@@ -118,8 +126,10 @@ class StripeFace:
         api_key = bearer_key(request)
         if api_key is None:
             return _unauthorized(request, request_id)
-        if faulty and self.faults.rate_limited():
-            return _rate_limited(request_id)
+        method = await self._payment_method(request) if faulty else None
+        retry_after_s = self.faults.rate_limited(method) if faulty else None
+        if retry_after_s is not None:
+            return _rate_limited(retry_after_s, request_id)
         try:
             pairs = decode_form(await read_body(request))
             execute = prepare(request, nest(pairs))
@@ -129,33 +139,52 @@ class StripeFace:
         except StripeError as error:
             return _error_response(error, request_id)
         if key is None:
-            return _response(await self._execute(execute, faulty), request_id)
+            return await _deliver(await self._execute(execute, faulty, method), request_id)
         endpoint = f"{request.method} {request.url.path}"
         claim = self.state.idempotency.claim(api_key, key, endpoint, tuple(sorted(pairs)))
         if claim.kind is not ClaimKind.NEW:
             return _claim_response(claim, key, endpoint, request_id)
-        return await self._execute_keyed(api_key, key, execute, faulty, request_id)
+        reply = await self._execute_keyed(api_key, key, execute, request_id, faulty, method)
+        return await _deliver(reply, request_id)
+
+    async def _payment_method(self, request: Request) -> str | None:
+        """Read ahead of validation, which comes after the rate limiter this is for."""
+        try:
+            pairs = decode_form(await read_body(request))
+        except (BodyTooLarge, StripeError):
+            return None  # refused once validation runs
+        named = dict(pairs).get("payment_method")
+        intent_id = request.path_params.get("intent_id")
+        if named is None and intent_id is not None:
+            return stripe_intents.payment_method_of(self.state, intent_id)
+        return named
 
     async def _execute_keyed(
-        self, api_key: str, key: str, execute: Execute, faulty: bool, request_id: str
-    ) -> Response:
+        self,
+        api_key: str,
+        key: str,
+        execute: Execute,
+        request_id: str,
+        faulty: bool,
+        method: str | None,
+    ) -> _Reply:
         completed = False
         try:
-            reply = await self._execute(execute, faulty)
+            reply = await self._execute(execute, faulty, method)
             if reply.storable:
                 answer = StoredAnswer(reply.status_code, reply.body, reply.headers, request_id)
                 self.state.idempotency.complete(api_key, key, answer)
                 completed = True
-            return _response(reply, request_id)
+            return reply
         finally:
             # Whatever stopped this request before its answer was stored (a refusal, a
             # 500-before, a cancelled task) leaves the key free for the client's retry.
             if not completed:
                 self.state.idempotency.release(api_key, key)
 
-    async def _execute(self, execute: Execute, faulty: bool) -> _Reply:
-        fault = self.faults.failure() if faulty else Fault.NONE
-        await pause(self.faults)
+    async def _execute(self, execute: Execute, faulty: bool, method: str | None) -> _Reply:
+        fault = self.faults.failure(method) if faulty else Fault.NONE
+        await pause(self.faults, method)
         if fault is Fault.FAIL_BEFORE:
             return _server_error(should_retry=True, storable=False)
         try:
@@ -164,7 +193,8 @@ class StripeFace:
             return _Reply(error.status_code, json_bytes(error.body()), (), storable=False)
         if fault is Fault.FAIL_AFTER and answer.changed:
             return _server_error(should_retry=False, storable=True)
-        return _Reply(answer.status_code, json_bytes(answer.body), (), storable=True)
+        hang_s = self.faults.hang_s(method) if fault is Fault.HANG_AFTER and answer.changed else 0
+        return _Reply(answer.status_code, json_bytes(answer.body), (), True, hang_s)
 
 
 def _prepare_create_intent(request: Request, form: Form) -> Execute:
@@ -200,6 +230,11 @@ def _idempotency_key(request: Request) -> str | None:
             f"Idempotency-Key must be 1..{KEY_LENGTH_MAX} characters.", param="Idempotency-Key"
         )
     return key
+
+
+async def _deliver(reply: _Reply, request_id: str) -> Response:
+    await wait_s(reply.hang_s)
+    return _response(reply, request_id)
 
 
 def _response(reply: _Reply, request_id: str) -> Response:
@@ -262,9 +297,10 @@ def _server_error(*, should_retry: bool, storable: bool) -> _Reply:
     return _Reply(500, body, (header,), storable=storable)
 
 
-def _rate_limited(request_id: str) -> Response:
+def _rate_limited(retry_after_s: int, request_id: str) -> Response:
     body = error_body("rate_limit_error", RATE_LIMIT_MESSAGE, code="rate_limit")
-    return json_response(429, body, (("Request-Id", request_id),))
+    headers = (("Retry-After", str(retry_after_s)), ("Request-Id", request_id))
+    return json_response(429, body, headers)
 
 
 def _unauthorized(request: Request, request_id: str) -> Response:

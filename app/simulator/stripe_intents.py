@@ -70,6 +70,13 @@ def retrieve(state: SimState, intent_id: str) -> Answer:
         return Answer(200, intent_json(_intent(state, intent_id)), changed=False)
 
 
+def payment_method_of(state: SimState, intent_id: str) -> str | None:
+    """The method a confirm without one would use; None for an unknown intent."""
+    with state.lock:
+        intent = state.payment_intents.get(intent_id)
+        return None if intent is None else intent.payment_method
+
+
 def search(state: SimState, request: SearchIntents) -> Answer:
     with state.lock:
         found = [

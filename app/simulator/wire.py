@@ -1,4 +1,4 @@
-"""HTTP plumbing both provider faces share: bodies in, JSON out, bearer keys, latency."""
+"""HTTP plumbing both provider faces share: bodies in, JSON out, bearer keys, waiting."""
 
 import asyncio
 import json
@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.simulator.config import Faults
+from app.simulator.faults import Faults
 
 #: Both providers issue secret keys as ``sk_test_…`` / ``sk_live_…``; any such key is accepted.
 API_KEY_PREFIX = "sk_"
@@ -64,8 +64,12 @@ async def read_body(request: Request) -> bytes:
     return body
 
 
-async def pause(faults: Faults) -> None:
+async def pause(faults: Faults, method: str | None = None) -> None:
     """Spend the simulated execution time without blocking the other requests in flight."""
-    delay_s = faults.latency_s()
+    await wait_s(faults.latency_s(method))
+
+
+async def wait_s(delay_s: float) -> None:
+    # asyncio, not time.sleep: a hung or slow answer must not hold up the other requests.
     if delay_s > 0:
         await asyncio.sleep(delay_s)

@@ -5,6 +5,8 @@ import time
 import httpx
 import pytest
 
+from tests.support.simulator import FAULT_FREE
+
 
 def test_health(sim: httpx.Client) -> None:
     response = sim.get("/healthz")
@@ -19,9 +21,26 @@ def test_config_reads_back_what_was_set(sim: httpx.Client) -> None:
     updated = sim.post("/_sim/config", json=changes)
 
     assert updated.status_code == 200
-    expected = {"fail_before_rate": 0, "rate_limit_rate": 0, **changes, "seed": 7}
+    expected = {**FAULT_FREE, **changes, "seed": 7}
     assert updated.json() == expected
     assert sim.get("/_sim/config").json() == expected
+
+
+def test_every_fault_field_reads_back(sim: httpx.Client) -> None:
+    changes = {
+        "latency_distribution": "lognormal",
+        "latency_ms": 40,
+        "latency_p99_ms": 300,
+        "hang_after_rate": 0.03,
+        "hang_ms": 12_000,
+        "rate_limit_burst_s": 0,
+        "rules": {"pm_card_visa": {"fail_after_rate": 0.5}, "AUTH_success": {"hang_ms": 100}},
+    }
+
+    updated = sim.post("/_sim/config", json=changes)
+
+    assert updated.status_code == 200
+    assert sim.get("/_sim/config").json() == {**FAULT_FREE, **changes, "seed": 7}
 
 
 @pytest.mark.parametrize(
@@ -36,6 +55,20 @@ def test_config_reads_back_what_was_set(sim: httpx.Client) -> None:
         {"seed": 3},
         {"colour": "red"},
         [0.5],
+        {"latency_distribution": "gaussian"},
+        {"latency_distribution": "lognormal", "latency_ms": 100},
+        {"hang_after_rate": 1.5},
+        {"hang_ms": 60_001},
+        {"rate_limit_burst_s": -1},
+        {"rate_limit_burst_s": "soon"},
+        {"rules": ["pm_card_visa"]},
+        {"rules": {"pm_card_visa": {"colour": "red"}}},
+        {"rules": {"pm_card_visa": {"fail_after_rate": "half"}}},
+        {"rules": {"pm_card_visa": {"fail_after_rate": 1.5}}},
+        {"rules": {"AUTH_success": {"seed": 1}}},
+        # Valid fields alongside a bad one: the whole change is refused.
+        {"fail_after_rate": 0.5, "rules": {"pm_card_visa": {"hang_ms": -1}}},
+        {"rate_limit_burst_s": 30, "hang_ms": "long"},
     ],
 )
 def test_bad_config_is_refused_and_changes_nothing(sim: httpx.Client, changes: object) -> None:
@@ -63,6 +96,28 @@ def test_latency_delays_provider_answers(sim: httpx.Client, api: httpx.Client) -
 
     assert response.status_code == 400
     assert elapsed_s >= 0.2
+
+
+def test_lognormal_latency_delays_provider_answers(sim: httpx.Client, api: httpx.Client) -> None:
+    # Median equal to its p99: no spread, so the delay is exact.
+    changes = {"latency_distribution": "lognormal", "latency_ms": 150, "latency_p99_ms": 150}
+    sim.post("/_sim/config", json=changes).raise_for_status()
+
+    started = time.monotonic()
+    response = api.get("/transaction/verify/pay_lognormal")
+    elapsed_s = time.monotonic() - started
+
+    assert response.status_code == 400
+    assert elapsed_s >= 0.15
+
+
+def test_reset_keeps_the_configuration(sim: httpx.Client) -> None:
+    changes = {"hang_after_rate": 0.5, "rules": {"pm_card_visa": {"fail_before_rate": 1}}}
+    configured = sim.post("/_sim/config", json=changes).json()
+
+    sim.post("/_sim/reset").raise_for_status()
+
+    assert sim.get("/_sim/config").json() == configured
 
 
 def test_reset_forgets_objects_movements_and_keys(sim: httpx.Client, api: httpx.Client) -> None:

@@ -1,5 +1,6 @@
 """Paystack's face on the wire: charge, duplicate references, verify, refund, faults."""
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -7,6 +8,12 @@ import httpx
 import pytest
 
 Charges = Callable[[], list[dict[str, Any]]]
+
+#: A hung answer outlasts the client's timeout many times over, yet keeps the test short.
+HANG_MS = 2_000
+CLIENT_TIMEOUT_SHORT_S = 0.3
+BURST_S = 0.6
+RATE_LIMITED = {"status": False, "message": "Rate limit exceeded", "code": "rate_limited"}
 
 
 def charge_body(reference: str, authorization_code: str = "AUTH_success") -> dict[str, Any]:
@@ -201,12 +208,71 @@ def test_rate_limit_answers_429_and_changes_nothing(
     response = charge(api, charge_body("pay_k"))
 
     assert response.status_code == 429
-    assert response.json() == {
-        "status": False,
-        "message": "Rate limit exceeded",
-        "code": "rate_limited",
-    }
+    assert response.json() == RATE_LIMITED
+    assert response.headers["Retry-After"] == "1"
     assert charges() == []
+
+
+def test_hang_after_charges_and_outlasts_the_client_timeout(
+    sim: httpx.Client, api: httpx.Client, charges: Charges
+) -> None:
+    sim.post("/_sim/config", json={"hang_after_rate": 1, "hang_ms": HANG_MS}).raise_for_status()
+
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        api.post(
+            "/transaction/charge_authorization",
+            json=charge_body("pay_hang"),
+            timeout=CLIENT_TIMEOUT_SHORT_S,
+        )
+    charged = charges()
+    verified = api.get("/transaction/verify/pay_hang")
+    retried = charge(api, charge_body("pay_hang"))
+    elapsed_s = time.monotonic() - started
+
+    assert [entry["payment_id"] for entry in charged] == ["pay_hang"]
+    assert verified.json()["data"]["status"] == "success"
+    assert retried.status_code == 400
+    assert retried.json()["message"] == "Duplicate Transaction Reference"
+    # Other requests were served while the charge hung.
+    assert elapsed_s < HANG_MS / 1000
+
+
+def test_a_burst_answers_429_for_its_window_then_stops(
+    sim: httpx.Client, api: httpx.Client, charges: Charges
+) -> None:
+    started = time.monotonic()
+    sim.post("/_sim/config", json={"rate_limit_burst_s": BURST_S}).raise_for_status()
+    limited = [charge(api, charge_body("pay_burst")) for _ in range(3)]
+    verified = api.get("/transaction/verify/pay_burst")
+    time.sleep(max(0.0, started + BURST_S - time.monotonic()) + 0.05)
+    after = charge(api, charge_body("pay_burst"))
+
+    assert [response.status_code for response in limited] == [429] * 3
+    assert [response.json() for response in limited] == [RATE_LIMITED] * 3
+    assert limited[0].headers["Retry-After"] == "1"
+    assert verified.status_code == 400
+    assert after.status_code == 200
+    assert [entry["payment_id"] for entry in charges()] == ["pay_burst"]
+
+
+def test_a_rule_applies_to_its_authorization_only(
+    sim: httpx.Client, api: httpx.Client, charges: Charges
+) -> None:
+    rules = {"AUTH_declined": {"rate_limit_rate": 1}, "AUTH_success": {"fail_after_rate": 1}}
+    sim.post("/_sim/config", json={"rules": rules}).raise_for_status()
+
+    declined = charge(api, charge_body("pay_rule_a", "AUTH_declined"))
+    succeeded = charge(api, charge_body("pay_rule_b"))
+    unknown = charge(api, charge_body("pay_rule_d", "AUTH_unknown"))
+    sim.post("/_sim/config", json={"rules": {}}).raise_for_status()
+    unruled = charge(api, charge_body("pay_rule_c"))
+
+    assert declined.status_code == 429
+    assert succeeded.status_code == 500
+    assert unknown.json()["message"] == "Invalid authorization code"
+    assert unruled.status_code == 200
+    assert [entry["payment_id"] for entry in charges()] == ["pay_rule_b", "pay_rule_c"]
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer pk_test_public", "Basic sk_test_x"])

@@ -1,5 +1,6 @@
 """Stripe's face, through the official SDK and on the wire: outcomes, idempotency, faults."""
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -10,6 +11,11 @@ import stripe
 from stripe.params import PaymentIntentCreateParams
 
 Charges = Callable[[], list[dict[str, Any]]]
+
+#: A hung answer outlasts the client's timeout many times over, yet keeps the test short.
+HANG_MS = 2_000
+CLIENT_TIMEOUT_SHORT_S = 0.3
+BURST_S = 0.6
 
 
 def intent_params(
@@ -411,8 +417,80 @@ def test_rate_limit_answers_429_changes_nothing_and_keeps_the_key_free(
 
     assert raised.value.http_status == 429
     assert error_of(raised)["type"] == "rate_limit_error"
+    assert raised.value.headers is not None
+    assert raised.value.headers["Retry-After"] == "1"
     assert retried.status == "succeeded"
     assert [charge["provider_reference"] for charge in charges()] == [retried.id]
+
+
+def test_hang_after_charges_and_outlasts_the_client_timeout(
+    sim: httpx.Client, api: httpx.Client, charges: Charges
+) -> None:
+    sim.post("/_sim/config", json={"hang_after_rate": 1, "hang_ms": HANG_MS}).raise_for_status()
+    headers = {"Idempotency-Key": "pay_hang"}
+    body = form("pay_hang", confirm="true")
+
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        api.post("/v1/payment_intents", data=body, headers=headers, timeout=CLIENT_TIMEOUT_SHORT_S)
+    charged = charges()
+    retried = api.post("/v1/payment_intents", data=body, headers=headers)
+    elapsed_s = time.monotonic() - started
+
+    assert [charge["payment_id"] for charge in charged] == ["pay_hang"]
+    # The answer was stored before it was held back: the retry replays it at once.
+    assert retried.status_code == 200
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert retried.json()["status"] == "succeeded"
+    # Other requests were served while the first one hung.
+    assert elapsed_s < HANG_MS / 1000
+
+
+def test_hang_after_spares_calls_that_change_nothing(sim: httpx.Client, api: httpx.Client) -> None:
+    sim.post("/_sim/config", json={"hang_after_rate": 1, "hang_ms": HANG_MS}).raise_for_status()
+    timeout_s = CLIENT_TIMEOUT_SHORT_S * 3
+
+    refused = api.post("/v1/payment_intents/pi_missing/confirm", timeout=timeout_s)
+    looked_up = api.get("/v1/payment_intents/pi_missing", timeout=timeout_s)
+
+    assert (refused.status_code, looked_up.status_code) == (404, 404)
+
+
+def test_a_burst_answers_429_for_its_window_then_stops(
+    sim: httpx.Client, api: httpx.Client, charges: Charges
+) -> None:
+    started = time.monotonic()
+    sim.post("/_sim/config", json={"rate_limit_burst_s": BURST_S}).raise_for_status()
+    limited = [api.post("/v1/payment_intents", data=form("pay_burst")) for _ in range(3)]
+    looked_up = api.get("/v1/payment_intents/pi_missing")
+    time.sleep(max(0.0, started + BURST_S - time.monotonic()) + 0.05)
+    after = api.post("/v1/payment_intents", data=form("pay_burst", confirm="true"))
+
+    assert [response.status_code for response in limited] == [429] * 3
+    assert limited[0].headers["Retry-After"] == "1"
+    assert limited[0].json()["error"]["type"] == "rate_limit_error"
+    assert limited[0].json()["error"]["code"] == "rate_limit"
+    assert looked_up.status_code == 404
+    assert after.status_code == 200
+    assert [charge["payment_id"] for charge in charges()] == ["pay_burst"]
+
+
+def test_a_rule_applies_to_its_payment_method_only(
+    sim: httpx.Client, api: httpx.Client, stripe_client: stripe.StripeClient, charges: Charges
+) -> None:
+    rules = {"pm_card_mastercard": {"fail_after_rate": 1}}
+    sim.post("/_sim/config", json={"rules": rules}).raise_for_status()
+
+    visa = api.post("/v1/payment_intents", data=form("pay_visa", confirm="true"))
+    created = api.post("/v1/payment_intents", data=form("pay_mc", "pm_card_mastercard"))
+    [intent] = search(stripe_client, "pay_mc")
+    # No payment_method in the form: the rule is found through the one the intent holds.
+    confirmed = api.post(f"/v1/payment_intents/{intent.id}/confirm")
+
+    assert visa.status_code == 200
+    assert created.status_code == confirmed.status_code == 500
+    assert confirmed.headers["Stripe-Should-Retry"] == "false"
+    assert sorted(charge["payment_id"] for charge in charges()) == ["pay_mc", "pay_visa"]
 
 
 def test_missing_or_malformed_key_answers_401(api: httpx.Client, sim: httpx.Client) -> None:

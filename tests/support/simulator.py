@@ -4,13 +4,21 @@ from typing import Any
 
 import httpx
 
-#: Fault rates and latency back to zero, so no test inherits another's faults.
-FAULT_FREE = {
+from app.simulator.config import HANG_MS_DEFAULT
+
+#: Fault rates and latency back to zero, no burst, no rules: no test inherits another's faults.
+FAULT_FREE: dict[str, object] = {
+    "latency_distribution": "uniform",
     "latency_ms": 0,
     "latency_jitter_ms": 0,
+    "latency_p99_ms": 0,
     "fail_before_rate": 0,
     "fail_after_rate": 0,
+    "hang_after_rate": 0,
+    "hang_ms": HANG_MS_DEFAULT,
     "rate_limit_rate": 0,
+    "rate_limit_burst_s": 0,
+    "rules": {},
 }
 CONTROL_TIMEOUT_S = 5.0
 
@@ -21,7 +29,7 @@ class Simulator:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
 
-    def configure(self, **changes: float) -> None:
+    def configure(self, **changes: object) -> None:
         response = httpx.post(
             f"{self.base_url}/_sim/config", json=changes, timeout=CONTROL_TIMEOUT_S
         )
