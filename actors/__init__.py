@@ -6,6 +6,7 @@ from dramatiq.middleware import Middleware, default_middleware
 
 from actors import retries
 from actors.broker import StreamsBroker
+from actors.merchant_sync import MerchantSync
 from actors.runtime import redis_client
 from app.settings import settings
 
@@ -32,7 +33,8 @@ def build_broker() -> StreamsBroker:
         deliveries_max=config.deliveries_max,
         read_count_max=READ_COUNT_MAX,
         block_ms=BLOCK_MS,
-        middleware=worker_middleware(),
+        # Only the worker process has the runtime MerchantSync reads (settings from its env).
+        middleware=[*worker_middleware(), MerchantSync()],
     )
 
 

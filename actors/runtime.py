@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from functools import cache
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import Engine
 
 from actors.ledger_writer import LedgerWriter
@@ -18,6 +20,10 @@ REDIS_SOCKET_TIMEOUT_S = 10.0
 #: An idle pooled connection is pinged before reuse after this long, so a restarted Redis
 #: costs a reconnect, not a failed command.
 REDIS_HEALTH_CHECK_INTERVAL_S = 30
+#: A command that fails on a dead connection is sent once more on a fresh one. Safe: every
+#: worker write is a compare-and-set or keyed by message id, except a plain XADD, whose rerun
+#: can only deliver a message twice, which the recovery points absorb.
+REDIS_CONNECTION_RETRIES = 1
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ def redis_client(config: Settings) -> redis.Redis:
         socket_timeout=REDIS_SOCKET_TIMEOUT_S,
         socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
         health_check_interval=REDIS_HEALTH_CHECK_INTERVAL_S,
+        retry=Retry(NoBackoff(), REDIS_CONNECTION_RETRIES),
     )
 
 

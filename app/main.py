@@ -4,6 +4,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,6 +22,9 @@ from app.settings import Settings, settings
 #: Connections per web process; above the concurrency one event loop can usefully drive.
 REDIS_CONNECTIONS_MAX = 256
 REDIS_SOCKET_TIMEOUT_S = 5.0
+#: A command that fails on a dead connection is sent once more on a fresh one, so a restarted
+#: Redis costs a reconnect rather than a 503. Safe: the accept scripts replay when rerun.
+REDIS_CONNECTION_RETRIES = 1
 
 
 async def openapi(_: Request) -> Response:
@@ -36,6 +41,7 @@ def create_app(config: Settings | None = None) -> Starlette:
             max_connections=REDIS_CONNECTIONS_MAX,
             socket_timeout=REDIS_SOCKET_TIMEOUT_S,
             socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
+            retry=Retry(NoBackoff(), REDIS_CONNECTION_RETRIES),
         )
         app.state.settings = config
         app.state.redis = client

@@ -12,7 +12,9 @@ READY_TIMEOUT_S = 10.0
 
 
 class RedisServer:
-    def __init__(self, data_dir: Path, *, appendonly: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, *, appendonly: bool = False, appendfsync: str = "everysec"
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed")
@@ -30,6 +32,8 @@ class RedisServer:
             "",
             "--appendonly",
             "yes" if appendonly else "no",
+            "--appendfsync",
+            appendfsync,
             "--dir",
             str(data_dir),
             "--maxmemory-policy",

@@ -1,6 +1,7 @@
 """The whole stack as real processes (simulator, uvicorn, dramatiq) on a private Redis and a
 fresh database, with a merchant created through the real CLI."""
 
+import collections
 import json
 import os
 import subprocess
@@ -14,6 +15,45 @@ from tests.support.processes import ROOT, Process, free_port, python_argv, wait_
 CLI_TIMEOUT_S = 60
 #: A provider rate limit no test stack reaches.
 UNTHROTTLED_PER_S = 100_000
+WORKERS = 2
+WORKER_THREADS = 8
+
+
+class Workers:
+    """Dramatiq worker processes, each in its own process group, that a test may kill with
+    SIGKILL and replace, or stop and start again."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.started = 0
+        self.running: collections.deque[Process] = collections.deque()
+        self.stopped: list[Process] = []
+
+    def start(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.started += 1
+            argv = python_argv(
+                "-m", "dramatiq", "actors", "--processes", "1", "--threads", str(WORKER_THREADS)
+            )
+            self.running.append(Process(f"worker-{self.started}", argv, self.env, self.log_dir))
+
+    def kill_oldest(self) -> None:
+        """SIGKILL the longest-running worker, as a crash would, and start a replacement."""
+        victim = self.running.popleft()
+        victim.kill()
+        victim.stop()
+        self.stopped.append(victim)
+        self.start()
+
+    def stop(self) -> None:
+        while self.running:
+            process = self.running.popleft()
+            process.stop()
+            self.stopped.append(process)
+
+    def all(self) -> list[Process]:
+        return [*self.stopped, *self.running]
 
 
 @dataclass(frozen=True)
@@ -22,6 +62,7 @@ class Stack:
     simulator_url: str
     env: dict[str, str]
     api_key: str
+    workers: Workers
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -36,7 +77,11 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def running_stack(
-    redis_url: str, database_url: str, log_dir: Path, extra_env: dict[str, str] | None = None
+    redis_url: str,
+    database_url: str,
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    workers: int = WORKERS,
 ) -> Iterator[Stack]:
     simulator_port, web_port = free_port(), free_port()
     simulator_url = f"http://127.0.0.1:{simulator_port}"
@@ -53,37 +98,24 @@ def running_stack(
         "PAYSTACK_ACCOUNT_RATE_PER_S": str(UNTHROTTLED_PER_S),
         **(extra_env or {}),
     }
+    simulator_argv = ["-m", "app.simulator", "--port", str(simulator_port)]
+    web_argv = ["-m", "uvicorn", "app.main:app", "--port", str(web_port), "--no-access-log"]
     processes = [
-        Process(
-            "simulator",
-            python_argv("-m", "app.simulator", "--port", str(simulator_port)),
-            env,
-            log_dir,
-        ),
-        Process(
-            "web",
-            python_argv(
-                "-m", "uvicorn", "app.main:app", "--port", str(web_port), "--no-access-log"
-            ),
-            env,
-            log_dir,
-        ),
-        Process(
-            "worker",
-            python_argv("-m", "dramatiq", "actors", "--processes", "2", "--threads", "8"),
-            env,
-            log_dir,
-        ),
+        Process("simulator", python_argv(*simulator_argv), env, log_dir),
+        Process("web", python_argv(*web_argv), env, log_dir),
     ]
+    pool = Workers(env, log_dir)
     try:
+        pool.start(workers)
         wait_for_http(f"{simulator_url}/healthz", processes[0])
         wait_for_http(f"http://127.0.0.1:{web_port}/healthz", processes[1])
         created = cli(env, "merchant", "create", "e2e", "--json")
         assert created.returncode == 0, created.stderr
         api_key = json.loads(created.stdout)["api_key"]
-        yield Stack(f"http://127.0.0.1:{web_port}", simulator_url, env, api_key)
+        yield Stack(f"http://127.0.0.1:{web_port}", simulator_url, env, api_key, pool)
     finally:
+        pool.stop()
         for process in processes:
             process.stop()
-        for process in processes:
+        for process in [*processes, *pool.all()]:
             print(f"--- {process.name} log ---\n{process.log()[-4000:]}", file=sys.stderr)

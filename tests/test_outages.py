@@ -1,0 +1,188 @@
+"""One test per failure mode, each with real processes on a Redis and PostgreSQL of its own:
+PostgreSQL down, a provider down, Redis killed and restarted on its AOF, a worker killed with
+SIGKILL mid-charge. In each, nothing accepted is lost and nothing is charged twice."""
+
+import collections
+import concurrent.futures
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from app.keys import dead_key
+from app.settings import load
+from tests.conftest import migrate
+from tests.support.payments import (
+    POLL_INTERVAL_S,
+    REQUEST_TIMEOUT_S,
+    ledger_transactions_by_reference,
+    wait_until_terminal,
+)
+from tests.support.postgres_server import PostgresServer
+from tests.support.redis_server import RedisServer
+from tests.support.simulator import Simulator
+from tests.support.stack import Stack, cli, running_stack
+
+PAYMENTS = 40
+SENDERS = 8
+#: Long enough for every payment to reach the provider while the outage lasts.
+CHARGED_TIMEOUT_S = 60.0
+#: How long the provider stays down: well inside the test stacks' retry span (about 17 s).
+PROVIDER_OUTAGE_S = 5.0
+#: Provider latency that keeps a worker mid-call when it is killed.
+SLOW_PROVIDER_MS = 1_500
+#: Short attempt limits so a killed worker's entries are reclaimed within seconds.
+FAST_RECLAIM_ENV = {"CHARGE_TIME_LIMIT_S": "4", "RECLAIM_GRACE_S": "1", "PROVIDER_TIMEOUT_S": "3"}
+
+
+def send(stack: Stack, count: int, prefix: str) -> dict[str, httpx.Response]:
+    """``count`` Stripe payments, keyed ``prefix-N``; the answers by key."""
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    with httpx.Client(
+        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
+    ) as client:
+
+        def one(index: int) -> tuple[str, httpx.Response]:
+            key = f"{prefix}-{index}"
+            body = {"amount": 700 + index, "currency": "usd", "payment_method": "pm_card_visa"}
+            response = client.post("/v1/payments", json=body, headers={"Idempotency-Key": key})
+            assert response.status_code == 202, response.text
+            return key, response
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=SENDERS) as pool:
+            return dict(pool.map(one, range(count)))
+
+
+def ids_of(answers: dict[str, httpx.Response]) -> list[str]:
+    return [str(answer.json()["id"]) for answer in answers.values()]
+
+
+def payment(stack: Stack, payment_id: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    answer = httpx.get(f"{stack.base_url}/v1/payments/{payment_id}", headers=headers)
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
+
+
+def wait_for_charges(simulator: Simulator, payment_ids: list[str]) -> None:
+    deadline = time.monotonic() + CHARGED_TIMEOUT_S
+    while time.monotonic() < deadline:
+        charged = {charge["payment_id"] for charge in simulator.charges()}
+        if charged >= set(payment_ids):
+            return
+        time.sleep(POLL_INTERVAL_S)
+    raise AssertionError("not every payment was charged in time")
+
+
+def assert_settled_once(stack: Stack, payment_ids: list[str]) -> None:
+    """Succeeded and recorded, one charge and one ledger transaction each, nothing dead."""
+    final = wait_until_terminal(stack, payment_ids)
+    assert {payment["status"] for payment in final.values()} == {"succeeded"}
+    charges = collections.Counter(c["payment_id"] for c in Simulator(stack.simulator_url).charges())
+    assert charges == collections.Counter(payment_ids)
+    ledger = ledger_transactions_by_reference(stack.env["DATABASE_URL"])
+    assert ledger == dict.fromkeys(payment_ids, 1)
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    try:
+        partitions = load().stream_partitions
+        assert sum(client.xlen(dead_key(p, "payments")) for p in range(partitions)) == 0
+    finally:
+        client.close()
+    verified = cli(stack.env, "ledger", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+@pytest.fixture
+def own_postgres_stack(
+    private_postgres: PostgresServer, private_redis: RedisServer, tmp_path: Path
+) -> Iterator[tuple[Stack, PostgresServer]]:
+    database_url = private_postgres.create_database("paystream")
+    migrate(database_url)
+    for stack in running_stack(private_redis.url, database_url, tmp_path):
+        yield stack, private_postgres
+
+
+def test_postgres_down_charging_goes_on_and_the_ledger_catches_up(
+    own_postgres_stack: tuple[Stack, PostgresServer],
+) -> None:
+    stack, postgres = own_postgres_stack
+    postgres.stop()
+
+    payment_ids = ids_of(send(stack, PAYMENTS, "pg-down"))
+    wait_for_charges(Simulator(stack.simulator_url), payment_ids)
+
+    # Charged, readable from Redis, and waiting for the ledger: nothing is recorded yet.
+    waiting = [payment(stack, payment_id) for payment_id in payment_ids]
+    assert {answer["status"] for answer in waiting} == {"succeeded"}
+    assert not any("ledger" in answer for answer in waiting)
+    postgres.start()
+    assert_settled_once(stack, payment_ids)
+
+
+def test_provider_down_the_queue_builds_and_drains_afterwards(stack: Stack) -> None:
+    simulator = Simulator(stack.simulator_url)
+    simulator.configure(fail_before_rate=1)
+
+    payment_ids = ids_of(send(stack, PAYMENTS, "provider-down"))
+    time.sleep(PROVIDER_OUTAGE_S)
+
+    assert simulator.charges() == []
+    assert {payment(stack, payment_id)["status"] for payment_id in payment_ids} <= {
+        "pending",
+        "processing",
+    }
+    simulator.configure(fail_before_rate=0)
+    assert_settled_once(stack, payment_ids)
+
+
+@pytest.fixture
+def aof_stack(tmp_path: Path, fresh_database_url: str) -> Iterator[tuple[Stack, RedisServer]]:
+    server = RedisServer(tmp_path / "redis", appendonly=True, appendfsync="always")
+    try:
+        for stack in running_stack(server.url, fresh_database_url, tmp_path, workers=0):
+            yield stack, server
+    finally:
+        server.stop()
+
+
+def test_redis_killed_and_restarted_on_its_aof_loses_nothing_accepted(
+    aof_stack: tuple[Stack, RedisServer],
+) -> None:
+    stack, server = aof_stack
+    answers = send(stack, PAYMENTS, "aof")
+
+    server.stop()  # SIGKILL: no chance to write anything more
+    server.start()
+
+    replayed = send(stack, PAYMENTS, "aof")
+    assert {key: answer.content for key, answer in replayed.items()} == {
+        key: answer.content for key, answer in answers.items()
+    }
+    assert all(answer.headers.get("idempotent-replayed") for answer in replayed.values())
+    stack.workers.start(2)
+    assert_settled_once(stack, ids_of(answers))
+
+
+@pytest.fixture
+def slow_reclaim_stack(
+    private_redis: RedisServer, fresh_database_url: str, tmp_path: Path
+) -> Iterator[Stack]:
+    yield from running_stack(private_redis.url, fresh_database_url, tmp_path, FAST_RECLAIM_ENV)
+
+
+def test_a_worker_killed_mid_charge_is_reclaimed_and_charges_once(
+    slow_reclaim_stack: Stack,
+) -> None:
+    stack = slow_reclaim_stack
+    Simulator(stack.simulator_url).configure(latency_ms=SLOW_PROVIDER_MS)
+    payment_ids = ids_of(send(stack, PAYMENTS // 2, "killed"))
+    time.sleep(SLOW_PROVIDER_MS / 1000)  # every worker thread is inside a provider call now
+
+    stack.workers.kill_oldest()
+    stack.workers.kill_oldest()
+
+    assert_settled_once(stack, payment_ids)
