@@ -1,0 +1,264 @@
+"""Chaos: 2,000 payments through real processes while everything that can break, breaks.
+
+The simulator fails 10 % of charge calls with a 500 before charging and makes 3 % ambiguous
+(charged, then a 500 or an answer that hangs past the client timeout). A worker process is
+killed with SIGKILL every few seconds and replaced; PostgreSQL is stopped for 20 s mid-run;
+Redis, with AOF fsynced on every write, is killed with SIGKILL and restarted. Clients keep
+retrying with the same Idempotency-Key until they get their 202, as real clients do.
+
+Afterwards every accepted payment is terminal, money moved at the simulator equals the ledger
+exactly, nothing was charged twice, nothing is dead-lettered, and the ledger verifies.
+"""
+
+import collections
+import concurrent.futures
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from app.keys import dead_key
+from app.settings import load
+from tests.conftest import migrate
+from tests.support.payments import wait_until_terminal
+from tests.support.postgres_server import PostgresServer
+from tests.support.redis_server import RedisServer
+from tests.support.simulator import Simulator
+from tests.support.stack import Stack, cli, running_stack
+
+PAYMENTS = 2_000
+#: Payments are sent over about 40 s, so every fault below lands on a queue with work in it.
+SEND_RATE_PER_S = 50
+SENDERS = 16
+KILL_INTERVAL_S = 4.0
+POSTGRES_DOWN_AT_S = 8.0
+POSTGRES_OUTAGE_S = 20.0
+REDIS_KILL_AT_S = 32.0
+#: How long Redis stays dead before it is started again on its AOF.
+REDIS_OUTAGE_S = 2.0
+FAULT_TICK_S = 0.1
+PROVIDER_FAULTS = {
+    "fail_before_rate": 0.10,
+    "fail_after_rate": 0.02,
+    "hang_after_rate": 0.01,
+    "hang_ms": 3_000,
+}
+#: A hung answer must outlast the adapters' timeout to be ambiguous.
+PROVIDER_TIMEOUT_S = 2
+#: Short attempt limits, so a killed worker's entries are reclaimed within seconds.
+CHARGE_TIME_LIMIT_S = 5
+RECLAIM_GRACE_S = 2
+#: How long one client keeps retrying its payment through the outages.
+ACCEPT_TIMEOUT_S = 120.0
+ACCEPT_RETRY_INTERVAL_S = 0.2
+REQUEST_TIMEOUT_S = 10.0
+DRAIN_TIMEOUT_S = 300.0
+
+
+@dataclass
+class Faults:
+    """What the chaos did, for the assertions and the printed figures."""
+
+    kills: int = 0
+    postgres_outage_s: float = 0.0
+    redis_outage_s: float = 0.0
+    ended_at_s: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Chaos:
+    stack: Stack
+    simulator: Simulator
+    redis: RedisServer
+    postgres: PostgresServer
+
+
+@pytest.fixture
+def chaos(tmp_path: Path) -> Iterator[Chaos]:
+    redis_server = RedisServer(tmp_path / "redis", appendonly=True, appendfsync="always")
+    postgres = PostgresServer()
+    try:
+        database_url = postgres.create_database("paystream")
+        migrate(database_url)
+        env = {
+            "PROVIDER_TIMEOUT_S": str(PROVIDER_TIMEOUT_S),
+            "CHARGE_TIME_LIMIT_S": str(CHARGE_TIME_LIMIT_S),
+            "RECLAIM_GRACE_S": str(RECLAIM_GRACE_S),
+        }
+        for stack in running_stack(redis_server.url, database_url, tmp_path, env):
+            simulator = Simulator(stack.simulator_url)
+            simulator.configure(**PROVIDER_FAULTS)
+            yield Chaos(stack, simulator, redis_server, postgres)
+    finally:
+        redis_server.stop()
+        postgres.cleanup()
+
+
+def payment_body(index: int) -> dict[str, Any]:
+    """Mostly Stripe, every 5th on Paystack, a few declines."""
+    if index % 5 == 0:
+        return {
+            "amount": 10_000 + index,
+            "currency": "NGN",
+            "payment_method": "AUTH_success",
+            "customer": {"email": f"buyer{index}@example.com"},
+        }
+    method = "pm_card_chargeDeclined" if index % 23 == 0 else "pm_card_visa"
+    return {"amount": 1_000 + index, "currency": "usd", "payment_method": method}
+
+
+def run_faults(chaos: Chaos, started: float, stop: threading.Event, faults: Faults) -> None:
+    """The timeline: a worker killed every few seconds throughout; PostgreSQL down at 8 s for
+    20 s; Redis killed at 32 s and restarted on its AOF 2 s later."""
+    stopped_at: dict[str, float] = {}
+
+    def postgres_down() -> None:
+        stopped_at["postgres"] = time.monotonic()
+        chaos.postgres.stop()
+
+    def postgres_up() -> None:
+        chaos.postgres.start()
+        faults.postgres_outage_s = time.monotonic() - stopped_at["postgres"]
+
+    def redis_down() -> None:
+        stopped_at["redis"] = time.monotonic()
+        chaos.redis.stop()
+
+    def redis_up() -> None:
+        chaos.redis.start()
+        faults.redis_outage_s = time.monotonic() - stopped_at["redis"]
+
+    timeline = [
+        (POSTGRES_DOWN_AT_S, postgres_down),
+        (POSTGRES_DOWN_AT_S + POSTGRES_OUTAGE_S, postgres_up),
+        (REDIS_KILL_AT_S, redis_down),
+        (REDIS_KILL_AT_S + REDIS_OUTAGE_S, redis_up),
+    ]
+    next_kill_s = KILL_INTERVAL_S
+    try:
+        while timeline or not stop.is_set():
+            now_s = time.monotonic() - started
+            if now_s >= next_kill_s and not stop.is_set():
+                chaos.stack.workers.kill_oldest()
+                faults.kills += 1
+                next_kill_s += KILL_INTERVAL_S
+            while timeline and now_s >= timeline[0][0]:
+                timeline.pop(0)[1]()
+            time.sleep(FAULT_TICK_S)
+    except Exception as error:  # reported by the test; a dead fault thread must not hang it
+        faults.errors.append(repr(error))
+    faults.ended_at_s = time.monotonic() - started
+
+
+def send_all(stack: Stack, started: float) -> tuple[dict[int, str], collections.Counter[int]]:
+    """Each payment sent at its slot and retried with its key until answered 202."""
+    statuses: collections.Counter[int] = collections.Counter()
+    lock = threading.Lock()
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    with httpx.Client(
+        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
+    ) as client:
+
+        def send(index: int) -> tuple[int, str]:
+            time.sleep(max(0.0, started + index / SEND_RATE_PER_S - time.monotonic()))
+            deadline = time.monotonic() + ACCEPT_TIMEOUT_S
+            while time.monotonic() < deadline:
+                try:
+                    response = client.post(
+                        "/v1/payments",
+                        json=payment_body(index),
+                        headers={"Idempotency-Key": f"chaos-{index}"},
+                    )
+                except httpx.TransportError:
+                    time.sleep(ACCEPT_RETRY_INTERVAL_S)
+                    continue
+                with lock:
+                    statuses[response.status_code] += 1
+                if response.status_code == 202:
+                    return index, str(response.json()["id"])
+                time.sleep(ACCEPT_RETRY_INTERVAL_S)
+            raise AssertionError(f"payment {index} was never accepted")
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=SENDERS) as pool:
+            accepted = dict(pool.map(send, range(PAYMENTS)))
+    return accepted, statuses
+
+
+def ledger_captures(database_url: str) -> dict[str, tuple[int, str]]:
+    """Payment id → (amount, currency) of its capture, from the debit posting."""
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(
+            "SELECT t.reference, p.amount, p.currency FROM ledger_transactions t"
+            " JOIN ledger_postings p ON p.transaction_seq = t.seq"
+            " WHERE t.kind = 'payment_captured' AND p.direction = 'debit'"
+        ).fetchall()
+    captures: dict[str, tuple[int, str]] = {}
+    for reference, amount, currency in rows:
+        assert reference not in captures, f"{reference} captured twice in the ledger"
+        captures[reference] = (amount, currency.strip().lower())
+    return captures
+
+
+def dead_letters(redis_url: str, partitions: int) -> int:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return sum(int(client.xlen(dead_key(p, "payments"))) for p in range(partitions))
+    finally:
+        client.close()
+
+
+def test_nothing_lost_nothing_doubled_under_chaos(chaos: Chaos) -> None:
+    started = time.monotonic()
+    faults = Faults()
+    stop = threading.Event()
+    fault_thread = threading.Thread(target=run_faults, args=(chaos, started, stop, faults))
+    fault_thread.start()
+    try:
+        accepted, statuses = send_all(chaos.stack, started)
+    finally:
+        # Kills stop with the load; the outages play out in full whatever happened.
+        stop.set()
+        fault_thread.join()
+    assert faults.errors == []
+    assert faults.postgres_outage_s >= POSTGRES_OUTAGE_S
+    assert faults.redis_outage_s > 0
+
+    final = wait_until_terminal(chaos.stack, list(accepted.values()), DRAIN_TIMEOUT_S)
+    drained_s = time.monotonic() - started - faults.ended_at_s
+
+    assert len(accepted) == PAYMENTS
+    assert 500 not in statuses, f"an outage answered 500: {statuses}"
+    succeeded = {pid for pid, payment in final.items() if payment["status"] == "succeeded"}
+    for index, payment_id in accepted.items():
+        expected = (
+            "failed"
+            if payment_body(index)["payment_method"].endswith("Declined")
+            else ("succeeded")
+        )
+        assert final[payment_id]["status"] == expected, final[payment_id]
+
+    charges = chaos.simulator.charges()
+    per_payment = collections.Counter(charge["payment_id"] for charge in charges)
+    doubled = [payment_id for payment_id, count in per_payment.items() if count > 1]
+    assert doubled == [], f"charged twice: {doubled[:5]}"
+    moved = {c["payment_id"]: (c["amount"], c["currency"].lower()) for c in charges}
+    assert moved == ledger_captures(chaos.stack.env["DATABASE_URL"])
+    assert set(moved) == succeeded
+    assert dead_letters(chaos.stack.env["REDIS_URL"], load().stream_partitions) == 0
+    verified = cli(chaos.stack.env, "ledger", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+    print(
+        f"chaos: {PAYMENTS} payments ({len(succeeded)} succeeded), {faults.kills} worker "
+        f"SIGKILLs, PostgreSQL down {faults.postgres_outage_s:.1f} s, Redis down "
+        f"{faults.redis_outage_s:.1f} s, answers {dict(statuses)}, drained "
+        f"{drained_s:.1f} s after the last fault"
+    )
