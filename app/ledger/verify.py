@@ -1,14 +1,14 @@
 """The verifier: re-derives every hash and balance and names the first bad seq.
 
 It reads one REPEATABLE READ snapshot, so appends running meanwhile cannot make the head and
-the chain disagree. One server-side cursor streams each transaction's canonical bytes, built
-by the server (app.ledger.prefilter); Python hashes and links them. A transaction the stream
-cannot confirm gets the exact check of app.ledger.chain, which names the reason; balances are
-summed by the server over the transactions that passed. Large ranges are walked in two halves
-at once, over one exported snapshot, so the server's share runs on two processes.
+the chain disagree. The server checks every transaction on its own, set-based
+(app.ledger.prefilter): its hash re-derived from the stored hash before it, its link, its seq
+following the one before, its postings. A server-side cursor streams only the rows that did
+not pass, normally none; each gets the exact check of app.ledger.chain, which names the reason.
+Balances are summed by the server. From PARALLEL_ENTRIES_MIN entries on the range is checked in
+two halves at once, each on its own server process over one exported snapshot.
 """
 
-import hashlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -21,9 +21,9 @@ from sqlalchemy import Engine
 
 from app.db import psycopg_connection
 from app.ledger.balances import Balances, read_balances
-from app.ledger.canonical import GENESIS_HASH, is_plain_encoding
+from app.ledger.canonical import GENESIS_HASH
 from app.ledger.chain import Break, ChainCheck
-from app.ledger.prefilter import CANONICAL_STREAM_SQL
+from app.ledger.prefilter import FAILING_ROWS_SQL
 from app.ledger.store import (
     POSTINGS_SQL,
     TRANSACTIONS_SQL,
@@ -32,15 +32,12 @@ from app.ledger.store import (
     with_postings,
 )
 
-#: Rows per FETCH from the server-side cursor: large enough to amortise the round trip,
-#: small enough to keep memory flat whatever the ledger's size.
+#: Failing rows per FETCH from the server-side cursor (normally there are none at all).
 FETCH_ROWS = 20_000
 #: Per sort or hash of the verify query; local to its read-only transaction.
 WORK_MEMORY_MB = 64
 #: Below this many entries one stream is quicker than starting a second one.
 PARALLEL_ENTRIES_MIN = 50_000
-#: Where a stream row holds its transaction's number of postings.
-POSTING_COUNT_FIELD = 3
 #: The stream runs to the end of the table, not to the head: rows past the head are a finding.
 SEQ_MAX = 2**63 - 1
 
@@ -98,14 +95,19 @@ def _verify_snapshot(
         broken: Break | None = Break(from_seq - 1, f"seq {from_seq - 1} is missing")
         checked = 0
     else:
-        check = ChainCheck(next_seq=from_seq, prev_hash=prev_hash)
-        if head.seq - from_seq + 1 >= PARALLEL_ENTRIES_MIN:
-            broken, check = _walk_in_two(engine, connection, head, check)
+        trusted = _Trusted(from_seq, prev_hash, head.seq)
+        ranges = _ranges(from_seq, head.seq)
+        if len(ranges) == 1:
+            results = [_check_range(connection, trusted, ranges[0])]
         else:
-            broken = _walk(connection, head, check, seq_max=SEQ_MAX)
-        broken = broken or _head_problem(check, head)
+            results = _check_in_parallel(engine, connection, trusted, ranges)
+        check = ChainCheck(next_seq=from_seq, prev_hash=prev_hash)
+        broken = _follow(connection, head, check, results) or _head_problem(check, head)
         checked = check.next_seq - from_seq
-        balances = read_balances(connection, seq_min=from_seq, seq_max=check.next_seq - 1)
+        if broken is None:
+            balances = _merged([result.balances for result in results])
+        else:
+            balances = read_balances(connection, seq_min=from_seq, seq_max=check.next_seq - 1)
     return VerifyReport(
         ok=broken is None,
         entries_checked=checked,
@@ -117,26 +119,50 @@ def _verify_snapshot(
     )
 
 
-def _walk_in_two(
-    engine: Engine, connection: psycopg.Connection[Any], head: Head, first: ChainCheck
-) -> tuple[Break | None, ChainCheck]:
-    """Walks the two halves at once, each on its own server process, over one snapshot. The
-    second half starts from the stored hash before it; it counts only once the first half has
-    checked its way exactly up to that hash."""
-    middle_seq = first.next_seq + (head.seq - first.next_seq) // 2
-    middle_hash = _hash_before(connection, middle_seq + 1)
-    if middle_hash is None:
-        return _walk(connection, head, first, seq_max=SEQ_MAX), first
-    second = ChainCheck(next_seq=middle_seq + 1, prev_hash=middle_hash)
+@dataclass(frozen=True, slots=True)
+class _Trusted:
+    """Where the check starts: the first seq, the hash it must link to, and the head."""
+
+    from_seq: int
+    from_hash: bytes
+    head_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class _RangeResult:
+    """What the server found in one seq range: the rows that did not pass (seq, and the seq and
+    hash of the row before it), its last stored seq and hash, and its postings' balances."""
+
+    failing: list[tuple[int, int | None, bytes | None]]
+    last: tuple[int, bytes] | None
+    balances: Balances
+
+
+def _ranges(from_seq: int, head_seq: int) -> list[tuple[int, int]]:
+    """One range, or two halves from PARALLEL_ENTRIES_MIN entries on. The last range runs to
+    the end of the table, not to the head: rows past the head are a finding."""
+    if head_seq - from_seq + 1 < PARALLEL_ENTRIES_MIN:
+        return [(from_seq, SEQ_MAX)]
+    middle_seq = from_seq + (head_seq - from_seq) // 2
+    return [(from_seq, middle_seq), (middle_seq + 1, SEQ_MAX)]
+
+
+def _check_in_parallel(
+    engine: Engine,
+    connection: psycopg.Connection[Any],
+    trusted: _Trusted,
+    ranges: list[tuple[int, int]],
+) -> list[_RangeResult]:
+    """The first range here, the others each on a server process of its own, all over this
+    transaction's snapshot: every row is checked on its own, so the ranges need no hand-over."""
     snapshot_id = _export_snapshot(connection)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        second_broken = pool.submit(_walk_snapshot, engine, snapshot_id, head, second)
-        first_broken = _walk(connection, head, first, seq_max=middle_seq)
-        if first_broken is not None:
-            return first_broken, first
-        if first.next_seq != middle_seq + 1 or first.last_hash != middle_hash:
-            return Break(first.next_seq, f"seq {first.next_seq} is missing"), first
-        return second_broken.result(), second
+    with ThreadPoolExecutor(max_workers=len(ranges) - 1) as pool:
+        others = [
+            pool.submit(_check_range_in_snapshot, engine, snapshot_id, trusted, seq_range)
+            for seq_range in ranges[1:]
+        ]
+        first = _check_range(connection, trusted, ranges[0])
+        return [first, *[other.result() for other in others]]
 
 
 def _export_snapshot(connection: psycopg.Connection[Any]) -> str:
@@ -146,9 +172,78 @@ def _export_snapshot(connection: psycopg.Connection[Any]) -> str:
     return str(row[0])
 
 
-def _walk_snapshot(engine: Engine, snapshot_id: str, head: Head, check: ChainCheck) -> Break | None:
+def _check_range_in_snapshot(
+    engine: Engine, snapshot_id: str, trusted: _Trusted, seq_range: tuple[int, int]
+) -> _RangeResult:
     with _snapshot(engine, snapshot_id) as connection:
-        return _walk(connection, head, check, seq_max=SEQ_MAX)
+        return _check_range(connection, trusted, seq_range)
+
+
+def _check_range(
+    connection: psycopg.Connection[Any], trusted: _Trusted, seq_range: tuple[int, int]
+) -> _RangeResult:
+    seq_min, seq_max = seq_range
+    parameters = {
+        "seq_min": seq_min,
+        "seq_max": seq_max,
+        "from_seq": trusted.from_seq,
+        "from_hash": trusted.from_hash,
+        "head_seq": trusted.head_seq,
+    }
+    failing: list[tuple[int, int | None, bytes | None]] = []
+    with connection.cursor("ledger_verify_failing", binary=True) as stream:
+        stream.execute(FAILING_ROWS_SQL, parameters)
+        while rows := stream.fetchmany(FETCH_ROWS):
+            failing.extend(rows)
+    last = connection.execute(
+        "SELECT seq, hash FROM ledger_transactions WHERE seq BETWEEN %s AND %s"
+        " ORDER BY seq DESC LIMIT 1",
+        seq_range,
+    ).fetchone()
+    balances = read_balances(connection, seq_min=seq_min, seq_max=seq_max)
+    return _RangeResult(failing, None if last is None else (last[0], bytes(last[1])), balances)
+
+
+def _follow(
+    connection: psycopg.Connection[Any],
+    head: Head,
+    check: ChainCheck,
+    results: list[_RangeResult],
+) -> Break | None:
+    """Walks the ranges in seq order, stepping over passing rows and giving each failing one
+    to the exact check; stops at the first break."""
+    for result in results:
+        for seq, before_seq, before_hash in result.failing:
+            # Every row from the next expected seq to the one before this passed on its own.
+            if before_seq is not None and before_hash is not None and before_seq >= check.next_seq:
+                check.next_seq, check.last_hash = before_seq + 1, bytes(before_hash)
+            broken = _exact_check(connection, head, check, seq_max=seq)
+            if broken is not None:
+                return broken
+        if result.last is not None and result.last[0] >= check.next_seq:
+            check.next_seq, check.last_hash = result.last[0] + 1, result.last[1]
+    if _postings_past(connection, check.next_seq):
+        # Postings past the last transaction, without one: the exact check names them.
+        return _exact_check(connection, head, check, seq_max=SEQ_MAX)
+    return None
+
+
+def _postings_past(connection: psycopg.Connection[Any], next_seq: int) -> bool:
+    """Postings of a missing transaction within the chain show as a gap; these are the rest."""
+    row = connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM ledger_postings WHERE transaction_seq >= %s)", (next_seq,)
+    ).fetchone()
+    return row is not None and bool(row[0])
+
+
+def _merged(parts: list[Balances]) -> Balances:
+    merged: Balances = {}
+    for part in parts:
+        for account, nets in part.items():
+            into = merged.setdefault(account, {})
+            for currency, net in nets.items():
+                into[currency] = into.get(currency, 0) + net
+    return merged
 
 
 def _hash_before(connection: psycopg.Connection[Any], from_seq: int) -> bytes | None:
@@ -158,62 +253,6 @@ def _hash_before(connection: psycopg.Connection[Any], from_seq: int) -> bytes | 
         "SELECT hash FROM ledger_transactions WHERE seq = %s", (from_seq - 1,)
     ).fetchone()
     return None if row is None else bytes(row[0])
-
-
-def _walk(
-    connection: psycopg.Connection[Any], head: Head, check: ChainCheck, *, seq_max: int
-) -> Break | None:
-    """Checks from the next expected seq up to ``seq_max``; stops at the first break."""
-    bounds = {"seq_min": check.next_seq, "seq_max": seq_max}
-    postings_total = _postings_between(connection, bounds)
-    postings_seen = 0
-    with connection.cursor("ledger_verify_stream", binary=True) as stream:
-        stream.execute(CANONICAL_STREAM_SQL, bounds)
-        while rows := stream.fetchmany(FETCH_ROWS):
-            broken = _check_rows(connection, head, check, rows)
-            if broken is not None:
-                return broken
-            postings_seen += sum([row[POSTING_COUNT_FIELD] or 0 for row in rows])
-    if postings_seen != postings_total:
-        # Postings past the last transaction, without one: the exact check names them.
-        return _exact_check(connection, head, check, seq_max=seq_max)
-    return None
-
-
-def _postings_between(connection: psycopg.Connection[Any], bounds: dict[str, int]) -> int:
-    row = connection.execute(
-        "SELECT count(*) FROM ledger_postings"
-        " WHERE transaction_seq BETWEEN %(seq_min)s AND %(seq_max)s",
-        bounds,
-    ).fetchone()
-    return 0 if row is None else int(row[0])
-
-
-def _check_rows(
-    connection: psycopg.Connection[Any], head: Head, check: ChainCheck, rows: list[Any]
-) -> Break | None:
-    """The hot loop: locals instead of attributes, one hashlib call per transaction. Whatever
-    it cannot confirm goes to the exact check, which names the reason."""
-    sha256 = hashlib.sha256
-    next_seq, last_hash = check.next_seq, check.last_hash
-    for seq, prev_hash, stored_hash, postings, canonical in rows:
-        if (
-            seq == next_seq
-            and canonical is not None
-            and prev_hash == last_hash
-            and is_plain_encoding(canonical, postings)
-            and sha256(last_hash + canonical).digest() == stored_hash
-            and seq <= head.seq
-        ):
-            next_seq, last_hash = seq + 1, stored_hash
-            continue
-        check.next_seq, check.last_hash = next_seq, last_hash
-        broken = _exact_check(connection, head, check, seq_max=seq)
-        if broken is not None:
-            return broken
-        next_seq, last_hash = check.next_seq, check.last_hash
-    check.next_seq, check.last_hash = next_seq, last_hash
-    return None
 
 
 def _exact_check(

@@ -17,7 +17,7 @@ import psycopg
 from sqlalchemy import Engine
 
 from app.db import psycopg_connection
-from app.ledger.canonical import ENCODING_VERSION, chain_hash, encode_v1, format_timestamp
+from app.ledger.canonical import ENCODING_VERSION, encode_v1_text, format_timestamp
 from app.ledger.copy_rows import (
     COPY_POSTINGS_SQL,
     COPY_TRANSACTIONS_SQL,
@@ -39,8 +39,9 @@ from app.ledger.validation import validate_batch
 #: One stuck appender must not block every other one forever; past this the batch fails.
 HEAD_LOCK_TIMEOUT_MS = 30_000
 TRANSACTION_ID_PREFIX = "ltx_"
-#: 96 random bits: collisions are out of reach, and the unique index would refuse one anyway.
-TRANSACTION_ID_RANDOM_BYTES = 12
+#: The seq in 12 hex digits (2^48 transactions), then 12 random ones: see transaction_id.
+TRANSACTION_ID_SEQ_DIGITS = 12
+TRANSACTION_ID_RANDOM_BYTES = 6
 BUSINESS_KEY_CONSTRAINT = "uq_ledger_transactions_business_key"
 OPTIMISTIC_SAVEPOINT = "ledger_append_optimistic"
 #: Rows per write to the COPY stream: the server inserts one chunk while Python builds the next.
@@ -49,6 +50,13 @@ COPY_CHUNK_ROWS = 1_000
 
 class _Written(NamedTuple):
     """The COPY text of a batch, as streamed to the server."""
+
+    transactions: bytes
+    postings: bytes
+
+
+class _Digests(NamedTuple):
+    """SHA-256 of each COPY text of a batch."""
 
     transactions: bytes
     postings: bytes
@@ -106,15 +114,23 @@ def _write(
     _ensure_accounts(connection, entries)
     created_at = _database_clock(connection)
     sealed, written = _seal_and_copy(connection, head, entries, created_at)
-    _copy_postings(connection, written.postings)
-    _check_read_back(connection, sealed, written)
-    _advance_head(connection, sealed[-1])
-    return {
-        item.entry.business_key: Recorded(
-            item.entry.business_key, item.transaction_id, item.seq, created=True
+    with connection.cursor() as cursor, cursor.copy(COPY_POSTINGS_SQL) as copy:
+        copy.write(written.postings)
+        # While the server inserts the postings: what the read-back compares with, and the
+        # answer. (Leaving the block waits for the server.)
+        digests = _Digests(
+            hashlib.sha256(written.transactions).digest(),
+            hashlib.sha256(written.postings).digest(),
         )
-        for item in sealed
-    }
+        recorded = {
+            item.entry.business_key: Recorded(
+                item.entry.business_key, item.transaction_id, item.seq, created=True
+            )
+            for item in sealed
+        }
+    _check_read_back(connection, sealed, written, digests)
+    _advance_head(connection, sealed[-1])
+    return recorded
 
 
 def _unique_by_key(entries: Sequence[Entry]) -> dict[str, Entry]:
@@ -210,11 +226,26 @@ def _seal_and_copy(
     lines: list[str] = []
     timestamp = format_timestamp(created_at)
     seq, prev_hash = head.seq, head.hash
+    # One call for the whole batch's random id tails instead of one per entry.
+    tails = secrets.token_hex(TRANSACTION_ID_RANDOM_BYTES * len(entries))
+    tail_digits = 2 * TRANSACTION_ID_RANDOM_BYTES
     with connection.cursor() as cursor, cursor.copy(COPY_TRANSACTIONS_SQL) as copy:
-        for entry in entries:
+        for position, entry in enumerate(entries):
             seq += 1
-            transaction_id = TRANSACTION_ID_PREFIX + secrets.token_hex(TRANSACTION_ID_RANDOM_BYTES)
-            digest = chain_hash(prev_hash, _canonical(seq, transaction_id, entry, created_at))
+            start = position * tail_digits
+            transaction_id = _transaction_id(seq, tails[start : start + tail_digits])
+            # Validation has checked every value, so the text is encoded without checking again.
+            canonical = encode_v1_text(
+                seq=seq,
+                transaction_id=transaction_id,
+                kind=entry.kind,
+                business_key=entry.business_key,
+                reference=entry.reference,
+                merchant_id=entry.merchant_id,
+                timestamp=timestamp,
+                postings=[posting_fields(posting) for posting in entry.postings],
+            )
+            digest = hashlib.sha256(prev_hash + canonical.encode("ascii")).digest()
             lines.append(
                 transaction_line(
                     seq, transaction_id, entry, timestamp, ENCODING_VERSION, prev_hash, digest
@@ -233,26 +264,19 @@ def _seal_and_copy(
     return sealed, written
 
 
-def _canonical(seq: int, transaction_id: str, entry: Entry, created_at: datetime) -> bytes:
-    return encode_v1(
-        seq=seq,
-        transaction_id=transaction_id,
-        kind=entry.kind,
-        business_key=entry.business_key,
-        reference=entry.reference,
-        merchant_id=entry.merchant_id,
-        created_at=created_at,
-        postings=[posting_fields(posting) for posting in entry.postings],
-    )
-
-
-def _copy_postings(connection: psycopg.Connection[Any], text: bytes) -> None:
-    with connection.cursor() as cursor, cursor.copy(COPY_POSTINGS_SQL) as copy:
-        copy.write(text)
+def _transaction_id(seq: int, random_tail: str) -> str:
+    """``ltx_`` + 24 hex digits, the seq first: unique because the seq is, and in seq order, so
+    the unique index on id takes each batch at its right-most page instead of one random page
+    per row (that cost more than the rest of the transactions' COPY). The random tail keeps ids
+    of different ledgers (test, staging, production) apart."""
+    return f"{TRANSACTION_ID_PREFIX}{seq:0{TRANSACTION_ID_SEQ_DIGITS}x}{random_tail}"
 
 
 def _check_read_back(
-    connection: psycopg.Connection[Any], sealed: list[_Sealed], written: _Written
+    connection: psycopg.Connection[Any],
+    sealed: list[_Sealed],
+    written: _Written,
+    digests: _Digests,
 ) -> None:
     """Has the server render the stored batch as the COPY text and compares digests: a value
     the round trip changed (time precision, padding, encoding) fails here instead of in a later
@@ -261,12 +285,12 @@ def _check_read_back(
     bounds = {"seq_min": sealed[0].seq, "seq_max": sealed[-1].seq}
     row = connection.execute(READ_BACK_DIGESTS_SQL, bounds).fetchone()
     stored = (None, None) if row is None else row
-    if stored[0] != hashlib.sha256(written.transactions).digest():
+    if stored[0] != digests.transactions:
         seq = _first_difference(
             connection, READ_BACK_TRANSACTION_LINES_SQL, bounds, written.transactions
         )
         raise ChainBroken(seq, "the read-back transaction differs from what was written")
-    if stored[1] != hashlib.sha256(written.postings).digest():
+    if stored[1] != digests.postings:
         seq = _first_difference(connection, READ_BACK_POSTING_LINES_SQL, bounds, written.postings)
         raise ChainBroken(seq, "the read-back postings differ from what was written")
 

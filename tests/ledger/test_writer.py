@@ -1,5 +1,6 @@
 """append(): validation first, one locked transaction per batch, exactly once per key."""
 
+import re
 import threading
 from dataclasses import replace
 from typing import Any
@@ -38,6 +39,15 @@ def test_a_balanced_batch_is_recorded_in_order(engine: Engine, superuser: Connec
     assert seqs(superuser) == [1, 2, 3]
     assert head_seq(superuser) == 3
     assert verify(engine).ok
+
+
+def test_transaction_ids_follow_the_seq(engine: Engine) -> None:
+    """Seq-ordered ids keep the unique index on id cheap to insert into."""
+    recorded = append(engine, captures("ids", 3)) + append(engine, captures("more_ids", 2))
+    ids = [item.transaction_id for item in recorded]
+    assert all(re.fullmatch(r"ltx_[0-9a-f]{24}", item) for item in ids)
+    assert [int(item[4:16], 16) for item in ids] == [item.seq for item in recorded]
+    assert ids == sorted(ids)
 
 
 def test_postings_and_accounts_are_stored(engine: Engine, superuser: Connection) -> None:
