@@ -66,6 +66,14 @@ def rate_limited(outcome: ChargeOutcome) -> Defer:
     return Defer("provider rate limit", delay=retry_delay_ms(outcome) or RATE_LIMITED_DELAY_MS)
 
 
+def try_again(outcome: ChargeOutcome) -> dramatiq.Retry:
+    """For a call refused before it acted: a rate limit waits outside the retry budget, any
+    other refusal uses it."""
+    if outcome.outcome is Outcome.RATE_LIMITED:
+        return rate_limited(outcome)
+    return dramatiq.Retry("provider asked to retry", delay=retry_delay_ms(outcome))
+
+
 def failure_fields(outcome: ChargeOutcome) -> dict[str, str]:
     return {
         "failure_code": outcome.failure_code or "declined",
@@ -148,14 +156,10 @@ class Charge:
         if not self.advance(Step.PREPARED, Step.CHARGING):
             return
         outcome = provider.charge(charge_request(record), record["provider_reference"])
-        match outcome.outcome:
-            case Outcome.RETRYABLE | Outcome.RATE_LIMITED:
-                # Known not to have reached the charge: back to prepared, the same provider key
-                # next time.
-                self.advance(Step.CHARGING, Step.PREPARED)
-                if outcome.outcome is Outcome.RATE_LIMITED:
-                    raise rate_limited(outcome)
-                raise dramatiq.Retry("provider asked to retry", delay=retry_delay_ms(outcome))
+        if outcome.outcome in (Outcome.RETRYABLE, Outcome.RATE_LIMITED):
+            # Known not to have reached the charge: back to prepared, same provider key next time.
+            self.advance(Step.CHARGING, Step.PREPARED)
+            raise try_again(outcome)
         self.settle(Step.CHARGING, outcome)
 
     def reconcile(self, step: Step, record: Record) -> None:

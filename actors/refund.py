@@ -28,7 +28,7 @@ from actors.charge import (
     LEDGER_RETRY_DELAY_MS,
     LEDGER_RETRY_DELAY_MS_MAX,
     rate_limited,
-    retry_delay_ms,
+    try_again,
 )
 from actors.refund_state import RefundState, Settlement
 from actors.retries import Defer
@@ -139,13 +139,10 @@ class Refund:
         if not self.advance(RefundStep.REQUESTED, RefundStep.REFUNDING):
             return
         outcome = provider.refund(refund_request(record))
-        match outcome.outcome:
-            case Outcome.RETRYABLE | Outcome.RATE_LIMITED:
-                # Known not to have reached the provider's books: back to requested.
-                self.advance(RefundStep.REFUNDING, RefundStep.REQUESTED)
-                if outcome.outcome is Outcome.RATE_LIMITED:
-                    raise rate_limited(outcome)
-                raise dramatiq.Retry("provider asked to retry", delay=retry_delay_ms(outcome))
+        if outcome.outcome in (Outcome.RETRYABLE, Outcome.RATE_LIMITED):
+            # Known not to have reached the provider's books: back to requested.
+            self.advance(RefundStep.REFUNDING, RefundStep.REQUESTED)
+            raise try_again(outcome)
         self.settle(RefundStep.REFUNDING, record, outcome)
 
     def reconcile(self, step: RefundStep, record: Record) -> None:
