@@ -22,12 +22,16 @@ COPY_POSTINGS_SQL: Final = """
     COPY ledger_postings (transaction_seq, index, account_code, direction, amount, currency)
     FROM STDIN (FORMAT TEXT)
 """
-# Each stored row rendered exactly as the writer's COPY text renders it. A bytea in COPY text is
-# "\x" + hex with its backslash escaped, hence the doubled backslash.
+# Each stored row rendered exactly as the writer's COPY text renders it. created_at: a batch
+# shares one, so a row holding exactly the batch's (%(created_at)s, a timestamptz compared to
+# the microsecond) is rendered by the writer's own text for it, %(timestamp)s; any other value
+# by to_char, which is a different text. Formatting each row cost ~4 ms per 10,000 rows.
+# A bytea in COPY text is "\x" + hex with its backslash escaped, hence the doubled backslash.
 _TRANSACTION_LINE_SQL = r"""
     seq || E'\t' || id || E'\t' || kind || E'\t' || business_key || E'\t' || reference
     || E'\t' || merchant_id
-    || E'\t' || to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    || E'\t' || CASE WHEN created_at = %(created_at)s THEN %(timestamp)s
+                ELSE to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END
     || E'\t' || encoding_version || E'\t\\\\x' || encode(prev_hash, 'hex')
     || E'\t\\\\x' || encode(hash, 'hex') || E'\n'
 """

@@ -4,6 +4,8 @@ The head row lock serialises appenders, so seqs stay contiguous (no sequence: se
 gaps after aborts) and a business key seen by one appender is seen by the next. Hashes are
 chained here in Python, rows go in as COPY text, and the server's digest of the stored batch is
 compared with what was written before the head moves and the transaction commits.
+Each entry is validated as it is sealed, so Python checks the batch while the server inserts it;
+an invalid entry aborts the COPY and the transaction rolls back with nothing written.
 """
 
 import hashlib
@@ -34,7 +36,7 @@ from app.ledger.errors import (
     ChainBroken,
 )
 from app.ledger.store import Head, read_head
-from app.ledger.validation import validate_batch
+from app.ledger.validation import validate_batch, validate_batch_size, validate_entry
 
 #: One stuck appender must not block every other one forever; past this the batch fails.
 HEAD_LOCK_TIMEOUT_MS = 30_000
@@ -44,7 +46,8 @@ TRANSACTION_ID_SEQ_DIGITS = 12
 TRANSACTION_ID_RANDOM_BYTES = 6
 BUSINESS_KEY_CONSTRAINT = "uq_ledger_transactions_business_key"
 OPTIMISTIC_SAVEPOINT = "ledger_append_optimistic"
-#: Rows per write to the COPY stream: the server inserts one chunk while Python builds the next.
+#: Transactions per write to a COPY stream: the server inserts one chunk while Python builds the
+#: next.
 COPY_CHUNK_ROWS = 1_000
 
 
@@ -71,7 +74,7 @@ class _Sealed(NamedTuple):
 
 def append(engine: Engine, entries: Sequence[Entry]) -> list[Recorded]:
     """Records each entry once: one Recorded per input entry, in input order."""
-    validate_batch(entries)
+    validate_batch_size(entries)
     if not entries:
         return []
     unique = _unique_by_key(entries)
@@ -101,6 +104,9 @@ def _append_unique(
         if error.diag.constraint_name != BUSINESS_KEY_CONSTRAINT:
             raise
     connection.execute(f"ROLLBACK TO SAVEPOINT {OPTIMISTIC_SAVEPOINT}")
+    # The failed attempt may have stopped before validating every entry; the keys and postings
+    # are compared with stored ones below, so check them all first.
+    validate_batch(list(unique.values()))
     recorded = _recorded_before(connection, unique)
     fresh = [entry for key, entry in unique.items() if key not in recorded]
     if not fresh:
@@ -111,24 +117,13 @@ def _append_unique(
 def _write(
     connection: psycopg.Connection[Any], head: Head, entries: list[Entry]
 ) -> dict[str, Recorded]:
-    _ensure_accounts(connection, entries)
     created_at = _database_clock(connection)
-    sealed, written = _seal_and_copy(connection, head, entries, created_at)
-    with connection.cursor() as cursor, cursor.copy(COPY_POSTINGS_SQL) as copy:
-        copy.write(written.postings)
-        # While the server inserts the postings: what the read-back compares with, and the
-        # answer. (Leaving the block waits for the server.)
-        digests = _Digests(
-            hashlib.sha256(written.transactions).digest(),
-            hashlib.sha256(written.postings).digest(),
-        )
-        recorded = {
-            item.entry.business_key: Recorded(
-                item.entry.business_key, item.transaction_id, item.seq, created=True
-            )
-            for item in sealed
-        }
-    _check_read_back(connection, sealed, written, digests)
+    sealed, transactions = _seal_and_copy(connection, head, entries, created_at)
+    # After the transactions' COPY, which validated every entry: accounts come from valid
+    # postings only. The postings' trigger needs them; the transactions' does not.
+    _ensure_accounts(connection, entries)
+    written, digests, recorded = _copy_postings(connection, sealed, transactions)
+    _check_read_back(connection, sealed, created_at, written, digests)
     _advance_head(connection, sealed[-1])
     return recorded
 
@@ -136,6 +131,9 @@ def _write(
 def _unique_by_key(entries: Sequence[Entry]) -> dict[str, Entry]:
     unique: dict[str, Entry] = {}
     for entry in entries:
+        if type(entry.business_key) is not str:
+            # Not a key to look up by (it might not even hash): refused as validation refuses it.
+            validate_entry(entry)
         first = unique.setdefault(entry.business_key, entry)
         if first != entry:
             raise BusinessKeyConflict(entry.business_key)
@@ -143,6 +141,9 @@ def _unique_by_key(entries: Sequence[Entry]) -> dict[str, Entry]:
 
 
 def _in_input_order(entries: Sequence[Entry], recorded: dict[str, Recorded]) -> list[Recorded]:
+    if len(recorded) == len(entries):
+        # No key repeats within the batch (the usual case): each answer as recorded.
+        return [recorded[entry.business_key] for entry in entries]
     answered: set[str] = set()
     result: list[Recorded] = []
     for entry in entries:
@@ -216,12 +217,11 @@ def _database_clock(connection: psycopg.Connection[Any]) -> datetime:
 
 def _seal_and_copy(
     connection: psycopg.Connection[Any], head: Head, entries: list[Entry], created_at: datetime
-) -> tuple[list[_Sealed], _Written]:
-    """Chains each entry onto the one before and streams its rows chunk by chunk, so the server
-    inserts while Python hashes the rest and renders the postings. Answers the batch and its
-    COPY text: the transactions written, the postings to write next."""
+) -> tuple[list[_Sealed], bytes]:
+    """Validates each entry and chains it onto the one before, streaming the rows chunk by
+    chunk, so the server inserts while Python checks and hashes the rest. Answers the batch and
+    the COPY text written. An invalid entry raises inside the COPY, which aborts it."""
     sealed: list[_Sealed] = []
-    posting_chunks: list[str] = []
     chunks: list[str] = []
     lines: list[str] = []
     timestamp = format_timestamp(created_at)
@@ -231,10 +231,12 @@ def _seal_and_copy(
     tail_digits = 2 * TRANSACTION_ID_RANDOM_BYTES
     with connection.cursor() as cursor, cursor.copy(COPY_TRANSACTIONS_SQL) as copy:
         for position, entry in enumerate(entries):
+            validate_entry(entry)
             seq += 1
             start = position * tail_digits
             transaction_id = _transaction_id(seq, tails[start : start + tail_digits])
-            # Validation has checked every value, so the text is encoded without checking again.
+            # Validation has just checked every value, so the text is encoded without checking
+            # again.
             canonical = encode_v1_text(
                 seq=seq,
                 transaction_id=transaction_id,
@@ -252,7 +254,6 @@ def _seal_and_copy(
                 )
             )
             sealed.append(_Sealed(seq, transaction_id, entry, digest))
-            posting_chunks.append(posting_lines(seq, entry))
             prev_hash = digest
             if len(lines) == COPY_CHUNK_ROWS:
                 chunks.append("".join(lines))
@@ -260,8 +261,35 @@ def _seal_and_copy(
                 lines = []
         chunks.append("".join(lines))
         copy.write(chunks[-1])
-    written = _Written("".join(chunks).encode("ascii"), "".join(posting_chunks).encode("ascii"))
-    return sealed, written
+    return sealed, "".join(chunks).encode("ascii")
+
+
+def _copy_postings(
+    connection: psycopg.Connection[Any], sealed: list[_Sealed], transactions: bytes
+) -> tuple[_Written, _Digests, dict[str, Recorded]]:
+    """Renders the postings chunk by chunk while the server inserts the chunk before: the
+    transactions' COPY keeps Python busier than the server, this one the other way round.
+    Answers the batch's COPY text, its digests for the read-back, and the answer."""
+    chunks: list[str] = []
+    with connection.cursor() as cursor, cursor.copy(COPY_POSTINGS_SQL) as copy:
+        for start in range(0, len(sealed), COPY_CHUNK_ROWS):
+            chunk = sealed[start : start + COPY_CHUNK_ROWS]
+            chunks.append("".join([posting_lines(item.seq, item.entry) for item in chunk]))
+            copy.write(chunks[-1])
+        # While the server inserts the last chunk and runs the trigger. (Leaving the block
+        # waits for it.)
+        written = _Written(transactions, "".join(chunks).encode("ascii"))
+        digests = _Digests(
+            hashlib.sha256(written.transactions).digest(),
+            hashlib.sha256(written.postings).digest(),
+        )
+        recorded = {
+            item.entry.business_key: Recorded(
+                item.entry.business_key, item.transaction_id, item.seq, created=True
+            )
+            for item in sealed
+        }
+    return written, digests, recorded
 
 
 def _transaction_id(seq: int, random_tail: str) -> str:
@@ -275,6 +303,7 @@ def _transaction_id(seq: int, random_tail: str) -> str:
 def _check_read_back(
     connection: psycopg.Connection[Any],
     sealed: list[_Sealed],
+    created_at: datetime,
     written: _Written,
     digests: _Digests,
 ) -> None:
@@ -282,7 +311,12 @@ def _check_read_back(
     the round trip changed (time precision, padding, encoding) fails here instead of in a later
     verify. Comparing is enough: the rows were validated and chained before they were written,
     so equal rows hold the same hashes and the same money."""
-    bounds = {"seq_min": sealed[0].seq, "seq_max": sealed[-1].seq}
+    bounds = {
+        "seq_min": sealed[0].seq,
+        "seq_max": sealed[-1].seq,
+        "created_at": created_at,
+        "timestamp": format_timestamp(created_at),
+    }
     row = connection.execute(READ_BACK_DIGESTS_SQL, bounds).fetchone()
     stored = (None, None) if row is None else row
     if stored[0] != digests.transactions:
@@ -296,7 +330,7 @@ def _check_read_back(
 
 
 def _first_difference(
-    connection: psycopg.Connection[Any], sql: str, bounds: dict[str, int], written: bytes
+    connection: psycopg.Connection[Any], sql: str, bounds: dict[str, Any], written: bytes
 ) -> int:
     """The seq of the first stored line that differs from the written one, or is missing."""
     stored = connection.execute(sql, bounds).fetchall()

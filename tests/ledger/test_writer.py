@@ -1,4 +1,4 @@
-"""append(): validation first, one locked transaction per batch, exactly once per key."""
+"""append(): every entry validated, one locked transaction per batch, exactly once per key."""
 
 import re
 import threading
@@ -339,4 +339,29 @@ def test_a_value_changed_on_the_way_in_fails_the_read_back(
     with pytest.raises(ChainBroken, match=reason) as raised:
         append(engine, captures("altered", 4))
     assert raised.value.seq == (2 if table == "ledger_transactions" else 3)
+    assert transaction_count(superuser) == 0
+
+
+def test_a_created_at_changed_on_the_way_in_fails_the_read_back(
+    engine: Engine, superuser: Connection
+) -> None:
+    # The read-back renders the batch's own created_at from the writer's text; one microsecond
+    # off must still be told apart.
+    superuser.execute("""
+        CREATE FUNCTION shift_created_at() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.seq = 2 THEN
+                NEW.created_at := NEW.created_at + interval '1 microsecond';
+            END IF;
+            RETURN NEW;
+        END
+        $$
+    """)
+    superuser.execute(
+        "CREATE TRIGGER shift_created_at BEFORE INSERT ON ledger_transactions"
+        " FOR EACH ROW EXECUTE FUNCTION shift_created_at()"
+    )
+    with pytest.raises(ChainBroken, match="transaction differs") as raised:
+        append(engine, captures("shifted", 4))
+    assert raised.value.seq == 2
     assert transaction_count(superuser) == 0
