@@ -78,6 +78,17 @@ def wait_for_charges(simulator: Simulator, payment_ids: list[str]) -> None:
     raise AssertionError("not every payment was charged in time")
 
 
+def wait_for_a_charge_in_flight(stack: Stack, payment_ids: list[str]) -> None:
+    """Until some payment is ``processing``: its PaymentIntent exists and a worker is inside
+    the slow confirm call, the moment a crash is most dangerous."""
+    deadline = time.monotonic() + CHARGED_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if any(payment(stack, pid)["status"] == "processing" for pid in payment_ids):
+            return
+        time.sleep(POLL_INTERVAL_S)
+    raise AssertionError("no charge was ever in flight")
+
+
 def assert_settled_once(stack: Stack, payment_ids: list[str]) -> None:
     """Succeeded and recorded, one charge and one ledger transaction each, nothing dead."""
     final = wait_until_terminal(stack, payment_ids)
@@ -180,7 +191,7 @@ def test_a_worker_killed_mid_charge_is_reclaimed_and_charges_once(
     stack = slow_reclaim_stack
     Simulator(stack.simulator_url).configure(latency_ms=SLOW_PROVIDER_MS)
     payment_ids = ids_of(send(stack, PAYMENTS // 2, "killed"))
-    time.sleep(SLOW_PROVIDER_MS / 1000)  # every worker thread is inside a provider call now
+    wait_for_a_charge_in_flight(stack, payment_ids)
 
     stack.workers.kill_oldest()
     stack.workers.kill_oldest()
