@@ -1,11 +1,9 @@
 """The private PostgreSQL helper: data survives stop, crash and restart; cleanup leaves nothing."""
 
-from pathlib import Path
-
 import psycopg
 import pytest
 
-from tests.support.postgres_server import CONNECT_TIMEOUT_S, PostgresServer
+from tests.support.postgres_server import CONNECT_TIMEOUT_S, PostgresServer, is_live
 
 
 def write_row(database_url: str) -> None:
@@ -17,16 +15,6 @@ def write_row(database_url: str) -> None:
 def read_rows(database_url: str) -> list[tuple[str, int]]:
     with psycopg.connect(database_url, connect_timeout=CONNECT_TIMEOUT_S) as connection:
         return connection.execute("SELECT id, amount_minor FROM payments").fetchall()
-
-
-def is_live(pid: int) -> bool:
-    """A pid that still runs; a zombie left for init to reap counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    # The state follows the parenthesised command name, which may itself hold spaces.
-    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def test_a_committed_row_survives_stop_and_start(private_postgres: PostgresServer) -> None:

@@ -225,14 +225,27 @@ class PostgresServer:
     def _kill_cluster_processes(self) -> None:
         # Repeated, because a postmaster killed mid-fork may leave a child the last scan missed.
         deadline = time.monotonic() + EXIT_TIMEOUT_S
+        killed: set[int] = set()
         while time.monotonic() < deadline:
             pids = self.process_ids()
-            if not pids:
+            # A dying process leaves its folder before it is done exiting: wait for the end.
+            if not pids and not any(is_live(pid) for pid in killed):
                 return
             for pid in pids:
                 _kill_if_alive(pid)
+            killed.update(pids)
             time.sleep(POLL_INTERVAL_S)
         raise TimeoutError(f"postgres processes {self.process_ids()} outlived SIGKILL")
+
+
+def is_live(pid: int) -> bool:
+    """A pid that still runs; a zombie left for init to reap counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    # The state follows the parenthesised command name, which may itself hold spaces.
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _kill_if_alive(pid: int) -> None:
