@@ -22,12 +22,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-import redis
 
-from app.keys import dead_key
-from app.settings import load
 from tests.conftest import migrate
-from tests.support.payments import wait_until_terminal
+from tests.support.payments import dead_letter_count, wait_until_terminal
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer
 from tests.support.simulator import Simulator
@@ -207,14 +204,6 @@ def ledger_captures(database_url: str) -> dict[str, tuple[int, str]]:
     return captures
 
 
-def dead_letters(redis_url: str, partitions: int) -> int:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        return sum(int(client.xlen(dead_key(p, "payments"))) for p in range(partitions))
-    finally:
-        client.close()
-
-
 def test_nothing_lost_nothing_doubled_under_chaos(chaos: Chaos) -> None:
     started = time.monotonic()
     faults = Faults()
@@ -252,7 +241,7 @@ def test_nothing_lost_nothing_doubled_under_chaos(chaos: Chaos) -> None:
     moved = {c["payment_id"]: (c["amount"], c["currency"].lower()) for c in charges}
     assert moved == ledger_captures(chaos.stack.env["DATABASE_URL"])
     assert set(moved) == succeeded
-    assert dead_letters(chaos.stack.env["REDIS_URL"], load().stream_partitions) == 0
+    assert dead_letter_count(chaos.stack.env["REDIS_URL"]) == 0
     verified = cli(chaos.stack.env, "ledger", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

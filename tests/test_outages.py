@@ -3,7 +3,6 @@ PostgreSQL down, a provider down, Redis killed and restarted on its AOF, a worke
 SIGKILL mid-charge. In each, nothing accepted is lost and nothing is charged twice."""
 
 import collections
-import concurrent.futures
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,15 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
-from app.keys import dead_key
-from app.settings import load
 from tests.conftest import migrate
 from tests.support.payments import (
     POLL_INTERVAL_S,
-    REQUEST_TIMEOUT_S,
+    dead_letter_count,
+    ids_of,
     ledger_transactions_by_reference,
+    send_card_payments,
     wait_until_terminal,
 )
 from tests.support.postgres_server import PostgresServer
@@ -28,7 +26,6 @@ from tests.support.simulator import Simulator
 from tests.support.stack import Stack, cli, running_stack
 
 PAYMENTS = 40
-SENDERS = 8
 #: Long enough for every payment to reach the provider while the outage lasts.
 CHARGED_TIMEOUT_S = 60.0
 #: How long the provider stays down: well inside the test stacks' retry span (about 17 s).
@@ -37,28 +34,6 @@ PROVIDER_OUTAGE_S = 5.0
 SLOW_PROVIDER_MS = 1_500
 #: Short attempt limits so a killed worker's entries are reclaimed within seconds.
 FAST_RECLAIM_ENV = {"CHARGE_TIME_LIMIT_S": "4", "RECLAIM_GRACE_S": "1", "PROVIDER_TIMEOUT_S": "3"}
-
-
-def send(stack: Stack, count: int, prefix: str) -> dict[str, httpx.Response]:
-    """``count`` Stripe payments, keyed ``prefix-N``; the answers by key."""
-    headers = {"Authorization": f"Bearer {stack.api_key}"}
-    with httpx.Client(
-        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
-    ) as client:
-
-        def one(index: int) -> tuple[str, httpx.Response]:
-            key = f"{prefix}-{index}"
-            body = {"amount": 700 + index, "currency": "usd", "payment_method": "pm_card_visa"}
-            response = client.post("/v1/payments", json=body, headers={"Idempotency-Key": key})
-            assert response.status_code == 202, response.text
-            return key, response
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=SENDERS) as pool:
-            return dict(pool.map(one, range(count)))
-
-
-def ids_of(answers: dict[str, httpx.Response]) -> list[str]:
-    return [str(answer.json()["id"]) for answer in answers.values()]
 
 
 def payment(stack: Stack, payment_id: str) -> dict[str, Any]:
@@ -97,12 +72,7 @@ def assert_settled_once(stack: Stack, payment_ids: list[str]) -> None:
     assert charges == collections.Counter(payment_ids)
     ledger = ledger_transactions_by_reference(stack.env["DATABASE_URL"])
     assert ledger == dict.fromkeys(payment_ids, 1)
-    client = redis.Redis.from_url(stack.env["REDIS_URL"])
-    try:
-        partitions = load().stream_partitions
-        assert sum(client.xlen(dead_key(p, "payments")) for p in range(partitions)) == 0
-    finally:
-        client.close()
+    assert dead_letter_count(stack.env["REDIS_URL"]) == 0
     verified = cli(stack.env, "ledger", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
@@ -123,7 +93,7 @@ def test_postgres_down_charging_goes_on_and_the_ledger_catches_up(
     stack, postgres = own_postgres_stack
     postgres.stop()
 
-    payment_ids = ids_of(send(stack, PAYMENTS, "pg-down"))
+    payment_ids = ids_of(send_card_payments(stack, PAYMENTS, "pg-down"))
     wait_for_charges(Simulator(stack.simulator_url), payment_ids)
 
     # Charged, readable from Redis, and waiting for the ledger: nothing is recorded yet.
@@ -138,7 +108,7 @@ def test_provider_down_the_queue_builds_and_drains_afterwards(stack: Stack) -> N
     simulator = Simulator(stack.simulator_url)
     simulator.configure(fail_before_rate=1)
 
-    payment_ids = ids_of(send(stack, PAYMENTS, "provider-down"))
+    payment_ids = ids_of(send_card_payments(stack, PAYMENTS, "provider-down"))
     time.sleep(PROVIDER_OUTAGE_S)
 
     assert simulator.charges() == []
@@ -164,12 +134,12 @@ def test_redis_killed_and_restarted_on_its_aof_loses_nothing_accepted(
     aof_stack: tuple[Stack, RedisServer],
 ) -> None:
     stack, server = aof_stack
-    answers = send(stack, PAYMENTS, "aof")
+    answers = send_card_payments(stack, PAYMENTS, "aof")
 
     server.stop()  # SIGKILL: no chance to write anything more
     server.start()
 
-    replayed = send(stack, PAYMENTS, "aof")
+    replayed = send_card_payments(stack, PAYMENTS, "aof")
     assert {key: answer.content for key, answer in replayed.items()} == {
         key: answer.content for key, answer in answers.items()
     }
@@ -190,7 +160,7 @@ def test_a_worker_killed_mid_charge_is_reclaimed_and_charges_once(
 ) -> None:
     stack = slow_reclaim_stack
     Simulator(stack.simulator_url).configure(latency_ms=SLOW_PROVIDER_MS)
-    payment_ids = ids_of(send(stack, PAYMENTS // 2, "killed"))
+    payment_ids = ids_of(send_card_payments(stack, PAYMENTS // 2, "killed"))
     wait_for_a_charge_in_flight(stack, payment_ids)
 
     stack.workers.kill_oldest()

@@ -2,18 +2,18 @@
 payment's retry budget. The workers run with no retries at all, so a single counted attempt
 would dead-letter its payment."""
 
-import concurrent.futures
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import redis
 
-from app.keys import dead_key
-from app.settings import load
-from tests.support.payments import REQUEST_TIMEOUT_S, wait_until_terminal
+from tests.support.payments import (
+    dead_letter_count,
+    ids_of,
+    send_card_payments,
+    wait_until_terminal,
+)
 from tests.support.redis_server import RedisServer
 from tests.support.simulator import Simulator
 from tests.support.stack import Stack, running_stack
@@ -24,7 +24,6 @@ PAYMENTS = 30
 CALLS_PER_PAYMENT = 2
 #: The simulator's limiter refuses this share of calls on top.
 PROVIDER_429_RATE = 0.3
-SENDERS = 8
 
 
 @pytest.fixture
@@ -42,45 +41,18 @@ def limited_stack(
     )
 
 
-def send(stack: Stack, count: int) -> list[str]:
-    headers = {"Authorization": f"Bearer {stack.api_key}"}
-    body = {"amount": 1500, "currency": "usd", "payment_method": "pm_card_visa"}
-    with httpx.Client(
-        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
-    ) as client:
-
-        def one(index: int) -> str:
-            response = client.post(
-                "/v1/payments", json=body, headers={"Idempotency-Key": f"limit-{index}"}
-            )
-            assert response.status_code == 202, response.text
-            return str(response.json()["id"])
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=SENDERS) as pool:
-            return list(pool.map(one, range(count)))
-
-
-def dead_total(redis_url: str) -> int:
-    client = redis.Redis.from_url(redis_url)
-    partitions = load().stream_partitions
-    try:
-        return sum(int(client.xlen(dead_key(p, "payments"))) for p in range(partitions))
-    finally:
-        client.close()
-
-
 def test_rate_limited_payments_all_settle_without_using_retries(limited_stack: Stack) -> None:
     simulator = Simulator(limited_stack.simulator_url)
     simulator.configure(rate_limit_rate=PROVIDER_429_RATE)
     started = time.monotonic()
 
-    payment_ids = send(limited_stack, PAYMENTS)
+    payment_ids = ids_of(send_card_payments(limited_stack, PAYMENTS, "limit"))
     final = wait_until_terminal(limited_stack, payment_ids)
     elapsed_s = time.monotonic() - started
 
     assert {payment["status"] for payment in final.values()} == {"succeeded"}
     assert sorted(charge["payment_id"] for charge in simulator.charges()) == sorted(payment_ids)
-    assert dead_total(limited_stack.env["REDIS_URL"]) == 0
+    assert dead_letter_count(limited_stack.env["REDIS_URL"]) == 0
     # The limiter held the calls back: they cannot all have gone out faster than it allows
     # (less one window, which a burst may straddle).
     calls_s = PAYMENTS * CALLS_PER_PAYMENT / STRIPE_ACCOUNT_RATE_PER_S

@@ -1,17 +1,56 @@
 """Watching payments settle through the public API, and what the ledger holds for them."""
 
+import concurrent.futures
 import time
 from typing import Any
 
 import httpx
 import psycopg
+import redis
 
+from app.dispatch import PAYMENTS_QUEUE
+from app.keys import dead_key
+from app.settings import load
 from tests.support.stack import Stack
 
 SETTLE_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.2
 REQUEST_TIMEOUT_S = 30.0
 TERMINAL = {"succeeded", "failed", "requires_action"}
+SENDERS = 8
+
+
+def send_card_payments(stack: Stack, count: int, prefix: str) -> dict[str, httpx.Response]:
+    """``count`` Stripe card payments sent at once, keyed ``prefix-N``; each must be accepted.
+    The answers by key."""
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    with httpx.Client(
+        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
+    ) as client:
+
+        def one(index: int) -> tuple[str, httpx.Response]:
+            key = f"{prefix}-{index}"
+            body = {"amount": 700 + index, "currency": "usd", "payment_method": "pm_card_visa"}
+            response = client.post("/v1/payments", json=body, headers={"Idempotency-Key": key})
+            assert response.status_code == 202, response.text
+            return key, response
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=SENDERS) as pool:
+            return dict(pool.map(one, range(count)))
+
+
+def ids_of(answers: dict[str, httpx.Response]) -> list[str]:
+    return [str(answer.json()["id"]) for answer in answers.values()]
+
+
+def dead_letter_count(redis_url: str) -> int:
+    """Messages in the payments queue's dead-letter streams, over every partition."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        partitions = range(load().stream_partitions)
+        return sum(int(client.xlen(dead_key(p, PAYMENTS_QUEUE))) for p in partitions)
+    finally:
+        client.close()
 
 
 def wait_until_terminal(
