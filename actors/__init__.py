@@ -4,16 +4,12 @@ broker and declares the actors on it."""
 import dramatiq
 from dramatiq.middleware import Middleware, default_middleware
 
-from actors import retries
-from actors.broker import StreamsBroker
-from actors.merchant_sync import MerchantSync
-from actors.runtime import redis_client
+from actors.middleware import retries
+from actors.middleware.merchant_sync import MerchantSync
+from actors.streams.broker import StreamsBroker
+from actors.streams.options import StreamOptions
+from app.queue.connection import worker_client
 from app.settings import settings
-
-#: Entries one read may take per consumer (XREADGROUP COUNT), within the worker's prefetch.
-READ_COUNT_MAX = 64
-#: Longest blocking read; shorter than the Redis socket timeout so a quiet stream is no error.
-BLOCK_MS = 1000
 
 
 def worker_middleware() -> list[Middleware]:
@@ -27,12 +23,12 @@ def worker_middleware() -> list[Middleware]:
 def build_broker() -> StreamsBroker:
     config = settings()
     return StreamsBroker(
-        client=redis_client(config),
-        partitions=config.stream_partitions,
-        reclaim_idle_ms=config.reclaim_idle_ms,
-        deliveries_max=config.deliveries_max,
-        read_count_max=READ_COUNT_MAX,
-        block_ms=BLOCK_MS,
+        client=worker_client(config),
+        options=StreamOptions(
+            partitions=config.stream_partitions,
+            reclaim_idle_ms=config.reclaim_idle_ms,
+            deliveries_max=config.deliveries_max,
+        ),
         # Only the worker process has the runtime MerchantSync reads (settings from its env).
         middleware=[*worker_middleware(), MerchantSync()],
     )

@@ -7,8 +7,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 import app.ledger.models  # noqa: F401  (registers the ledger tables on Base.metadata)
-from app.db import psycopg_url
-from app.orm import Base
+import app.merchants.models  # noqa: F401  (registers the merchants table on Base.metadata)
+from app.db import Base, psycopg_url
 from app.settings import settings
 
 config = context.config

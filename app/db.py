@@ -1,15 +1,25 @@
-"""The one way paystream builds a SQLAlchemy engine: psycopg 3, explicit pool limits."""
+"""The one way paystream builds a SQLAlchemy engine (psycopg 3, explicit pool limits), and the
+one declarative base, so Alembic sees one metadata."""
 
 from typing import Any, cast
 
 import psycopg
 import sqlalchemy
+from sqlalchemy.orm import DeclarativeBase
 
 #: SQLAlchemy's own name for the psycopg 3 driver; plain ``postgresql://`` would pick psycopg2.
 PSYCOPG_SCHEME = "postgresql+psycopg"
 #: Schemes we accept from the environment (Heroku still hands out ``postgres://``).
 PLAIN_SCHEMES = frozenset({"postgres", "postgresql", PSYCOPG_SCHEME})
 
+#: Constraint names are fixed by convention so migrations can name what they drop.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 #: Connections each process keeps open; a worker appends in batches, so a few suffice.
 POOL_SIZE = 5
 #: Extra connections allowed under a burst, closed again when returned.
@@ -20,6 +30,10 @@ POOL_TIMEOUT_S = 30.0
 POOL_RECYCLE_S = 1800
 #: A dead server must fail fast: the worker retries later, the stream keeps the payment.
 CONNECT_TIMEOUT_S = 10
+
+
+class Base(DeclarativeBase):
+    metadata = sqlalchemy.MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class DatabaseUrlError(ValueError):

@@ -3,6 +3,8 @@
 from http import HTTPStatus
 
 PROBLEM_TYPE_BASE = "https://paystream.dev/problems/"
+#: What a client is told to wait before retrying when Redis cannot take the request.
+UNAVAILABLE_RETRY_AFTER_S = 1
 
 
 class ApiError(Exception):
@@ -118,6 +120,13 @@ class Unavailable(ApiError):
 
     status = HTTPStatus.SERVICE_UNAVAILABLE
     code = "unavailable"
+
+    def __init__(
+        self,
+        detail: str = "Redis could not take the request; nothing was stored. Retrying, with the "
+        "same Idempotency-Key for a write, is safe.",
+    ) -> None:
+        super().__init__(detail, headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)})
 
 
 class InternalError(ApiError):

@@ -1,63 +1,27 @@
-"""The Idempotency-Key header (IETF draft, Stripe-compatible) and the payload fingerprint."""
+"""Idempotent accepts: the payload fingerprint a key is bound to, and the stored answer a
+repeated key gets back, byte for byte."""
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from app.errors import IdempotencyKeyInvalid, IdempotencyKeyMissing
+from app.errors import IdempotencyKeyReused
 
-KEY_CHARS_MIN = 1
-KEY_CHARS_MAX = 255
-HEADER = "idempotency-key"
-HEADER_ALIAS = "x-idempotency-key"
 FINGERPRINT_VERSION = "v1"
+#: The status of every accept's first answer: taken, to be settled by a worker.
+ACCEPTED_STATUS = 202
 
 
-def _unquote_sf_string(raw: str) -> str:
-    """The value of an RFC 8941 sf-string: ``"abc"`` means ``abc``, with ``\\"`` and ``\\\\``."""
-    inner = raw[1:-1]
-    chars: list[str] = []
-    escaped = False
-    for char in inner:
-        if escaped:
-            if char not in ('"', "\\"):
-                raise IdempotencyKeyInvalid("The quoted Idempotency-Key has a bad escape.")
-            chars.append(char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == '"':
-            raise IdempotencyKeyInvalid("The quoted Idempotency-Key has an unescaped quote.")
-        else:
-            chars.append(char)
-    if escaped:
-        raise IdempotencyKeyInvalid("The quoted Idempotency-Key ends inside an escape.")
-    return "".join(chars)
+@dataclass(frozen=True)
+class Answer:
+    """What an accept answered (or first answered, when ``replayed``)."""
 
-
-def _check(key: str) -> str:
-    if not KEY_CHARS_MIN <= len(key) <= KEY_CHARS_MAX:
-        raise IdempotencyKeyInvalid(
-            f"The Idempotency-Key must be {KEY_CHARS_MIN} to {KEY_CHARS_MAX} characters."
-        )
-    if not all("!" <= char <= "~" for char in key):
-        raise IdempotencyKeyInvalid("The Idempotency-Key must be visible ASCII characters only.")
-    return key
-
-
-def parse_key(headers: Mapping[str, str]) -> str:
-    """The client's key from ``Idempotency-Key`` or its ``X-Idempotency-Key`` alias."""
-    primary = headers.get(HEADER)
-    alias = headers.get(HEADER_ALIAS)
-    if primary is None and alias is None:
-        raise IdempotencyKeyMissing("This request needs an Idempotency-Key header.")
-    if primary is not None and alias is not None and primary != alias:
-        raise IdempotencyKeyInvalid("Idempotency-Key and X-Idempotency-Key disagree.")
-    raw = (primary if primary is not None else alias) or ""
-    if len(raw) >= 2 and raw.startswith('"') and raw.endswith('"'):
-        return _check(_unquote_sf_string(raw))
-    return _check(raw)
+    status: int
+    body: bytes
+    location: str
+    replayed: bool
 
 
 def canonical_json(document: Any) -> bytes:
@@ -70,3 +34,14 @@ def fingerprint(canonical_request: Mapping[str, Any], operation: str) -> str:
         {"v": FINGERPRINT_VERSION, "op": operation, "body": canonical_request}
     )
     return hashlib.sha256(material).hexdigest()
+
+
+def replayed(stored: Sequence[bytes], expected: str, client_key: str) -> Answer:
+    """The stored first answer, from an accept script's ``{"replay", fingerprint, status, body,
+    location}``; 422 when the key was first used with another payload."""
+    _, stored_fingerprint, status, body, location = stored
+    if stored_fingerprint.decode() != expected:
+        raise IdempotencyKeyReused(
+            f"Idempotency-Key '{client_key}' was already used with a different payload."
+        )
+    return Answer(int(status), body, location.decode(), replayed=True)

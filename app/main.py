@@ -3,28 +3,19 @@
 import contextlib
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.accept import Acceptor
-from app.auth import Authenticator
-from app.openapi import SPEC
-from app.problems import EXCEPTION_HANDLERS
-from app.refund_accept import RefundAcceptor
-from app.routes import operations, payments, refunds
+from app.http.auth import Authenticator
+from app.http.openapi import SPEC
+from app.http.problems import EXCEPTION_HANDLERS
+from app.http.routes import operations, payments, refunds
+from app.payments.accept import Acceptor
+from app.queue.connection import web_client
+from app.refunds.accept import RefundAcceptor
 from app.settings import Settings, settings
-
-#: Connections per web process; above the concurrency one event loop can usefully drive.
-REDIS_CONNECTIONS_MAX = 256
-REDIS_SOCKET_TIMEOUT_S = 5.0
-#: A command that fails on a dead connection is sent once more on a fresh one, so a restarted
-#: Redis costs a reconnect rather than a 503. Safe: the accept scripts replay when rerun.
-REDIS_CONNECTION_RETRIES = 1
 
 
 async def openapi(_: Request) -> Response:
@@ -36,13 +27,7 @@ def create_app(config: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(
-            config.redis_url,
-            max_connections=REDIS_CONNECTIONS_MAX,
-            socket_timeout=REDIS_SOCKET_TIMEOUT_S,
-            socket_connect_timeout=REDIS_SOCKET_TIMEOUT_S,
-            retry=Retry(NoBackoff(), REDIS_CONNECTION_RETRIES),
-        )
+        client = web_client(config)
         app.state.settings = config
         app.state.redis = client
         app.state.acceptor = Acceptor(client, config)

@@ -3,6 +3,7 @@
 import os
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
 
 STRIPE_API_BASE_DEFAULT = "https://api.stripe.com"
 PAYSTACK_API_BASE_DEFAULT = "https://api.paystack.co"
@@ -33,31 +34,25 @@ class SettingsError(ValueError):
     """The environment holds a value paystream refuses to start with."""
 
 
-def _int(name: str, default: int) -> int:
+Number = TypeVar("Number", int, float)
+
+
+def _number(name: str, default: Number) -> Number:
+    """The variable as the type of its default; unset or empty means the default."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        return type(default)(raw)
     except ValueError as error:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from error
-
-
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as error:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from error
+        kind = "an integer" if isinstance(default, int) else "a number"
+        raise SettingsError(f"{name} must be {kind}, got {raw!r}") from error
 
 
 @dataclass(frozen=True)
 class Settings:
     redis_url: str
     database_url: str
-    port: int
     stripe_secret_key: str
     stripe_api_base: str
     stripe_webhook_secret: str
@@ -125,26 +120,25 @@ def load() -> Settings:
     return Settings(
         redis_url=env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         database_url=env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        port=_int("PORT", 8000),
         stripe_secret_key=env("STRIPE_SECRET_KEY", "sk_test_paystream"),
         stripe_api_base=env("STRIPE_API_BASE", STRIPE_API_BASE_DEFAULT),
         stripe_webhook_secret=env("STRIPE_WEBHOOK_SECRET", ""),
         paystack_secret_key=env("PAYSTACK_SECRET_KEY", "sk_test_paystream"),
         paystack_api_base=env("PAYSTACK_API_BASE", PAYSTACK_API_BASE_DEFAULT),
-        stream_partitions=_int("STREAM_PARTITIONS", 8),
-        idempotency_key_ttl_s=_int("IDEMPOTENCY_KEY_TTL_S", 7 * 24 * 3600),
-        payment_record_ttl_s=_int("PAYMENT_RECORD_TTL_S", 30 * 24 * 3600),
-        provider_timeout_s=_float("PROVIDER_TIMEOUT_S", 20.0),
-        charge_time_limit_s=_int("CHARGE_TIME_LIMIT_S", 60),
-        reclaim_grace_s=_int("RECLAIM_GRACE_S", 30),
-        deliveries_max=_int("DELIVERIES_MAX", 10),
-        charge_retries_max=_int("CHARGE_RETRIES_MAX", 12),
-        charge_backoff_ms_min=_int("CHARGE_BACKOFF_MS_MIN", 500),
-        charge_backoff_ms_max=_int("CHARGE_BACKOFF_MS_MAX", 300_000),
-        stripe_rate_per_s=_int("STRIPE_RATE_PER_S", 0),
-        stripe_account_rate_per_s=_int("STRIPE_ACCOUNT_RATE_PER_S", STRIPE_ACCOUNT_RATE_PER_S),
-        paystack_rate_per_s=_int("PAYSTACK_RATE_PER_S", 0),
-        paystack_account_rate_per_s=_int(
+        stream_partitions=_number("STREAM_PARTITIONS", 8),
+        idempotency_key_ttl_s=_number("IDEMPOTENCY_KEY_TTL_S", 7 * 24 * 3600),
+        payment_record_ttl_s=_number("PAYMENT_RECORD_TTL_S", 30 * 24 * 3600),
+        provider_timeout_s=_number("PROVIDER_TIMEOUT_S", 20.0),
+        charge_time_limit_s=_number("CHARGE_TIME_LIMIT_S", 60),
+        reclaim_grace_s=_number("RECLAIM_GRACE_S", 30),
+        deliveries_max=_number("DELIVERIES_MAX", 10),
+        charge_retries_max=_number("CHARGE_RETRIES_MAX", 12),
+        charge_backoff_ms_min=_number("CHARGE_BACKOFF_MS_MIN", 500),
+        charge_backoff_ms_max=_number("CHARGE_BACKOFF_MS_MAX", 300_000),
+        stripe_rate_per_s=_number("STRIPE_RATE_PER_S", 0),
+        stripe_account_rate_per_s=_number("STRIPE_ACCOUNT_RATE_PER_S", STRIPE_ACCOUNT_RATE_PER_S),
+        paystack_rate_per_s=_number("PAYSTACK_RATE_PER_S", 0),
+        paystack_account_rate_per_s=_number(
             "PAYSTACK_ACCOUNT_RATE_PER_S", PAYSTACK_ACCOUNT_RATE_PER_S
         ),
     ).validate()

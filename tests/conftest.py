@@ -17,6 +17,8 @@ from tests.support.redis_server import RedisServer
 from tests.support.simulator import FAULT_FREE, Simulator
 from tests.support.stack import Stack, running_stack
 
+pytest_plugins = ["tests.support.broker"]
+
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ADMIN_DATABASE_URL = os.environ.get(
     "TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -12,9 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import app.ledger.models  # noqa: F401  (registers the ledger tables on Base.metadata)
-from app.db import create_engine_for
+import app.merchants.models  # noqa: F401  (registers the merchants table on Base.metadata)
+from app.db import Base, create_engine_for
 from app.ledger import append, capture_entry, clearing_account
-from app.orm import Base
 from tests.conftest import create_database, database_url_for, drop_database, migrate
 from tests.support.processes import ROOT
 

@@ -1,9 +1,10 @@
 #!lua
--- Move a payment's recovery point forward, only from the point the caller last saw, so two
--- workers holding the same payment (a reclaimed message whose first worker still lives) can
--- never both take the same step.
+-- Move a payment's or refund's recovery point forward, only from the point the caller last
+-- saw, so two workers holding the same message (a reclaimed message whose first worker still
+-- lives) can never both take the same step.
 --
--- KEYS[1]  {ps:N}:pay:<payment id>   hash: the payment record, field "step" = recovery point
+-- KEYS[1]  {ps:N}:pay:<payment id>    hash: the record, field "step" = recovery point
+--       or {ps:N}:refund:<refund id>
 -- ARGV[1]  the step the caller expects the record to be at
 -- ARGV[2]  the step to move to
 -- ARGV[3..] more field, value pairs to write with the move

@@ -16,13 +16,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.db import Base
 from app.ledger.limits import (
     ACCOUNT_CODE_LENGTH_MAX,
     AMOUNT_MAX,
     IDENTIFIER_LENGTH_MAX,
     TRANSACTION_ID_LENGTH_MAX,
 )
-from app.orm import Base
 
 CURRENCY_CHECK = "currency ~ '^[a-z]{3}$'"
 

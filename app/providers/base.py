@@ -1,6 +1,6 @@
 """The one interface every payment provider adapter implements, and our outcome vocabulary.
 
-Adapters turn our request into a provider call and the provider's answer into a ``ChargeOutcome``.
+Adapters turn our request into a provider call and the provider's answer into a ``ProviderAnswer``.
 They know nothing of HTTP routes, actors or the ledger. Every call is safe to repeat: the
 provider-side idempotency key is derived from our payment id, never from the client's key.
 
@@ -13,7 +13,7 @@ The charge is split so the actor can persist a recovery point between the steps:
 3. ``lookup`` — ask the provider what happened, without moving money; used after an ambiguous
    answer and whenever a message resumes from ``charging``.
 
-Refunds follow the same shape, answered with the same ``ChargeOutcome`` (``provider_reference``
+Refunds follow the same shape, answered with the same ``ProviderAnswer`` (``provider_reference``
 is then the provider's refund id): ``refund`` moves money back (safe to repeat where the
 provider honours our refund id as an idempotency key), ``lookup_refund`` never moves money.
 """
@@ -68,7 +68,9 @@ class RefundRequest:
 
 
 @dataclass(frozen=True)
-class ChargeOutcome:
+class ProviderAnswer:
+    """What one provider call came to, in our vocabulary: a charge's or a refund's."""
+
     outcome: Outcome
     #: The provider's id for the object the money moves on (PaymentIntent id, Paystack reference).
     provider_reference: str | None = None
@@ -77,14 +79,12 @@ class ChargeOutcome:
     failure_message: str | None = None
     #: Seconds the provider asked us to wait (Retry-After), when it said.
     retry_after_s: float | None = None
-    #: Fee in minor units of the charge currency, when the provider reports it.
-    fee: int | None = None
 
 
 class Provider(Protocol):
     name: str
 
-    def prepare(self, request: ChargeRequest) -> ChargeOutcome:
+    def prepare(self, request: ChargeRequest) -> ProviderAnswer:
         """Create the provider object, moving no money.
 
         NOT_ATTEMPTED with ``provider_reference`` set when ready to charge; DECLINED when the
@@ -92,15 +92,15 @@ class Provider(Protocol):
         """
         ...
 
-    def charge(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+    def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         """Move the money on the prepared reference; safe to repeat."""
         ...
 
-    def lookup(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+    def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         """What happened to this charge; never moves money."""
         ...
 
-    def refund(self, request: RefundRequest) -> ChargeOutcome:
+    def refund(self, request: RefundRequest) -> ProviderAnswer:
         """Move ``request.amount`` back to the customer.
 
         SUCCEEDED once the provider has taken the refund (``provider_reference`` = its refund
@@ -111,7 +111,7 @@ class Provider(Protocol):
 
     def lookup_refund(
         self, request: RefundRequest, provider_refund_reference: str | None
-    ) -> ChargeOutcome:
+    ) -> ProviderAnswer:
         """What happened to this refund; never moves money.
 
         NOT_ATTEMPTED means calling ``refund`` again is safe (it cannot refund twice); UNKNOWN

@@ -10,13 +10,13 @@ import pytest
 import redis
 
 from actors.charge import Charge, charge_request
-from actors.retries import Defer
-from actors.runtime import Runtime
-from actors.throttle import RATE_WINDOW_S
-from app import keys
+from actors.middleware.retries import Defer
+from actors.middleware.throttle import RATE_WINDOW_S
+from actors.runtime import Runtime, build_runtime
 from app.ledger import append, capture_entry, clearing_account
-from app.payment_record import Step
-from app.payment_request import PaymentRequest
+from app.payments.record import Step
+from app.payments.request import PaymentRequest
+from app.queue import keys
 from app.settings import Settings
 from tests.support.simulator import Simulator
 from tests.support.worker import (
@@ -25,7 +25,6 @@ from tests.support.worker import (
     STRIPE,
     UNREACHABLE_DATABASE_URL,
     accepted,
-    build_runtime,
     record_of,
 )
 
@@ -48,10 +47,10 @@ def ledger_rows(database_url: str, payment_id: str) -> list[tuple[int, str]]:
 
 def assert_recorded_once(runtime: Runtime, simulator: Simulator, payment_id: str) -> None:
     record = record_of(runtime, payment_id)
-    assert record["step"] == Step.RECORDED.value
+    assert record.step is Step.RECORDED
     assert len(simulator.charges_for(payment_id)) == 1
     [(seq, transaction_id)] = ledger_rows(runtime.settings.database_url, payment_id)
-    assert (record["ledger_seq"], record["ledger_transaction_id"]) == (str(seq), transaction_id)
+    assert (record.ledger_seq, record.ledger_transaction_id) == (seq, transaction_id)
 
 
 def wait_for_a_window_start() -> None:
@@ -62,7 +61,7 @@ def wait_for_a_window_start() -> None:
 
 def prepared_reference(runtime: Runtime, payment_id: str) -> str:
     record = record_of(runtime, payment_id)
-    outcome = runtime.providers[record["provider"]].prepare(charge_request(record))
+    outcome = runtime.providers[record.request.provider].prepare(charge_request(record))
     assert outcome.provider_reference is not None
     return outcome.provider_reference
 
@@ -95,7 +94,7 @@ def test_a_decline_is_final_with_the_providers_code_and_records_nothing(
     Charge(runtime, payment_id).run()
 
     record = record_of(runtime, payment_id)
-    assert (record["step"], record["failure_code"]) == (Step.DECLINED.value, code)
+    assert (record.step, record.failure_code) == (Step.DECLINED, code)
     assert simulator.charges_for(payment_id) == []
     assert ledger_rows(runtime.settings.database_url, payment_id) == []
 
@@ -108,7 +107,7 @@ def test_a_card_needing_authentication_stops_at_requires_action(
 
     Charge(runtime, payment_id).run()
 
-    assert record_of(runtime, payment_id)["step"] == Step.REQUIRES_ACTION.value
+    assert record_of(runtime, payment_id).step is Step.REQUIRES_ACTION
     assert simulator.charges_for(payment_id) == []
 
 
@@ -120,7 +119,7 @@ def test_resumes_from_prepared(runtime: Runtime, simulator: Simulator) -> None:
     Charge(runtime, payment_id).run()
 
     assert_recorded_once(runtime, simulator, payment_id)
-    assert record_of(runtime, payment_id)["provider_reference"] == reference
+    assert record_of(runtime, payment_id).provider_reference == reference
 
 
 @pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
@@ -131,7 +130,7 @@ def test_resumes_from_charging_after_the_money_moved_without_charging_again(
     payment_id = accepted(runtime.redis, request_)
     reference = prepared_reference(runtime, payment_id)
     record = record_of(runtime, payment_id)
-    runtime.providers[record["provider"]].charge(charge_request(record), reference)
+    runtime.providers[record.request.provider].charge(charge_request(record), reference)
     at(runtime, payment_id, Step.CHARGING, provider_reference=reference)
 
     Charge(runtime, payment_id).run()
@@ -167,7 +166,7 @@ def test_an_ambiguous_answer_goes_unknown_and_is_reconciled_not_recharged(
     with pytest.raises(Defer):
         Charge(runtime, payment_id).run()
 
-    assert record_of(runtime, payment_id)["step"] == Step.UNKNOWN.value
+    assert record_of(runtime, payment_id).step is Step.UNKNOWN
     assert len(simulator.charges_for(payment_id)) == 1
     Charge(runtime, payment_id).run()  # still failing charges: only a lookup may happen now
     assert_recorded_once(runtime, simulator, payment_id)
@@ -189,7 +188,7 @@ def test_a_failure_before_the_charge_returns_to_prepared_and_retries(
         Charge(runtime, payment_id).run()
 
     assert not isinstance(retry.value, Defer)  # a failure: it uses the retry budget
-    assert record_of(runtime, payment_id)["step"] == Step.PREPARED.value
+    assert record_of(runtime, payment_id).step is Step.PREPARED
     assert simulator.charges_for(payment_id) == []
     simulator.configure(fail_before_rate=0)
     Charge(runtime, payment_id).run()
@@ -205,7 +204,7 @@ def test_resumes_from_charged_once_the_ledger_is_back(
     with pytest.raises(Defer):
         Charge(outage, payment_id).run()
 
-    assert record_of(runtime, payment_id)["step"] == Step.CHARGED.value
+    assert record_of(runtime, payment_id).step is Step.CHARGED
     assert len(simulator.charges_for(payment_id)) == 1
     Charge(runtime, payment_id).run()
     assert_recorded_once(runtime, simulator, payment_id)
@@ -221,18 +220,18 @@ def test_resumes_from_charged_when_the_ledger_already_holds_the_outcome(
     runtime.providers["stripe"].charge(charge_request(record), reference)
     entry = capture_entry(
         payment_id=payment_id,
-        merchant_id=record["merchant_id"],
+        merchant_id=record.merchant_id,
         clearing_account=clearing_account("stripe", "usd"),
-        amount=record["amount"],
-        currency=record["currency"],
+        amount=record.request.amount,
+        currency=record.request.currency,
     )
-    [first] = append(runtime.ledger, [entry])
+    [first] = append(runtime.database, [entry])
     at(runtime, payment_id, Step.CHARGED, provider_reference=reference)
 
     Charge(runtime, payment_id).run()
 
     assert_recorded_once(runtime, simulator, payment_id)
-    assert record_of(runtime, payment_id)["ledger_seq"] == str(first.seq)
+    assert record_of(runtime, payment_id).ledger_seq == first.seq
 
 
 def test_a_message_without_a_record_is_dropped(runtime: Runtime) -> None:
@@ -263,7 +262,7 @@ def test_our_rate_limit_defers_before_any_provider_call(
     with pytest.raises(Defer):
         Charge(limited, payment_id).run()
 
-    assert record_of(runtime, payment_id)["step"] == Step.PREPARED.value
+    assert record_of(runtime, payment_id).step is Step.PREPARED
     assert simulator.charges_for(payment_id) == []
 
 
@@ -277,7 +276,7 @@ def test_a_provider_429_goes_back_to_prepared_and_defers(
     with pytest.raises(Defer):
         Charge(runtime, payment_id).run()
 
-    assert record_of(runtime, payment_id)["step"] == Step.PREPARED.value
+    assert record_of(runtime, payment_id).step is Step.PREPARED
     assert simulator.charges_for(payment_id) == []
     simulator.configure(rate_limit_rate=0)
     Charge(runtime, payment_id).run()

@@ -4,7 +4,6 @@ one refund transaction, and the payment's reservations always add up."""
 
 import dataclasses
 import time
-from typing import Any
 
 import dramatiq
 import psycopg
@@ -13,17 +12,18 @@ import redis
 
 from actors.charge import Charge
 from actors.refund import Refund, refund_request
-from actors.refund_state import RefundState
-from actors.runtime import Runtime
-from app import keys
-from app.dispatch import PAYMENTS_QUEUE, refund_message
+from actors.runtime import Runtime, build_runtime
+from actors.state import RefundState
 from app.idempotency import fingerprint
 from app.ledger import append, clearing_account, refund_entry
-from app.payment_record import Step, view
-from app.payment_request import PaymentRequest
+from app.payments.record import Step, view
+from app.payments.request import PaymentRequest
 from app.providers.base import RefundRequest
-from app.refund_accept import REFUND_LUA
-from app.refund_record import RefundStep, refund_view
+from app.queue import keys
+from app.queue.dispatch import PAYMENTS_QUEUE, refund_message
+from app.refunds.accept import REFUND_LUA
+from app.refunds.record import RefundRecord, RefundStep
+from app.refunds.record import view as refund_view
 from app.settings import Settings
 from tests.support.simulator import Simulator
 from tests.support.worker import (
@@ -32,7 +32,6 @@ from tests.support.worker import (
     STRIPE,
     UNREACHABLE_DATABASE_URL,
     accepted,
-    build_runtime,
     record_of,
 )
 
@@ -47,7 +46,7 @@ REFUND_AMOUNT = 1000
 def recorded_payment(runtime: Runtime, request: PaymentRequest) -> str:
     payment_id = accepted(runtime.redis, request)
     Charge(runtime, payment_id).run()
-    assert record_of(runtime, payment_id)["step"] == Step.RECORDED.value
+    assert record_of(runtime, payment_id).step is Step.RECORDED
     return payment_id
 
 
@@ -56,7 +55,7 @@ def accept_refund(runtime: Runtime, payment_id: str, amount: int = REFUND_AMOUNT
     partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, PARTITIONS)
     assert partition is not None
     refund_id = keys.new_id(keys.REFUND_ID_PREFIX, partition)
-    merchant_id = record_of(runtime, payment_id)["merchant_id"]
+    merchant_id = record_of(runtime, payment_id).merchant_id
     script = runtime.redis.register_script(REFUND_LUA)
     result = script(
         keys=[
@@ -86,7 +85,7 @@ def refunds(runtime: Runtime) -> RefundState:
     return RefundState(runtime.redis, PARTITIONS)
 
 
-def refund_of(runtime: Runtime, refund_id: str) -> dict[str, Any]:
+def refund_of(runtime: Runtime, refund_id: str) -> RefundRecord:
     record = refunds(runtime).load(refund_id)
     assert record is not None
     return record
@@ -107,7 +106,7 @@ def at(runtime: Runtime, refund_id: str, step: RefundStep, **fields: str) -> Non
 def amounts(runtime: Runtime, payment_id: str) -> tuple[int, int]:
     """The payment's (reserved, refunded) amounts."""
     record = record_of(runtime, payment_id)
-    return int(record.get("amount_refund_pending", 0)), int(record.get("amount_refunded", 0))
+    return record.amount_refund_pending, record.amount_refunded
 
 
 def refund_rows(database_url: str, refund_id: str) -> list[tuple[int, str]]:
@@ -123,12 +122,12 @@ def assert_refunded_once(
     runtime: Runtime, simulator: Simulator, payment_id: str, refund_id: str
 ) -> None:
     record = refund_of(runtime, refund_id)
-    assert record["step"] == RefundStep.RECORDED.value
+    assert record.step is RefundStep.RECORDED
     movements = simulator.refunds_for(payment_id)
-    assert [movement["amount"] for movement in movements] == [record["amount"]]
+    assert [movement["amount"] for movement in movements] == [record.amount]
     [(seq, transaction_id)] = refund_rows(runtime.settings.database_url, refund_id)
-    assert (record["ledger_seq"], record["ledger_transaction_id"]) == (str(seq), transaction_id)
-    assert amounts(runtime, payment_id) == (0, record["amount"])
+    assert (record.ledger_seq, record.ledger_transaction_id) == (seq, transaction_id)
+    assert amounts(runtime, payment_id) == (0, record.amount)
 
 
 @pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
@@ -192,7 +191,7 @@ def test_resumes_from_unknown_with_the_refund_id_by_looking_it_up(
     Refund(runtime, refund_id).run()
 
     assert_refunded_once(runtime, simulator, payment_id, refund_id)
-    assert refund_of(runtime, refund_id)["provider_refund_reference"] == done.provider_reference
+    assert refund_of(runtime, refund_id).provider_refund_reference == done.provider_reference
 
 
 def test_a_paystack_refund_found_refunding_is_parked_unknown_never_sent_again(
@@ -208,7 +207,7 @@ def test_a_paystack_refund_found_refunding_is_parked_unknown_never_sent_again(
         with pytest.raises(dramatiq.Retry):
             Refund(runtime, refund_id).run()
 
-    assert refund_of(runtime, refund_id)["step"] == RefundStep.UNKNOWN.value
+    assert refund_of(runtime, refund_id).step is RefundStep.UNKNOWN
     assert simulator.refunds_for(payment_id) == []
     assert amounts(runtime, payment_id) == (REFUND_AMOUNT, 0)
 
@@ -226,9 +225,9 @@ def test_an_ambiguous_paystack_refund_goes_unknown_and_is_never_repeated(
             Refund(hasty, refund_id).run()
     finally:
         simulator.configure(latency_ms=0)
-        hasty.ledger.dispose()
+        hasty.database.dispose()
 
-    assert refund_of(runtime, refund_id)["step"] == RefundStep.UNKNOWN.value
+    assert refund_of(runtime, refund_id).step is RefundStep.UNKNOWN
     assert wait_for_refunds(simulator, payment_id) == 1
     with pytest.raises(dramatiq.Retry):
         Refund(runtime, refund_id).run()
@@ -250,8 +249,8 @@ def test_a_refused_refund_fails_and_releases_its_reservation(
     Refund(runtime, refund_id).run()
 
     record = refund_of(runtime, refund_id)
-    assert (record["step"], record["failure_code"]) == (
-        RefundStep.FAILED.value,
+    assert (record.step, record.failure_code) == (
+        RefundStep.FAILED,
         "charge_already_refunded",
     )
     assert refund_view(record)["status"] == "failed"
@@ -271,7 +270,7 @@ def test_a_refund_waits_until_its_payments_capture_is_recorded(
     with pytest.raises(dramatiq.Retry):
         Refund(runtime, refund_id).run()
 
-    assert refund_of(runtime, refund_id)["step"] == RefundStep.REQUESTED.value
+    assert refund_of(runtime, refund_id).step is RefundStep.REQUESTED
     assert simulator.refunds_for(payment_id) == []
     Charge(runtime, payment_id).run()
     Refund(runtime, refund_id).run()
@@ -288,7 +287,7 @@ def test_resumes_from_refunded_once_the_ledger_is_back(
     with pytest.raises(dramatiq.Retry):
         Refund(outage, refund_id).run()
 
-    assert refund_of(runtime, refund_id)["step"] == RefundStep.REFUNDED.value
+    assert refund_of(runtime, refund_id).step is RefundStep.REFUNDED
     assert amounts(runtime, payment_id) == (REFUND_AMOUNT, 0)
     Refund(runtime, refund_id).run()
     assert_refunded_once(runtime, simulator, payment_id, refund_id)
@@ -305,12 +304,12 @@ def test_resumes_from_refunded_when_the_ledger_already_holds_the_refund(
     entry = refund_entry(
         refund_id=refund_id,
         payment_id=payment_id,
-        merchant_id=record["merchant_id"],
+        merchant_id=record.merchant_id,
         clearing_account=clearing_account("stripe", "usd"),
         amount=REFUND_AMOUNT,
         currency="usd",
     )
-    [first] = append(runtime.ledger, [entry])
+    [first] = append(runtime.database, [entry])
     at(
         runtime,
         refund_id,
@@ -321,7 +320,7 @@ def test_resumes_from_refunded_when_the_ledger_already_holds_the_refund(
     Refund(runtime, refund_id).run()
 
     assert_refunded_once(runtime, simulator, payment_id, refund_id)
-    assert refund_of(runtime, refund_id)["ledger_seq"] == str(first.seq)
+    assert refund_of(runtime, refund_id).ledger_seq == first.seq
 
 
 def test_a_message_without_a_record_is_dropped(runtime: Runtime) -> None:

@@ -8,9 +8,9 @@ import pytest
 import redis
 from starlette.testclient import TestClient
 
-from app import keys
-from app.auth import hash_api_key, new_api_key
 from app.main import create_app
+from app.merchants.api_keys import hash_api_key, new_api_key
+from app.queue import keys
 from app.settings import Settings, load
 
 

@@ -8,8 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.errors import IdempotencyKeyInvalid, IdempotencyKeyMissing, InvalidRequest
-from app.idempotency import KEY_CHARS_MAX, fingerprint, parse_key
-from app.payment_request import parse_json_object, validate
+from app.http.body import parse_json_object
+from app.http.idempotency_header import KEY_CHARS_MAX, parse_key
+from app.idempotency import fingerprint
+from app.payments.request import validate
 
 VISIBLE = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 KEYS = st.text(VISIBLE, min_size=1, max_size=KEY_CHARS_MAX)

@@ -47,7 +47,8 @@ def test_a_retry_span_past_the_providers_key_window_is_refused(
     [
         ("STREAM_PARTITIONS", "0"),
         ("STREAM_PARTITIONS", "257"),
-        ("PORT", "eighty"),
+        ("STREAM_PARTITIONS", "eight"),
+        ("PROVIDER_TIMEOUT_S", "soon"),
         ("PROVIDER_TIMEOUT_S", "90"),
     ],
 )

@@ -8,8 +8,8 @@ import httpx
 import psycopg
 import redis
 
-from app.dispatch import PAYMENTS_QUEUE
-from app.keys import dead_key
+from app.queue.dispatch import PAYMENTS_QUEUE
+from app.queue.keys import dead_key
 from app.settings import load
 from tests.support.stack import Stack
 

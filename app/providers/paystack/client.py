@@ -7,12 +7,12 @@ from urllib.parse import quote
 
 import httpx
 
-from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
+from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
 from app.providers.paystack import transformers
 
 #: Paystack has no refund idempotency and finds a refund only by its own id: a refund whose
 #: answer was lost stays unknown (its amount stays reserved) until an operator reconciles it.
-REFUND_NOT_FINDABLE = ChargeOutcome(
+REFUND_NOT_FINDABLE = ProviderAnswer(
     Outcome.UNKNOWN,
     failure_message="Paystack finds a refund only by its id, which the lost answer carried",
 )
@@ -33,13 +33,13 @@ class PaystackProvider:
             follow_redirects=False,
         )
 
-    def prepare(self, request: ChargeRequest) -> ChargeOutcome:
+    def prepare(self, request: ChargeRequest) -> ProviderAnswer:
         # Paystack needs no object before the charge: the reference is our payment id.
         if not request.customer_email:
             return transformers.EMAIL_REQUIRED
-        return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=request.payment_id)
+        return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=request.payment_id)
 
-    def charge(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+    def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         if not request.customer_email:
             return replace(transformers.EMAIL_REQUIRED, provider_reference=provider_reference)
         body = transformers.charge_body(request, provider_reference)
@@ -63,7 +63,7 @@ class PaystackProvider:
             transformers.as_charge_answer(outcome), provider_reference=provider_reference
         )
 
-    def lookup(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+    def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         path = transformers.VERIFY_PATH.format(reference=quote(provider_reference, safe=""))
         try:
             response = self._client.get(path)
@@ -72,7 +72,7 @@ class PaystackProvider:
             return replace(outcome, provider_reference=provider_reference)
         envelope = transformers.parse_envelope(response.content)
         if transformers.is_reference_not_found(response.status_code, envelope):
-            return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=provider_reference)
+            return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=provider_reference)
         if response.status_code == 200:
             outcome = transformers.transaction_answer(envelope, request)
         else:
@@ -82,7 +82,7 @@ class PaystackProvider:
             outcome = transformers.as_lookup_failure(failure)
         return replace(outcome, provider_reference=provider_reference)
 
-    def refund(self, request: RefundRequest) -> ChargeOutcome:
+    def refund(self, request: RefundRequest) -> ProviderAnswer:
         try:
             response = self._client.post(
                 transformers.REFUND_PATH, json=transformers.refund_body(request)
@@ -97,7 +97,7 @@ class PaystackProvider:
 
     def lookup_refund(
         self, request: RefundRequest, provider_refund_reference: str | None
-    ) -> ChargeOutcome:
+    ) -> ProviderAnswer:
         if provider_refund_reference is None:
             return REFUND_NOT_FINDABLE
         path = transformers.REFUND_FETCH_PATH.format(

@@ -9,9 +9,9 @@ from typing import Any, assert_never
 
 import httpx
 
-from app.providers import transforms
-from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
-from app.providers.transforms import NOT_SENT_ERRORS, failure_message, retry_after_s
+from app.providers import outcome_rules
+from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
+from app.providers.outcome_rules import NOT_SENT_ERRORS, failure_message, retry_after_s
 
 CHARGE_PATH = "/transaction/charge_authorization"
 VERIFY_PATH = "/transaction/verify/{reference}"
@@ -26,10 +26,10 @@ REFERENCE_NOT_FOUND_MESSAGE = "transaction reference not found"
 AUTH_FAILURE_RETRY_AFTER_S = 300.0
 FAILURE_CODE_CHARS_MAX = 64
 
-#: Failures before a byte of the request left: Paystack cannot have acted on it.
+#: Characters a gateway message loses on its way to a failure code.
 _NOT_A_CODE_CHARACTERS = re.compile(r"[^a-z0-9]+")
 
-EMAIL_REQUIRED = ChargeOutcome(
+EMAIL_REQUIRED = ProviderAnswer(
     Outcome.DECLINED,
     failure_code="email_required",
     failure_message="Paystack charges an authorization on behalf of a customer email",
@@ -64,22 +64,22 @@ def is_reference_not_found(status_code: int, envelope: Mapping[str, Any]) -> boo
     return status_code in (400, 404) and REFERENCE_NOT_FOUND_MESSAGE in _lower_message(envelope)
 
 
-def transaction_answer(envelope: Mapping[str, Any], request: ChargeRequest) -> ChargeOutcome:
+def transaction_answer(envelope: Mapping[str, Any], request: ChargeRequest) -> ProviderAnswer:
     """A 200 from charge or verify: the transaction is in ``data``."""
     data = envelope.get("data")
     if envelope.get("status") is not True or not isinstance(data, Mapping):
         message = failure_message(f"unreadable 200 answer: {envelope.get('message')}")
-        return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+        return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
     return outcome_of_transaction(checked_transaction(data, request))
 
 
-def outcome_of_transaction(data: Mapping[str, Any]) -> ChargeOutcome:
+def outcome_of_transaction(data: Mapping[str, Any]) -> ProviderAnswer:
     reference = data.get("reference")
     if data.get("paused") is True:
-        return ChargeOutcome(Outcome.REQUIRES_ACTION, provider_reference=reference)
+        return ProviderAnswer(Outcome.REQUIRES_ACTION, provider_reference=reference)
     match data.get("status"):
         case "success":
-            return ChargeOutcome(Outcome.SUCCEEDED, provider_reference=reference, fee=_fee(data))
+            return ProviderAnswer(Outcome.SUCCEEDED, provider_reference=reference)
         case "failed":
             code = failure_code(data.get("gateway_response"))
             return _declined(code, failure_message(data.get("gateway_response")), reference)
@@ -100,12 +100,12 @@ def outcome_of_transaction(data: Mapping[str, Any]) -> ChargeOutcome:
             | "pay_offline"
             | "paused"
         ):
-            return ChargeOutcome(Outcome.REQUIRES_ACTION, provider_reference=reference)
+            return ProviderAnswer(Outcome.REQUIRES_ACTION, provider_reference=reference)
         case "pending" | "ongoing" | "processing" | "queued":
-            return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
+            return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case status:
             message = f"unrecognised transaction status {status!r}"
-            return ChargeOutcome(
+            return ProviderAnswer(
                 Outcome.UNKNOWN, provider_reference=reference, failure_message=message
             )
 
@@ -123,13 +123,13 @@ def failure_code(gateway_response: object) -> str:
 
 def classify_failure(
     status_code: int, headers: Mapping[str, str], envelope: Mapping[str, Any]
-) -> ChargeOutcome:
+) -> ProviderAnswer:
     message = failure_message(envelope.get("message"))
     match status_code:
         case 401 | 403:
             return _retryable(message, AUTH_FAILURE_RETRY_AFTER_S)
         case 429:
-            return ChargeOutcome(
+            return ProviderAnswer(
                 Outcome.RATE_LIMITED, failure_message=message, retry_after_s=retry_after_s(headers)
             )
         case _ if 400 <= status_code <= 499:
@@ -138,27 +138,27 @@ def classify_failure(
         case _:
             # Paystack sends no "should retry" signal: a 5xx (or anything unexpected) may
             # come after the charge ran.
-            return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+            return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
 
 
-def classify_transport_error(error: httpx.RequestError) -> ChargeOutcome:
+def classify_transport_error(error: httpx.RequestError) -> ProviderAnswer:
     message = failure_message(f"{type(error).__name__}: {error}")
     if isinstance(error, NOT_SENT_ERRORS):
-        return ChargeOutcome(Outcome.RETRYABLE, failure_message=message)
+        return ProviderAnswer(Outcome.RETRYABLE, failure_message=message)
     # Timed out or dropped after the request went out: Paystack may have acted on it.
-    return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+    return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
 
 
-def as_charge_answer(outcome: ChargeOutcome) -> ChargeOutcome:
-    return transforms.as_charge_answer(outcome, "the transaction", "the charge")
+def as_charge_answer(outcome: ProviderAnswer) -> ProviderAnswer:
+    return outcome_rules.as_charge_answer(outcome, "the transaction", "the charge")
 
 
-def as_lookup_failure(outcome: ChargeOutcome) -> ChargeOutcome:
+def as_lookup_failure(outcome: ProviderAnswer) -> ProviderAnswer:
     """A refused verify says nothing about the charge, so it is never a decline."""
     if outcome.outcome is not Outcome.DECLINED:
         return outcome
     message = f"verify refused ({outcome.failure_code}): {outcome.failure_message}"
-    return ChargeOutcome(Outcome.UNKNOWN, failure_message=failure_message(message))
+    return ProviderAnswer(Outcome.UNKNOWN, failure_message=failure_message(message))
 
 
 def checked_transaction(data: Mapping[str, Any], request: ChargeRequest) -> Mapping[str, Any]:
@@ -177,30 +177,30 @@ def refund_body(request: RefundRequest) -> dict[str, object]:
     return {"transaction": request.provider_reference, "amount": request.amount}
 
 
-def refund_answer(envelope: Mapping[str, Any], request: RefundRequest) -> ChargeOutcome:
+def refund_answer(envelope: Mapping[str, Any], request: RefundRequest) -> ProviderAnswer:
     """A 200 from refund or its fetch: the refund is in ``data``."""
     data = envelope.get("data")
     if envelope.get("status") is not True or not isinstance(data, Mapping):
         message = failure_message(f"unreadable 200 answer: {envelope.get('message')}")
-        return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+        return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
     return outcome_of_refund(checked_refund(data, request))
 
 
-def outcome_of_refund(data: Mapping[str, Any]) -> ChargeOutcome:
+def outcome_of_refund(data: Mapping[str, Any]) -> ProviderAnswer:
     reference = None if data.get("id") is None else str(data["id"])
     match data.get("status"):
         case "pending" | "processing" | "processed":
             # Paystack answers every accepted refund "pending" ("queued for processing") and
             # has already deducted it from the balance; like Stripe's amount_refunded, we count
             # it as refunded. A later refund.failed webhook would need a compensating entry.
-            return ChargeOutcome(Outcome.SUCCEEDED, provider_reference=reference)
+            return ProviderAnswer(Outcome.SUCCEEDED, provider_reference=reference)
         case "needs-attention":
-            return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
+            return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case "failed":
             return _declined("refund_failed", failure_message(data.get("merchant_note")), reference)
         case status:
             message = f"unrecognised refund status {status!r}"
-            return ChargeOutcome(
+            return ProviderAnswer(
                 Outcome.UNKNOWN, provider_reference=reference, failure_message=message
             )
 
@@ -218,7 +218,7 @@ def checked_refund(data: Mapping[str, Any], request: RefundRequest) -> Mapping[s
     return data
 
 
-def as_refund_failure(outcome: ChargeOutcome) -> ChargeOutcome:
+def as_refund_failure(outcome: ProviderAnswer) -> ProviderAnswer:
     """A failed refund call never means a refund succeeded: anything but a refusal or a
     known-safe retry is ambiguous."""
     match outcome.outcome:
@@ -226,26 +226,20 @@ def as_refund_failure(outcome: ChargeOutcome) -> ChargeOutcome:
             return outcome
         case Outcome.SUCCEEDED | Outcome.REQUIRES_ACTION | Outcome.PENDING | Outcome.NOT_ATTEMPTED:
             message = f"refund call failed with a {outcome.outcome.value} answer"
-            return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+            return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
         case unreachable:
             assert_never(unreachable)
-
-
-def _fee(data: Mapping[str, Any]) -> int | None:
-    fees = data.get("fees")
-    # bool is an int subclass; only a real integer of minor units is a fee.
-    return fees if isinstance(fees, int) and not isinstance(fees, bool) else None
 
 
 def _lower_message(envelope: Mapping[str, Any]) -> str:
     return str(envelope.get("message") or "").lower()
 
 
-def _declined(code: str, message: str | None, reference: str | None = None) -> ChargeOutcome:
-    return ChargeOutcome(
+def _declined(code: str, message: str | None, reference: str | None = None) -> ProviderAnswer:
+    return ProviderAnswer(
         Outcome.DECLINED, provider_reference=reference, failure_code=code, failure_message=message
     )
 
 
-def _retryable(message: str | None, delay_s: float | None) -> ChargeOutcome:
-    return ChargeOutcome(Outcome.RETRYABLE, failure_message=message, retry_after_s=delay_s)
+def _retryable(message: str | None, delay_s: float | None) -> ProviderAnswer:
+    return ProviderAnswer(Outcome.RETRYABLE, failure_message=message, retry_after_s=delay_s)

@@ -8,12 +8,12 @@ from dataclasses import replace
 import httpx
 import stripe
 
-from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
+from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
 from app.providers.stripe import transformers
 
 #: Stripe keeps an idempotency key's answer for 24 h: repeating a refund under our refund id
 #: replays the one refund rather than making a second, so an unknown refund may be re-sent.
-REFUND_REPLAYS_UNDER_KEY = ChargeOutcome(
+REFUND_REPLAYS_UNDER_KEY = ProviderAnswer(
     Outcome.NOT_ATTEMPTED,
     failure_message="no refund id known; Stripe replays the refund under its idempotency key",
 )
@@ -41,7 +41,7 @@ class StripeProvider:
             max_network_retries=0,
         )
 
-    def prepare(self, request: ChargeRequest) -> ChargeOutcome:
+    def prepare(self, request: ChargeRequest) -> ProviderAnswer:
         try:
             intent = self._client.v1.payment_intents.create(
                 transformers.create_params(request),
@@ -54,9 +54,9 @@ class StripeProvider:
                 # 24 h, so repeating the create can never reveal the intent: search for it.
                 outcome = self._find_intent(request) or outcome
             return transformers.without_payment_method(outcome, request.payment_method)
-        return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=intent.id)
+        return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=intent.id)
 
-    def _find_intent(self, request: ChargeRequest) -> ChargeOutcome | None:
+    def _find_intent(self, request: ChargeRequest) -> ProviderAnswer | None:
         """The intent created for this payment, found by its metadata, if Stripe has one."""
         query = f"metadata['payment_id']:'{request.payment_id}'"
         try:
@@ -65,9 +65,9 @@ class StripeProvider:
             return None
         if len(found.data) != 1:
             return None
-        return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=found.data[0].id)
+        return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=found.data[0].id)
 
-    def charge(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+    def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         try:
             intent = self._client.v1.payment_intents.confirm(
                 provider_reference,
@@ -81,7 +81,7 @@ class StripeProvider:
             outcome = transformers.outcome_of_intent(checked)
         return _answer(transformers.as_charge_answer(outcome), request, provider_reference)
 
-    def lookup(self, request: ChargeRequest, provider_reference: str) -> ChargeOutcome:
+    def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         try:
             intent = self._client.v1.payment_intents.retrieve(provider_reference)
         except stripe.StripeError as error:
@@ -91,7 +91,7 @@ class StripeProvider:
             outcome = transformers.outcome_of_intent(checked)
         return _answer(outcome, request, provider_reference)
 
-    def refund(self, request: RefundRequest) -> ChargeOutcome:
+    def refund(self, request: RefundRequest) -> ProviderAnswer:
         try:
             refund = self._client.v1.refunds.create(
                 transformers.refund_params(request),
@@ -105,7 +105,7 @@ class StripeProvider:
 
     def lookup_refund(
         self, request: RefundRequest, provider_refund_reference: str | None
-    ) -> ChargeOutcome:
+    ) -> ProviderAnswer:
         if provider_refund_reference is None:
             return REFUND_REPLAYS_UNDER_KEY
         try:
@@ -121,6 +121,6 @@ class StripeProvider:
         self._http_client.close()
 
 
-def _answer(outcome: ChargeOutcome, request: ChargeRequest, reference: str) -> ChargeOutcome:
+def _answer(outcome: ProviderAnswer, request: ChargeRequest, reference: str) -> ProviderAnswer:
     referenced = replace(outcome, provider_reference=reference)
     return transformers.without_payment_method(referenced, request.payment_method)

@@ -9,9 +9,9 @@ from typing import Any, assert_never
 import stripe
 from stripe.params import PaymentIntentConfirmParams, PaymentIntentCreateParams, RefundCreateParams
 
-from app.providers import transforms
-from app.providers.base import ChargeOutcome, ChargeRequest, Outcome, RefundRequest
-from app.providers.transforms import NOT_SENT_ERRORS, failure_message, retry_after_s
+from app.providers import outcome_rules
+from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
+from app.providers.outcome_rules import NOT_SENT_ERRORS, failure_message, retry_after_s
 
 #: Stripe's metadata limits: at most 50 keys, each at most 40 characters, no square brackets.
 METADATA_KEYS_MAX = 50
@@ -25,8 +25,6 @@ AUTH_FAILURE_RETRY_AFTER_S = 300.0
 #: Stripe's catch-all issuer reason; our code for it is the plainer ``card_declined``.
 GENERIC_DECLINE_CODE = "generic_decline"
 REDACTED_PAYMENT_METHOD = "[payment method]"
-
-#: Failures before a byte of the request left: Stripe cannot have acted on it.
 
 
 def create_idempotency_key(request: ChargeRequest) -> str:
@@ -76,45 +74,45 @@ def confirm_params() -> PaymentIntentConfirmParams:
     return {"off_session": True}
 
 
-def outcome_of_intent(intent: Mapping[str, Any]) -> ChargeOutcome:
+def outcome_of_intent(intent: Mapping[str, Any]) -> ProviderAnswer:
     reference = intent.get("id")
     match intent.get("status"):
         case "succeeded":
-            return ChargeOutcome(Outcome.SUCCEEDED, provider_reference=reference)
+            return ProviderAnswer(Outcome.SUCCEEDED, provider_reference=reference)
         case "requires_confirmation":
-            return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=reference)
+            return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=reference)
         case "requires_payment_method":
             return _outcome_of_attempt(intent.get("last_payment_error"), reference)
         case "requires_action":
-            return ChargeOutcome(Outcome.REQUIRES_ACTION, provider_reference=reference)
+            return ProviderAnswer(Outcome.REQUIRES_ACTION, provider_reference=reference)
         case "processing":
-            return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
+            return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case "requires_capture":
             # Only manual capture stops here and we never ask for it (Stripe's default capture
             # is automatic); should one ever arrive, the funds are only held, so keep looking.
-            return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
+            return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case "canceled":
             reason = intent.get("cancellation_reason") or "the PaymentIntent was canceled"
             return _declined("canceled", str(reason), reference)
         case status:
             message = f"unrecognised PaymentIntent status {status!r}"
-            return ChargeOutcome(
+            return ProviderAnswer(
                 Outcome.UNKNOWN, provider_reference=reference, failure_message=message
             )
 
 
-def _outcome_of_attempt(last_payment_error: object, reference: str | None) -> ChargeOutcome:
+def _outcome_of_attempt(last_payment_error: object, reference: str | None) -> ProviderAnswer:
     """``requires_payment_method`` is both "never tried" and "tried and refused"."""
     if not isinstance(last_payment_error, Mapping):
-        return ChargeOutcome(Outcome.NOT_ATTEMPTED, provider_reference=reference)
+        return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=reference)
     return outcome_of_card_error(last_payment_error, reference)
 
 
-def outcome_of_card_error(error: Mapping[str, Any], reference: str | None) -> ChargeOutcome:
+def outcome_of_card_error(error: Mapping[str, Any], reference: str | None) -> ProviderAnswer:
     """A refused attempt; off-session, a card that wants 3-D Secure is refused too."""
     message = failure_message(error.get("message"))
     if error.get("code") == "authentication_required":
-        return ChargeOutcome(
+        return ProviderAnswer(
             Outcome.REQUIRES_ACTION, provider_reference=reference, failure_message=message
         )
     return _declined(decline_code(error), message, reference)
@@ -129,7 +127,7 @@ def decline_code(error: Mapping[str, Any]) -> str:
     return code if isinstance(code, str) and code else "card_declined"
 
 
-def classify_error(error: stripe.StripeError) -> ChargeOutcome:
+def classify_error(error: stripe.StripeError) -> ProviderAnswer:
     """What a failed Stripe call means for the money; the table lives in ``_classify_status``."""
     if isinstance(error, stripe.APIConnectionError):
         return classify_connection_error(error.__cause__)
@@ -144,7 +142,7 @@ def classify_error(error: stripe.StripeError) -> ChargeOutcome:
 
 def _classify_status(
     status: int, body: Mapping[str, Any], headers: Mapping[str, str], message: str | None
-) -> ChargeOutcome:
+) -> ProviderAnswer:
     code, intent = body.get("code"), body.get("payment_intent")
     match status:
         case 402:
@@ -161,7 +159,7 @@ def _classify_status(
             return _rate_limited(message, retry_after_s(headers))
         case 400 if body.get("type") == "idempotency_error":
             # This key already carried different parameters: something ran under it.
-            return ChargeOutcome(Outcome.UNKNOWN, failure_message=failure_message(message))
+            return ProviderAnswer(Outcome.UNKNOWN, failure_message=failure_message(message))
         case 400 if code == "payment_intent_unexpected_state" and isinstance(intent, Mapping):
             return outcome_of_intent(intent)
         case _ if 400 <= status <= 499:
@@ -170,28 +168,28 @@ def _classify_status(
             )
         case _:
             # A 5xx without "Should-Retry: true", or anything unexpected: it may have executed.
-            return ChargeOutcome(Outcome.UNKNOWN, failure_message=failure_message(message))
+            return ProviderAnswer(Outcome.UNKNOWN, failure_message=failure_message(message))
 
 
-def classify_connection_error(cause: BaseException | None) -> ChargeOutcome:
+def classify_connection_error(cause: BaseException | None) -> ProviderAnswer:
     message = failure_message(f"{type(cause).__name__}: {cause}")
     if isinstance(cause, NOT_SENT_ERRORS):
-        return ChargeOutcome(Outcome.RETRYABLE, failure_message=message)
+        return ProviderAnswer(Outcome.RETRYABLE, failure_message=message)
     # Timed out or dropped after the request went out: Stripe may have acted on it.
-    return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+    return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
 
 
-def as_charge_answer(outcome: ChargeOutcome) -> ChargeOutcome:
-    return transforms.as_charge_answer(outcome, "the PaymentIntent", "confirmation")
+def as_charge_answer(outcome: ProviderAnswer) -> ProviderAnswer:
+    return outcome_rules.as_charge_answer(outcome, "the PaymentIntent", "confirmation")
 
 
-def as_lookup_failure(outcome: ChargeOutcome) -> ChargeOutcome:
+def as_lookup_failure(outcome: ProviderAnswer) -> ProviderAnswer:
     """A refused lookup (404 included: we only look up ids Stripe gave us) says nothing about
     the charge, so it is never a decline."""
     if outcome.outcome is not Outcome.DECLINED:
         return outcome
     message = f"lookup refused ({outcome.failure_code}): {outcome.failure_message}"
-    return ChargeOutcome(Outcome.UNKNOWN, failure_message=failure_message(message))
+    return ProviderAnswer(Outcome.UNKNOWN, failure_message=failure_message(message))
 
 
 def checked_intent(intent: Mapping[str, Any], request: ChargeRequest) -> Mapping[str, Any]:
@@ -207,7 +205,7 @@ def checked_intent(intent: Mapping[str, Any], request: ChargeRequest) -> Mapping
     return intent
 
 
-def without_payment_method(outcome: ChargeOutcome, payment_method: str) -> ChargeOutcome:
+def without_payment_method(outcome: ProviderAnswer, payment_method: str) -> ProviderAnswer:
     """Stripe quotes the payment method in some messages ("No such PaymentMethod: 'pm_…'");
     outcomes get logged, payment methods never."""
     message = outcome.failure_message
@@ -230,19 +228,19 @@ def refund_params(request: RefundRequest) -> RefundCreateParams:
     }
 
 
-def outcome_of_refund(refund: Mapping[str, Any]) -> ChargeOutcome:
+def outcome_of_refund(refund: Mapping[str, Any]) -> ProviderAnswer:
     reference = refund.get("id")
     match refund.get("status"):
         case "succeeded":
-            return ChargeOutcome(Outcome.SUCCEEDED, provider_reference=reference)
+            return ProviderAnswer(Outcome.SUCCEEDED, provider_reference=reference)
         case "pending" | "requires_action":
-            return ChargeOutcome(Outcome.PENDING, provider_reference=reference)
+            return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case "failed" | "canceled":
             reason = refund.get("failure_reason") or f"the refund {refund.get('status')}"
             return _declined(f"refund_{refund.get('status')}", failure_message(reason), reference)
         case status:
             message = f"unrecognised refund status {status!r}"
-            return ChargeOutcome(
+            return ProviderAnswer(
                 Outcome.UNKNOWN, provider_reference=reference, failure_message=message
             )
 
@@ -261,7 +259,7 @@ def checked_refund(refund: Mapping[str, Any], request: RefundRequest) -> Mapping
     return refund
 
 
-def as_refund_failure(outcome: ChargeOutcome) -> ChargeOutcome:
+def as_refund_failure(outcome: ProviderAnswer) -> ProviderAnswer:
     """A failed refund call never means a refund succeeded or is in flight: anything but a
     refusal or a known-safe retry is ambiguous. The reference would be the PaymentIntent's."""
     match outcome.outcome:
@@ -269,7 +267,7 @@ def as_refund_failure(outcome: ChargeOutcome) -> ChargeOutcome:
             return replace(outcome, provider_reference=None)
         case Outcome.SUCCEEDED | Outcome.REQUIRES_ACTION | Outcome.PENDING | Outcome.NOT_ATTEMPTED:
             message = f"refund call failed with a {outcome.outcome.value} answer"
-            return ChargeOutcome(Outcome.UNKNOWN, failure_message=message)
+            return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
         case unreachable:
             assert_never(unreachable)
 
@@ -280,19 +278,19 @@ def _error_body(error: stripe.StripeError) -> Mapping[str, Any]:
     return body if isinstance(body, Mapping) else {}
 
 
-def _declined(code: str, message: str | None, reference: str | None = None) -> ChargeOutcome:
-    return ChargeOutcome(
+def _declined(code: str, message: str | None, reference: str | None = None) -> ProviderAnswer:
+    return ProviderAnswer(
         Outcome.DECLINED, provider_reference=reference, failure_code=code, failure_message=message
     )
 
 
-def _retryable(message: str | None, delay_s: float | None) -> ChargeOutcome:
-    return ChargeOutcome(
+def _retryable(message: str | None, delay_s: float | None) -> ProviderAnswer:
+    return ProviderAnswer(
         Outcome.RETRYABLE, failure_message=failure_message(message), retry_after_s=delay_s
     )
 
 
-def _rate_limited(message: str | None, delay_s: float | None) -> ChargeOutcome:
-    return ChargeOutcome(
+def _rate_limited(message: str | None, delay_s: float | None) -> ProviderAnswer:
+    return ProviderAnswer(
         Outcome.RATE_LIMITED, failure_message=failure_message(message), retry_after_s=delay_s
     )

@@ -1,0 +1,308 @@
+"""The consumer of one queue's partition streams, and the message proxy it hands out."""
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+from dramatiq.broker import Consumer, MessageProxy
+from dramatiq.errors import ConnectionClosed, DecodeError
+from dramatiq.message import Message
+from redis.typing import KeyT, StreamIdT
+
+from actors.streams import maintenance
+from actors.streams.leases import Entry, Leases
+from actors.streams.options import StreamOptions
+from actors.streams.scripts import Scripts
+from app.queue.keys import CONSUMER_GROUP, dead_key, stream_key
+
+logger = logging.getLogger(__name__)
+
+#: How often due delayed messages are moved onto the streams, in ms: the precision of a delay.
+DELAYED_MOVE_INTERVAL_MS = 1000
+#: How often the pending lists are scanned for entries of silent consumers, in ms. A pass costs
+#: XAUTOCLAIM calls on every partition, and entries only qualify after reclaim_idle_ms anyway.
+RECLAIM_INTERVAL_MS = 3000
+#: Leases are renewed this many times per reclaim_idle_ms, so one late renewal never makes a held
+#: entry look abandoned.
+RENEWALS_PER_IDLE_PERIOD = 3
+
+#: The dead stream's reason field: the worker rejected the message (retries exhausted, throws,
+#: age limit), its consumer kept dying on it, or it is not a Dramatiq message at all.
+REASON_REJECTED = "rejected"
+REASON_DELIVERIES_EXCEEDED = "deliveries_exceeded"
+REASON_UNDECODABLE = "undecodable"
+
+#: What redis-py raises when the connection, not the command, failed.
+CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+
+
+class StreamMessageProxy(MessageProxy):
+    """A delivered message that remembers which stream entry to settle.
+
+    ``keep_pending`` is set when the message's retry could not be scheduled: acking it would lose
+    the message, so the ack leaves the entry pending for reclaim instead.
+    """
+
+    def __init__(self, message: Message[Any], *, partition: int, stream_entry: Entry) -> None:
+        super().__init__(message)
+        self.partition = partition
+        self.stream_entry = stream_entry
+        self.keep_pending = False
+
+
+class _Cadence:
+    """A task due every ``interval_ms``, first at once."""
+
+    def __init__(self, interval_ms: int) -> None:
+        self._interval_s = interval_ms / 1000
+        self._due_s = time.monotonic()
+
+    def take(self, now_s: float) -> bool:
+        """True when due; the next time is then one interval from ``now_s``."""
+        if now_s < self._due_s:
+            return False
+        self._due_s = now_s + self._interval_s
+        return True
+
+    def ms_until(self, now_s: float) -> int:
+        return max(0, int((self._due_s - now_s) * 1000))
+
+
+class StreamsConsumer(Consumer):
+    """Reads one queue's partition streams for the worker's consumer thread.
+
+    ``__next__`` runs on the consumer thread while worker threads call ``ack`` and ``nack``: the
+    shared state is the thread-safe ``leases`` (the broker's, shared by its successive consumers
+    of the queue), and every Redis operation is one command or one script call on the client's
+    connection pool.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: redis.Redis,
+        scripts: Scripts,
+        options: StreamOptions,
+        consumer_name: str,
+        leases: Leases,
+        queue_name: str,
+        prefetch: int,
+        timeout_ms: int,
+    ) -> None:
+        if prefetch < 1 or timeout_ms < 1:
+            raise ValueError("prefetch and timeout_ms must be positive")
+        self._client = client
+        self._scripts = scripts
+        self._options = options
+        self._consumer_name = consumer_name
+        self._leases = leases
+        self._queue_name = queue_name
+        self._prefetch = prefetch
+        self._timeout_ms = timeout_ms
+        self._streams = [
+            stream_key(partition, queue_name) for partition in range(options.partitions)
+        ]
+        self._partitions = {stream: partition for partition, stream in enumerate(self._streams)}
+        self._read_offset = 0
+        self._buffer: deque[StreamMessageProxy] = deque()
+        self._moves = _Cadence(DELAYED_MOVE_INTERVAL_MS)
+        self._renewals = _Cadence(max(1, options.reclaim_idle_ms // RENEWALS_PER_IDLE_PERIOD))
+        self._reclaims = _Cadence(RECLAIM_INTERVAL_MS)
+
+    def __next__(self) -> StreamMessageProxy | None:
+        try:
+            if not self._buffer:
+                self._fill()
+        except CONNECTION_ERRORS as error:
+            raise ConnectionClosed(error) from None
+        return self._buffer.popleft() if self._buffer else None
+
+    def ack(self, message: MessageProxy) -> None:
+        proxy = _stream_proxy(message)
+        if proxy.keep_pending:
+            # Releasing the lease stops its renewal, so reclaim delivers the entry again.
+            self._leases.release(proxy.stream_entry)
+            return
+        entry = proxy.stream_entry
+        self._settle(
+            proxy,
+            lambda: self._scripts.ack(
+                keys=[entry.stream_key], args=[CONSUMER_GROUP, entry.entry_id]
+            ),
+        )
+
+    def nack(self, message: MessageProxy) -> None:
+        proxy = _stream_proxy(message)
+        # The processed message, not the stored one: its options carry retries and traceback.
+        body = proxy.encode()
+        self._settle(
+            proxy,
+            lambda: self._dead_letter(proxy.partition, proxy.stream_entry, body, REASON_REJECTED),
+        )
+
+    def requeue(self, messages: Iterable[MessageProxy]) -> None:
+        proxies = [_stream_proxy(message) for message in messages]
+        # Released first: whatever a connection error keeps from being requeued is left to
+        # reclaim, instead of being renewed for ever by a process that will never run it.
+        for proxy in proxies:
+            self._leases.release(proxy.stream_entry)
+        try:
+            for proxy in proxies:
+                entry = proxy.stream_entry
+                self._scripts.requeue(
+                    keys=[entry.stream_key],
+                    args=[CONSUMER_GROUP, self._consumer_name, entry.entry_id],
+                )
+        except CONNECTION_ERRORS as error:
+            raise ConnectionClosed(error) from None
+
+    def close(self) -> None:
+        """Give back the entries read but never handed to the worker."""
+        buffered = list(self._buffer)
+        self._buffer.clear()
+        self.requeue(buffered)
+
+    def _settle(self, proxy: StreamMessageProxy, operation: Callable[[], Any]) -> None:
+        try:
+            operation()
+        except CONNECTION_ERRORS as error:
+            # The worker retries the ack or nack until it succeeds: the entry stays leased.
+            raise ConnectionClosed(error) from None
+        except BaseException:
+            self._leases.release(proxy.stream_entry)
+            raise
+        self._leases.release(proxy.stream_entry)
+
+    def _fill(self) -> None:
+        self._maintain()
+        if self._buffer:
+            return
+        capacity = self._prefetch - self._leases.count()
+        if capacity <= 0:
+            # Prefetch is full: wait for a worker thread to settle a message, not for Redis.
+            self._leases.wait_below(self._prefetch, self._wait_ms() / 1000)
+            return
+        count_total = min(capacity, self._options.read_count_max)
+        try:
+            tops = self._read(count_total)
+            if tops and self._wait_for_new(tops):
+                self._read(count_total)
+        except redis.ResponseError as error:
+            if not _is_missing_group(error):
+                raise
+            # A flush or a Redis that lost its data took the group: create it again at id 0.
+            maintenance.ensure_groups(self._client, self._queue_name, self._options.partitions)
+
+    def _maintain(self) -> None:
+        now_s = time.monotonic()
+        if self._moves.take(now_s):
+            maintenance.move_due(self._scripts, self._queue_name, self._options.partitions)
+        if self._renewals.take(now_s):
+            maintenance.renew(self._scripts, self._consumer_name, self._leases.by_stream())
+        # Runs even when prefetch is full: under a steady backlog no consumer is ever idle, and
+        # the entries of a dead one must still come back.
+        if self._reclaims.take(now_s):
+            self._reclaim()
+
+    def _reclaim(self) -> None:
+        for partition in range(self._options.partitions):
+            claimed_entries = maintenance.reclaim(
+                self._scripts,
+                self._queue_name,
+                partition,
+                self._consumer_name,
+                self._options.reclaim_idle_ms,
+                self._options.read_count_max,
+            )
+            for claimed in claimed_entries:
+                self._adopt(claimed)
+
+    def _adopt(self, claimed: maintenance.Claimed) -> None:
+        entry = Entry(self._streams[claimed.partition], claimed.entry_id)
+        if self._leases.holds(entry):
+            # Ours and still held (a renewal ran late): claiming only reset its idle time.
+            return
+        if claimed.deliveries > self._options.deliveries_max:
+            logger.error(
+                "Dead-lettering entry %s of %s after %d deliveries.",
+                entry.entry_id,
+                entry.stream_key,
+                claimed.deliveries,
+            )
+            self._dead_letter(claimed.partition, entry, claimed.body, REASON_DELIVERIES_EXCEEDED)
+            return
+        self._accept(entry, claimed.body)
+
+    def _read(self, count_total: int) -> dict[KeyT, StreamIdT]:
+        """Buffer up to ``count_total`` new entries; when there were none, the newest entry id of
+        each stream, to wait from."""
+        streams = self._next_streams()
+        delivered, tops = self._scripts.read(
+            keys=streams,
+            args=[CONSUMER_GROUP, self._consumer_name, count_total],
+        )
+        for stream, entry_id, body in delivered:
+            self._accept(Entry(stream.decode(), entry_id.decode()), body)
+        if delivered:
+            return {}
+        return {stream: top.decode() for stream, top in zip(streams, tops, strict=True)}
+
+    def _wait_for_new(self, tops: dict[KeyT, StreamIdT]) -> bool:
+        """Block until an entry newer than ``tops`` arrives on any partition; False on timeout.
+
+        Plain XREAD claims nothing, so whatever wakes it is read through the group afterwards
+        (or was already taken by another consumer)."""
+        reply = self._client.xread(tops, count=1, block=self._wait_ms())
+        return bool(reply)
+
+    def _next_streams(self) -> list[str]:
+        """All streams, starting one further each read, so no partition is always read last."""
+        start = self._read_offset
+        self._read_offset = (start + 1) % len(self._streams)
+        return self._streams[start:] + self._streams[:start]
+
+    def _accept(self, entry: Entry, body: bytes) -> None:
+        partition = self._partitions[entry.stream_key]
+        try:
+            message = Message.decode(body)
+        except DecodeError:
+            logger.error(
+                "Dead-lettering undecodable entry %s of %s.", entry.entry_id, entry.stream_key
+            )
+            self._dead_letter(partition, entry, body, REASON_UNDECODABLE)
+            return
+        # The streams only ever hold due messages. A leftover eta would make the worker park the
+        # message in its in-memory delay queue and enqueue it a second time.
+        message.options.pop("eta", None)
+        self._leases.take(entry)
+        self._buffer.append(StreamMessageProxy(message, partition=partition, stream_entry=entry))
+
+    def _dead_letter(self, partition: int, entry: Entry, body: bytes, reason: str) -> None:
+        self._scripts.dead_letter(
+            keys=[entry.stream_key, dead_key(partition, self._queue_name)],
+            args=[CONSUMER_GROUP, entry.entry_id, body, reason],
+        )
+
+    def _wait_ms(self) -> int:
+        """How long one wait may last: the idle timeout, cut short by the next maintenance due."""
+        now_s = time.monotonic()
+        cadences = [self._moves, self._reclaims]
+        if self._leases.count():
+            cadences.append(self._renewals)
+        maintenance_ms = min(cadence.ms_until(now_s) for cadence in cadences)
+        # BLOCK 0 would mean "for ever".
+        return max(1, min(self._timeout_ms, self._options.block_ms, maintenance_ms))
+
+
+def _stream_proxy(message: MessageProxy) -> StreamMessageProxy:
+    if not isinstance(message, StreamMessageProxy):
+        raise TypeError(f"not a message delivered by a StreamsConsumer: {message!r}")
+    return message
+
+
+def _is_missing_group(error: redis.ResponseError) -> bool:
+    text = str(error)
+    return text.startswith("NOGROUP") or text.startswith("UNBLOCKED")

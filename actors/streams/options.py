@@ -1,0 +1,36 @@
+"""The limits one Streams broker runs with, checked once where they are set."""
+
+from dataclasses import dataclass
+
+from app.queue.keys import PARTITIONS_MAX
+
+#: The most entries one XREADGROUP (and one reclaim pass per partition) takes: bounds a reply.
+READ_COUNT_MAX = 64
+#: The longest one blocking read lasts, in ms; the worker's idle timeout and due maintenance cut
+#: it shorter. Keep it below the client's socket timeout.
+BLOCK_MS = 1000
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """``reclaim_idle_ms`` is how long an entry pending to a silent consumer waits before another
+    consumer takes it; live consumers renew the entries they hold, so it need not cover a
+    message's run time. Past ``deliveries_max`` deliveries an entry is dead-lettered."""
+
+    partitions: int
+    reclaim_idle_ms: int
+    deliveries_max: int
+    read_count_max: int = READ_COUNT_MAX
+    block_ms: int = BLOCK_MS
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.partitions <= PARTITIONS_MAX:
+            raise ValueError(f"partitions must be within 1..{PARTITIONS_MAX}")
+        if self.reclaim_idle_ms < 1:
+            raise ValueError("reclaim_idle_ms must be positive")
+        if self.deliveries_max < 1:
+            raise ValueError("deliveries_max must be at least 1")
+        if self.read_count_max < 1:
+            raise ValueError("read_count_max must be positive")
+        if self.block_ms < 1:
+            raise ValueError("block_ms must be positive: BLOCK 0 waits for ever")

@@ -1,0 +1,28 @@
+"""The ``paystream`` command: merchants, the ledger, the queues, the provider simulator."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from app.cli import ledger, merchants, queue
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="paystream")
+    commands = root.add_subparsers(dest="command", required=True)
+    merchants.add_parsers(commands)
+    ledger.add_parsers(commands)
+    queue.add_parsers(commands)
+    # Listed for --help only: main() hands the rest of the line to the simulator's own parser.
+    commands.add_parser("simulator", help="serve the Stripe + Paystack simulator (see --help)")
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["simulator"]:
+        from app import simulator
+
+        return simulator.main(arguments[1:])
+    args = parser().parse_args(arguments)
+    return int(args.run(args))

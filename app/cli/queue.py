@@ -1,0 +1,90 @@
+"""``paystream queue status`` and ``paystream dlq list|show|replay``."""
+
+import argparse
+import json
+
+from app.cli.resources import redis_client
+from app.queue import ops
+from app.queue.dispatch import PAYMENTS_QUEUE
+from app.settings import settings
+
+
+def status(args: argparse.Namespace) -> int:
+    with redis_client() as client:
+        rows = ops.queue_status(client, args.queue, settings().stream_partitions)
+    print(
+        f"{'partition':>9} {'length':>8} {'pending':>8} {'oldest idle ms':>15} {'lag':>6} "
+        f"{'delayed':>8} {'dead':>6}"
+    )
+    for row in rows:
+        idle = "-" if row.oldest_pending_idle_ms is None else str(row.oldest_pending_idle_ms)
+        lag = "-" if row.lag is None else str(row.lag)
+        print(
+            f"{row.partition:>9} {row.length:>8} {row.pending:>8} {idle:>15} {lag:>6} "
+            f"{row.delayed:>8} {row.dead:>6}"
+        )
+    return 0
+
+
+def dead_list(args: argparse.Namespace) -> int:
+    with redis_client() as client:
+        entries = ops.dead_entries(client, args.queue, settings().stream_partitions)
+    for entry in entries:
+        call = f"{entry.message.get('actor_name')}({', '.join(map(str, entry.message['args']))})"
+        print(
+            f"{entry.partition}/{entry.entry_id}  {entry.reason:<22} {entry.deliveries:>3}  {call}"
+        )
+    print(f"{len(entries)} dead message(s)")
+    return 0
+
+
+def _dead_address(address: str) -> tuple[int, str]:
+    partition, _, entry_id = address.partition("/")
+    if not partition.isdigit() or not entry_id:
+        raise SystemExit(
+            f"a dead entry is PARTITION/ENTRY_ID (as dlq list prints), not {address!r}"
+        )
+    return int(partition), entry_id
+
+
+def dead_show(args: argparse.Namespace) -> int:
+    partition, entry_id = _dead_address(args.entry)
+    with redis_client() as client:
+        entry = ops.dead_entry(client, args.queue, partition, entry_id)
+    if entry is None:
+        raise SystemExit(f"no dead entry {args.entry}")
+    shown = {"reason": entry.reason, "deliveries": entry.deliveries, "message": entry.message}
+    print(json.dumps(shown, indent=2))
+    return 0
+
+
+def dead_replay(args: argparse.Namespace) -> int:
+    partition, entry_id = _dead_address(args.entry)
+    with redis_client() as client:
+        new_entry = ops.replay(client, args.queue, partition, entry_id)
+    if new_entry is None:
+        raise SystemExit(f"no dead entry {args.entry}")
+    print(f"replayed {args.entry} as {partition}/{new_entry}")
+    return 0
+
+
+def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    queue = commands.add_parser("queue", help="the work streams")
+    queue_commands = queue.add_subparsers(dest="queue_command", required=True)
+    showing_status = queue_commands.add_parser(
+        "status", help="length, pending, idle, lag per partition"
+    )
+    showing_status.set_defaults(run=status)
+
+    dlq = commands.add_parser("dlq", help="dead-lettered messages")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    listing = dlq_commands.add_parser("list", help="newest dead messages per partition")
+    listing.set_defaults(run=dead_list)
+    showing = dlq_commands.add_parser("show", help="one dead message in full")
+    showing.set_defaults(run=dead_show)
+    replaying = dlq_commands.add_parser("replay", help="put a dead message back to work")
+    replaying.set_defaults(run=dead_replay)
+    for command in (showing, replaying):
+        command.add_argument("entry", help="PARTITION/ENTRY_ID as dlq list prints it")
+    for command in (showing_status, listing, showing, replaying):
+        command.add_argument("--queue", default=PAYMENTS_QUEUE)

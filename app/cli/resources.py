@@ -1,0 +1,28 @@
+"""What a command connects to, opened for the command and closed after it."""
+
+import contextlib
+from collections.abc import Iterator
+
+import redis
+from sqlalchemy import Engine
+
+from app.db import create_engine_for
+from app.settings import settings
+
+
+@contextlib.contextmanager
+def database() -> Iterator[Engine]:
+    engine = create_engine_for(settings().database_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(settings().redis_url)
+    try:
+        yield client
+    finally:
+        client.close()

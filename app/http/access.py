@@ -1,0 +1,79 @@
+"""Who is asking, and what of theirs they may read or change: the merchant behind the bearer
+key, the mutations they send under an Idempotency-Key, and records read by id that answer 404
+unless they are that merchant's."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from starlette.requests import Request
+
+from app.errors import NotFound
+from app.http.auth import Authenticator
+from app.http.body import parse_json_object, read_json_body
+from app.http.idempotency_header import parse_key
+from app.queue import keys
+from app.queue.connection import unavailable_as_503
+from app.settings import Settings
+
+
+class Owned(Protocol):
+    @property
+    def merchant_id(self) -> str: ...
+
+
+OwnedRecord = TypeVar("OwnedRecord", bound=Owned)
+
+
+async def authenticate(request: Request) -> str:
+    authenticator: Authenticator = request.app.state.authenticator
+    with unavailable_as_503():
+        return await authenticator.merchant_for(request.headers)
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A changing request, checked in the order a client is told what is wrong with it."""
+
+    merchant_id: str
+    client_key: str
+    document: dict[str, Any]
+
+
+async def read_mutation(
+    request: Request, *, empty_body_means: dict[str, Any] | None = None
+) -> Mutation:
+    """Who asks, under which Idempotency-Key, with which JSON object; an empty body stands for
+    ``empty_body_means`` where the route allows one."""
+    merchant_id = await authenticate(request)
+    client_key = parse_key(request.headers)
+    body = await read_json_body(request)
+    if empty_body_means is not None and not body.strip():
+        return Mutation(merchant_id, client_key, empty_body_means)
+    return Mutation(merchant_id, client_key, parse_json_object(body))
+
+
+async def owned_record(
+    request: Request,
+    noun: str,
+    object_id: str,
+    prefix: str,
+    key_for: Callable[[int, str], str],
+    decode: Callable[[Mapping[bytes, bytes]], OwnedRecord],
+) -> OwnedRecord:
+    """One of this merchant's objects read from Redis by its id; anything else is a 404."""
+    merchant_id = await authenticate(request)
+    settings: Settings = request.app.state.settings
+    missing = NotFound(f"No {noun} '{object_id}'.")
+    partition = keys.partition_of(object_id, prefix, settings.stream_partitions)
+    if partition is None:
+        raise missing
+    with unavailable_as_503():
+        raw = await request.app.state.redis.hgetall(key_for(partition, object_id))
+    # Another merchant's object answers exactly like a missing one.
+    if not raw:
+        raise missing
+    record = decode(raw)
+    if record.merchant_id != merchant_id:
+        raise missing
+    return record

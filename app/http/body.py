@@ -1,0 +1,65 @@
+"""Reading a JSON request body within its size limit, and parsing it strictly, before anything
+else looks at it."""
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from app.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
+
+BODY_BYTES_MAX = 64 * 1024
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+async def read_json_body(request: Request) -> bytes:
+    """The raw body; 415 unless declared JSON, 413 past ``BODY_BYTES_MAX`` (read no further)."""
+    if not _is_json(request.headers.get("content-type", "")):
+        raise UnsupportedMediaType("Send the body as 'Content-Type: application/json'.")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > BODY_BYTES_MAX:
+        raise PayloadTooLarge(f"The body must be at most {BODY_BYTES_MAX} bytes.")
+    chunks: list[bytes] = []
+    size_bytes = 0
+    async for chunk in request.stream():
+        size_bytes += len(chunk)
+        if size_bytes > BODY_BYTES_MAX:
+            raise PayloadTooLarge(f"The body must be at most {BODY_BYTES_MAX} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidRequest(f"Field '{key}' appears more than once.", field=key)
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name: str) -> None:
+    raise InvalidRequest(f"'{name}' is not valid JSON.")
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object; duplicate keys, NaN/Infinity and non-objects are a 400."""
+    try:
+        document = json.loads(
+            body,
+            object_pairs_hook=_refuse_duplicate_keys,
+            parse_constant=_refuse_constant,
+        )
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InvalidRequest(f"The body is not valid JSON: {error}.") from None
+    except RecursionError:
+        raise InvalidRequest("The body nests too deeply.") from None
+    if not isinstance(document, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return document

@@ -1,0 +1,29 @@
+"""``/v1/payments``: accept a payment idempotently, and read one back."""
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.http.access import owned_record, read_mutation
+from app.http.responses import answer_response, json_response
+from app.metrics import PAYMENTS_ACCEPTED, PAYMENTS_REPLAYED
+from app.payments.accept import Acceptor
+from app.payments.record import decode, view
+from app.payments.request import validate
+from app.queue import keys
+
+
+async def create_payment(request: Request) -> Response:
+    mutation = await read_mutation(request)
+    payment_request = validate(mutation.document)
+    acceptor: Acceptor = request.app.state.acceptor
+    answer = await acceptor.accept(mutation.merchant_id, mutation.client_key, payment_request)
+    (PAYMENTS_REPLAYED if answer.replayed else PAYMENTS_ACCEPTED).inc()
+    return answer_response(answer)
+
+
+async def get_payment(request: Request) -> Response:
+    payment_id = request.path_params["payment_id"]
+    record = await owned_record(
+        request, "payment", payment_id, keys.PAYMENT_ID_PREFIX, keys.payment_key, decode
+    )
+    return json_response(view(record))

@@ -1,0 +1,2 @@
+"""Merchants: created in PostgreSQL (the record of truth), their API key hashes mirrored to Redis
+for authentication. ``api_keys`` is all the accept path may import from here."""

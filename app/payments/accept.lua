@@ -1,0 +1,40 @@
+#!lua
+-- Atomic accept of a new payment: claim the idempotency key, store the answer and its
+-- fingerprint, store the payment record, and publish the Dramatiq message, in one step.
+--
+-- The shebang line makes Redis refuse the whole script up front when it is out of memory,
+-- instead of failing half-way; and the writes are ordered message -> record -> key, so even
+-- an error between them can never leave a claimed key without its message.
+--
+-- KEYS[1]  {ps:N}:idem:<merchant>:<sha256(key)>  hash: fingerprint, status, body, location,
+--                                                 entry (the stream entry id)
+-- KEYS[2]  {ps:N}:pay:<payment id>               hash: the payment record (ARGV[8..])
+-- KEYS[3]  {ps:N}:q:payments                     stream: MESSAGE_FIELD = message
+-- ARGV[1]  fingerprint of the canonical validated body
+-- ARGV[2]  HTTP status of the first answer
+-- ARGV[3]  body of the first answer (exact bytes, replayed as they are)
+-- ARGV[4]  Location header of the first answer
+-- ARGV[5]  idempotency key lifetime, seconds
+-- ARGV[6]  payment record lifetime, seconds
+-- ARGV[7]  the encoded Dramatiq message
+-- ARGV[8..] payment record field, value, field, value, ...
+--
+-- Returns {"replay", fingerprint, status, body, location} when the key exists,
+-- or {"created", stream entry id}.
+
+local stored = redis.call("HMGET", KEYS[1], "fingerprint", "status", "body", "location")
+if stored[1] then
+  return {"replay", stored[1], stored[2], stored[3], stored[4]}
+end
+if redis.call("EXISTS", KEYS[2]) == 1 then
+  return redis.error_reply("payment id collision")
+end
+
+local entry = redis.call("XADD", KEYS[3], "*", MESSAGE_FIELD, ARGV[7])
+redis.call("HSET", KEYS[2], unpack(ARGV, 8))
+redis.call("EXPIRE", KEYS[2], ARGV[6])
+redis.call("HSET", KEYS[1],
+  "fingerprint", ARGV[1], "status", ARGV[2], "body", ARGV[3], "location", ARGV[4],
+  "entry", entry)
+redis.call("EXPIRE", KEYS[1], ARGV[5])
+return {"created", entry}

@@ -1,0 +1,115 @@
+"""The payment record kept in Redis: its typed form, its recovery point, and its public view.
+
+Redis holds the record (not PostgreSQL) so a payment is readable, and its charge can progress,
+while the database is down. The hash has one ``data`` field with what never changes (the
+validated request, as JSON: one field packs and stores far cheaper than a dozen), a ``step``
+field that is the charge's persisted recovery point, and the fields workers add as it moves:
+``provider_reference``, ``failure_code``/``failure_message``, ``ledger_transaction_id``/
+``ledger_seq``, and ``amount_refund_pending`` (refunds accepted, not yet settled) and
+``amount_refunded`` (refunds recorded), integers kept with HINCRBY by the refund accept and the
+refund actor. ``decode`` is the one place these strings become a ``PaymentRecord``.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.payments.request import PaymentRequest
+from app.recovery import RecoveryStep
+
+
+class Step(RecoveryStep):
+    ACCEPTED = "accepted", "pending"
+    PREPARED = "prepared", "processing"
+    CHARGING = "charging", "processing"
+    UNKNOWN = "unknown", "processing"
+    CHARGED = "charged", "succeeded"
+    DECLINED = "declined", "failed", True
+    REQUIRES_ACTION = "requires_action", "requires_action", True
+    RECORDED = "recorded", "succeeded", True
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    id: str
+    merchant_id: str
+    #: Unix seconds of the accept.
+    created: int
+    #: What the merchant asked for, validated: it never changes.
+    request: PaymentRequest
+    step: Step
+    provider_reference: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    ledger_transaction_id: str | None = None
+    ledger_seq: int | None = None
+    #: Minor units refunded and recorded; and reserved by refunds not yet settled.
+    amount_refunded: int = 0
+    amount_refund_pending: int = 0
+
+    @property
+    def status(self) -> str:
+        """A succeeded payment reads as (partially) refunded once refunds have been recorded."""
+        status = self.step.status
+        if status != "succeeded" or self.amount_refunded == 0:
+            return status
+        return "refunded" if self.amount_refunded >= self.request.amount else "partially_refunded"
+
+
+def encode_new(record: PaymentRecord) -> dict[str, str]:
+    """The Redis hash fields of a new record: ``data`` (what never changes) and ``step``."""
+    data = {"id": record.id, "merchant_id": record.merchant_id, "created": record.created}
+    data |= record.request.canonical()
+    return {"data": json.dumps(data, separators=(",", ":")), "step": record.step.value}
+
+
+def decode(raw: Mapping[bytes, bytes]) -> PaymentRecord:
+    """The record from its Redis hash, as HGETALL returns it."""
+    fields = {key.decode(): value.decode() for key, value in raw.items()}
+    data = json.loads(fields["data"])
+    ledger_seq = fields.get("ledger_seq")
+    return PaymentRecord(
+        id=data.pop("id"),
+        merchant_id=data.pop("merchant_id"),
+        created=data.pop("created"),
+        request=PaymentRequest(**data),
+        step=Step(fields["step"]),
+        provider_reference=fields.get("provider_reference"),
+        failure_code=fields.get("failure_code"),
+        failure_message=fields.get("failure_message"),
+        ledger_transaction_id=fields.get("ledger_transaction_id"),
+        ledger_seq=None if ledger_seq is None else int(ledger_seq),
+        amount_refunded=int(fields.get("amount_refunded", "0")),
+        amount_refund_pending=int(fields.get("amount_refund_pending", "0")),
+    )
+
+
+def view(record: PaymentRecord) -> dict[str, Any]:
+    """The public JSON of a payment (never the payment method, which stays server-side)."""
+    request = record.request
+    payment: dict[str, Any] = {
+        "id": record.id,
+        "object": "payment",
+        "status": record.status,
+        "amount": request.amount,
+        "currency": request.currency,
+        "provider": request.provider,
+        "created": record.created,
+        "customer": request.customer,
+        "description": request.description,
+        "metadata": request.metadata,
+        "amount_refunded": record.amount_refunded,
+        "provider_reference": record.provider_reference,
+    }
+    if record.step is Step.DECLINED:
+        payment["failure"] = {
+            "code": record.failure_code or "declined",
+            "message": record.failure_message or "",
+        }
+    if record.ledger_transaction_id is not None:
+        payment["ledger"] = {
+            "transaction_id": record.ledger_transaction_id,
+            "seq": record.ledger_seq,
+        }
+    return payment

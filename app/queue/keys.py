@@ -1,0 +1,114 @@
+"""The Redis key layout, in one place.
+
+Every key that one atomic step touches shares a ``{ps:N}`` hash tag, so the step runs on one
+Redis Cluster slot. N is the stream partition; a payment's partition is written into its id so
+any process can find its keys from the id alone.
+
+    {ps:N}:idem:<merchant_id>:<sha256(idempotency key)>   hash   stored answer + fingerprint
+    {ps:N}:idem:<merchant_id>:<payment_id>:refunds:<sha256(idempotency key)>
+                                                         hash   stored refund answer + fingerprint
+    {ps:N}:pay:<payment_id>                              hash   payment record and recovery point
+    {ps:N}:refund:<refund_id>                            hash   refund record and recovery point
+    {ps:N}:q:<queue>                                     stream Dramatiq messages (group "workers")
+    {ps:N}:q:<queue>:delayed                             zset   message id -> due time in ms
+    {ps:N}:q:<queue>:delayed:msgs                        hash   message id -> encoded message
+    {ps:N}:q:<queue>:dead                                stream dead-lettered messages
+    ps:auth                                              hash   sha256(api key) -> merchant id
+"""
+
+import hashlib
+import secrets
+import time
+import zlib
+
+PAYMENT_ID_PREFIX = "pay_"
+#: A refund id carries its payment's partition, so the refund lives on the payment's slot.
+REFUND_ID_PREFIX = "re_"
+AUTH_KEY = "ps:auth"
+CONSUMER_GROUP = "workers"
+#: The one field of a work-stream entry: the encoded Dramatiq message. Lua scripts get it as
+#: the constant MESSAGE_FIELD (see app.queue.scripts).
+MESSAGE_FIELD = "m"
+#: A partition is two hex digits of every id, so there are at most 256.
+PARTITION_HEX_DIGITS = 2
+PARTITIONS_MAX = 16**PARTITION_HEX_DIGITS
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+_TIME_CHARS = 10
+_RANDOM_CHARS = 16
+_ID_CHARS = PARTITION_HEX_DIGITS + _TIME_CHARS + _RANDOM_CHARS
+
+
+def tag(partition: int) -> str:
+    return f"{{ps:{partition}}}"
+
+
+def partition_for(scope: str, partitions: int) -> int:
+    """Stable partition of an idempotency scope (merchant + key): a replay lands on its slot."""
+    return zlib.crc32(scope.encode()) % partitions
+
+
+def _base32(value: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str, partition: int) -> str:
+    """``prefix`` + 2 hex partition digits + a time-ordered, 80-bit random suffix."""
+    millis = time.time_ns() // 1_000_000
+    suffix = _base32(millis, _TIME_CHARS) + _base32(secrets.randbits(80), _RANDOM_CHARS)
+    return f"{prefix}{partition:0{PARTITION_HEX_DIGITS}x}{suffix}"
+
+
+def partition_of(object_id: str, prefix: str, partitions: int) -> int | None:
+    """The partition written into an id, or None when the id is not one of ours."""
+    body = object_id[len(prefix) :]
+    if not object_id.startswith(prefix) or len(body) != _ID_CHARS:
+        return None
+    if any(char not in _CROCKFORD for char in body[PARTITION_HEX_DIGITS:]):
+        return None
+    try:
+        partition = int(body[:PARTITION_HEX_DIGITS], 16)
+    except ValueError:
+        return None
+    return partition if partition < partitions else None
+
+
+def idempotency_key(partition: int, merchant_id: str, client_key: str) -> str:
+    digest = hashlib.sha256(client_key.encode()).hexdigest()
+    return f"{tag(partition)}:idem:{merchant_id}:{digest}"
+
+
+def refund_idempotency_key(
+    partition: int, merchant_id: str, payment_id: str, client_key: str
+) -> str:
+    """Refund keys are scoped to their payment (the path they were sent to), on its partition."""
+    digest = hashlib.sha256(client_key.encode()).hexdigest()
+    return f"{tag(partition)}:idem:{merchant_id}:{payment_id}:refunds:{digest}"
+
+
+def payment_key(partition: int, payment_id: str) -> str:
+    return f"{tag(partition)}:pay:{payment_id}"
+
+
+def refund_key(partition: int, refund_id: str) -> str:
+    return f"{tag(partition)}:refund:{refund_id}"
+
+
+def stream_key(partition: int, queue: str) -> str:
+    return f"{tag(partition)}:q:{queue}"
+
+
+def delayed_key(partition: int, queue: str) -> str:
+    return f"{stream_key(partition, queue)}:delayed"
+
+
+def delayed_messages_key(partition: int, queue: str) -> str:
+    return f"{stream_key(partition, queue)}:delayed:msgs"
+
+
+def dead_key(partition: int, queue: str) -> str:
+    return f"{stream_key(partition, queue)}:dead"

@@ -1,0 +1,28 @@
+"""The one way paystream loads a Lua script: read once, with the shared key-layout constants.
+
+Every script is a ``.lua`` file next to the module that runs it, headed by its KEYS, ARGV and
+key layout. Facts that several scripts share (the stream entry's message field) are defined in
+Python once and handed to every script as Lua locals, placed after a ``#!lua`` line when the
+script has one (Redis reads its flags from the first line only).
+"""
+
+from pathlib import Path
+
+from app.queue.keys import MESSAGE_FIELD
+
+SHEBANG = "#!lua"
+#: Lua locals every script may use; their values come from app.queue.keys.
+SHARED_CONSTANTS = {"MESSAGE_FIELD": MESSAGE_FIELD}
+
+
+def _preamble() -> str:
+    return "".join(f'local {name} = "{value}"\n' for name, value in SHARED_CONSTANTS.items())
+
+
+def lua_source(directory: Path, name: str) -> str:
+    """The source of ``directory/name.lua`` with the shared constants defined at its top."""
+    source = (directory / f"{name}.lua").read_text(encoding="utf-8")
+    if source.startswith(SHEBANG):
+        shebang, _, body = source.partition("\n")
+        return f"{shebang}\n{_preamble()}{body}"
+    return _preamble() + source

@@ -1,0 +1,78 @@
+"""The script batcher on the real Redis: every caller gets its own reply, whatever happens."""
+
+import asyncio
+import secrets
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError, ResponseError
+
+from app.queue.script_batch import BATCH_CALLS_MAX, ScriptBatcher
+from tests.support.redis_server import RedisServer
+
+ECHO_INCR = """
+if ARGV[1] == "fail" then return redis.error_reply("asked to fail") end
+return {ARGV[1], redis.call("INCR", KEYS[1])}
+"""
+
+
+async def run_calls(redis_url: str, arguments: list[str], counter: str) -> list[object]:
+    client = aioredis.Redis.from_url(redis_url)
+    batcher = ScriptBatcher(client, ECHO_INCR)
+    try:
+        calls = [batcher([counter], [argument]) for argument in arguments]
+        return await asyncio.gather(*calls, return_exceptions=True)
+    finally:
+        await client.delete(counter)
+        await client.aclose()
+
+
+def test_concurrent_callers_each_get_their_own_reply(redis_url: str) -> None:
+    arguments = [f"call-{index}" for index in range(BATCH_CALLS_MAX * 2 + 7)]
+
+    replies = asyncio.run(run_calls(redis_url, arguments, f"t:{secrets.token_hex(4)}"))
+
+    assert [reply[0].decode() for reply in replies] == arguments  # type: ignore[index]
+    counts = sorted(reply[1] for reply in replies)  # type: ignore[index]
+    assert counts == list(range(1, len(arguments) + 1)), "every script ran exactly once"
+
+
+def test_one_callers_error_stays_its_own(redis_url: str) -> None:
+    replies = asyncio.run(run_calls(redis_url, ["a", "fail", "b"], f"t:{secrets.token_hex(4)}"))
+
+    assert isinstance(replies[1], ResponseError)
+    assert [replies[0][0], replies[2][0]] == [b"a", b"b"]  # type: ignore[index]
+
+
+def test_a_forgotten_script_is_loaded_again_and_runs_once(private_redis: RedisServer) -> None:
+    """As after a Redis restart: SCRIPT FLUSH (on a private server; it is server-wide)."""
+
+    async def scenario() -> list[object]:
+        client = aioredis.Redis.from_url(private_redis.url)
+        batcher = ScriptBatcher(client, ECHO_INCR)
+        counter = f"t:{secrets.token_hex(4)}"
+        await client.script_flush()
+        try:
+            return await asyncio.gather(*(batcher([counter], [str(i)]) for i in range(5)))
+        finally:
+            await client.delete(counter)
+            await client.aclose()
+
+    replies = asyncio.run(scenario())
+
+    assert sorted(reply[1] for reply in replies) == [1, 2, 3, 4, 5]  # type: ignore[index]
+
+
+def test_an_unreachable_redis_fails_every_caller() -> None:
+    async def scenario() -> list[object]:
+        client = aioredis.Redis.from_url("redis://127.0.0.1:1/0")
+        batcher = ScriptBatcher(client, ECHO_INCR)
+        try:
+            return await asyncio.gather(
+                *(batcher(["t:none"], [str(i)]) for i in range(3)), return_exceptions=True
+            )
+        finally:
+            await client.aclose()
+
+    replies = asyncio.run(scenario())
+
+    assert all(isinstance(reply, ConnectionError) for reply in replies), replies
