@@ -13,6 +13,7 @@ from app.http.openapi import SPEC
 from app.http.problems import EXCEPTION_HANDLERS
 from app.http.routes import operations, payments, refunds
 from app.payments.accept import Acceptor
+from app.queue.batch import Batcher
 from app.queue.connection import web_client
 from app.refunds.accept import RefundAcceptor
 from app.settings import Settings, settings
@@ -30,8 +31,9 @@ def create_app(config: Settings | None = None) -> Starlette:
         client = web_client(config)
         app.state.settings = config
         app.state.redis = client
-        app.state.acceptor = Acceptor(client, config)
-        app.state.refund_acceptor = RefundAcceptor(client, config)
+        batcher = Batcher(client)
+        app.state.acceptor = Acceptor(batcher, config)
+        app.state.refund_acceptor = RefundAcceptor(batcher, config)
         app.state.authenticator = Authenticator(client)
         yield
         await client.aclose()

@@ -4,15 +4,13 @@ import json
 import time
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 from app.idempotency import ACCEPTED_STATUS, Answer, fingerprint, replayed
 from app.payments.record import PaymentRecord, Step, encode_new, view
 from app.payments.request import PaymentRequest
 from app.queue import keys
+from app.queue.batch import Batcher
 from app.queue.connection import unavailable_as_503
 from app.queue.dispatch import PAYMENTS_QUEUE, charge_message
-from app.queue.script_batch import ScriptBatcher
 from app.queue.scripts import lua_source
 from app.settings import Settings
 
@@ -21,9 +19,9 @@ OPERATION = "POST /v1/payments"
 
 
 class Acceptor:
-    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+    def __init__(self, batcher: Batcher, settings: Settings) -> None:
         self._settings = settings
-        self._script = ScriptBatcher(client, ACCEPT_LUA)
+        self._script = batcher.script(ACCEPT_LUA)
 
     async def accept(self, merchant_id: str, client_key: str, request: PaymentRequest) -> Answer:
         partition = keys.partition_for(

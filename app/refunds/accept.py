@@ -4,14 +4,12 @@ what remains, stores the refund and publishes it (``accept.lua`` here)."""
 import time
 from pathlib import Path
 
-import redis.asyncio as aioredis
-
 from app.errors import NotFound, PaymentNotRefundable, RefundExceedsPayment
 from app.idempotency import ACCEPTED_STATUS, Answer, fingerprint, replayed
 from app.queue import keys
+from app.queue.batch import Batcher
 from app.queue.connection import unavailable_as_503
 from app.queue.dispatch import PAYMENTS_QUEUE, refund_message
-from app.queue.script_batch import ScriptBatcher
 from app.queue.scripts import lua_source
 from app.refunds.request import RefundCreate
 from app.settings import Settings
@@ -26,9 +24,9 @@ def refund_operation(payment_id: str) -> str:
 
 
 class RefundAcceptor:
-    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+    def __init__(self, batcher: Batcher, settings: Settings) -> None:
         self._settings = settings
-        self._script = ScriptBatcher(client, REFUND_LUA)
+        self._script = batcher.script(REFUND_LUA)
 
     def partition_of_payment(self, payment_id: str) -> int:
         partition = keys.partition_of(

@@ -1,4 +1,4 @@
-"""The script batcher on the real Redis: every caller gets its own reply, whatever happens."""
+"""The batcher on the real Redis: every caller gets its own reply, whatever happens."""
 
 import asyncio
 import secrets
@@ -6,7 +6,7 @@ import secrets
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError, ResponseError
 
-from app.queue.script_batch import BATCH_CALLS_MAX, ScriptBatcher
+from app.queue.batch import BATCH_CALLS_MAX, Batcher
 from tests.support.redis_server import RedisServer
 
 ECHO_INCR = """
@@ -17,7 +17,7 @@ return {ARGV[1], redis.call("INCR", KEYS[1])}
 
 async def run_calls(redis_url: str, arguments: list[str], counter: str) -> list[object]:
     client = aioredis.Redis.from_url(redis_url)
-    batcher = ScriptBatcher(client, ECHO_INCR)
+    batcher = Batcher(client).script(ECHO_INCR)
     try:
         calls = [batcher([counter], [argument]) for argument in arguments]
         return await asyncio.gather(*calls, return_exceptions=True)
@@ -48,7 +48,7 @@ def test_a_forgotten_script_is_loaded_again_and_runs_once(private_redis: RedisSe
 
     async def scenario() -> list[object]:
         client = aioredis.Redis.from_url(private_redis.url)
-        batcher = ScriptBatcher(client, ECHO_INCR)
+        batcher = Batcher(client).script(ECHO_INCR)
         counter = f"t:{secrets.token_hex(4)}"
         await client.script_flush()
         try:
@@ -65,7 +65,7 @@ def test_a_forgotten_script_is_loaded_again_and_runs_once(private_redis: RedisSe
 def test_an_unreachable_redis_fails_every_caller() -> None:
     async def scenario() -> list[object]:
         client = aioredis.Redis.from_url("redis://127.0.0.1:1/0")
-        batcher = ScriptBatcher(client, ECHO_INCR)
+        batcher = Batcher(client).script(ECHO_INCR)
         try:
             return await asyncio.gather(
                 *(batcher(["t:none"], [str(i)]) for i in range(3)), return_exceptions=True
