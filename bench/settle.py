@@ -139,6 +139,7 @@ ROW_NAMES = (
     "peak RSS, busiest worker process MiB",
     "peak RSS, all worker processes MiB",
     "worker processes × threads",
+    "harness CPU while draining, % of a core",
 )
 
 
@@ -154,6 +155,7 @@ def rows_of(drain: Drain | None) -> list[str]:
         f"{drain.rss.single_mib:.0f}",
         f"{drain.rss.total_mib:.0f}",
         drain.shape,
+        f"{drain.harness_cpu_percent:.0f}",
     ]
 
 

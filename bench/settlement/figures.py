@@ -20,10 +20,18 @@ class Drain:
     rss: RssPeaks
     #: Worker processes × threads per process, as started.
     shape: str
+    #: CPU the benchmark process itself spent (polling, sampling) while the workers drained:
+    #: it runs on the same cores as they do.
+    harness_cpu_s: float
 
     @property
     def rate_per_s(self) -> float:
         return self.count / self.seconds
+
+    @property
+    def harness_cpu_percent(self) -> float:
+        """Of one core, over the drain."""
+        return 100 * self.harness_cpu_s / self.seconds
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -58,6 +59,16 @@ UNLIMITED_PROVIDER_RATES = {
 
 #: A payment's first poll that saw it terminal (monotonic s), and its terminal step.
 Settled = dict[str, tuple[float, str]]
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What watching the worker drain the backlog saw."""
+
+    started: float
+    settled: Settled
+    rss: RssPeaks
+    harness_cpu_s: float
 
 
 def paystream_env(redis_url: str, database_url: str, simulator_url: str) -> dict[str, str]:
@@ -182,10 +193,10 @@ def poll_terminal(
 
 def drain(
     env: dict[str, str], payment_ids: Sequence[str], log_dir: Path, timeout_s: float
-) -> tuple[float, Settled, RssPeaks]:
-    """Start the Procfile's worker; when it started, each payment's terminal poll and step, and
-    the worker processes' peak RSS."""
+) -> Watched:
+    """Start the Procfile's worker and watch it until every payment is terminal."""
     client = redis.Redis.from_url(env["REDIS_URL"])
+    cpu_started_s = time.process_time()
     started = time.monotonic()
     worker = procfile_process("worker", env, log_dir, free_port())
     sampler = RssSampler(worker.popen.pid, RSS_SAMPLE_INTERVAL_S)
@@ -195,7 +206,7 @@ def drain(
         rss = sampler.stop()
         worker.stop()
         client.close()
-    return started, settled, rss
+    return Watched(started, settled, rss, time.process_time() - cpu_started_s)
 
 
 def recorded_ids(settled: Settled) -> set[str]:
@@ -207,19 +218,19 @@ def shape_of(command: str) -> str:
     return f"{found.group(1)} × {found.group(2)}" if found else command
 
 
-def figures(
-    accepted: dict[str, float], started: float, settled: Settled, rss: RssPeaks, shape: str
-) -> Drain:
+def figures(accepted: dict[str, float], watched: Watched, shape: str) -> Drain:
+    settled = watched.settled
     latencies = [settled[payment_id][0] - accepted[payment_id] for payment_id in accepted]
     seen = [moment for moment, _ in settled.values()]
     return Drain(
         count=len(accepted),
-        seconds=max(seen) - started,
-        first_s=min(seen) - started,
+        seconds=max(seen) - watched.started,
+        first_s=min(seen) - watched.started,
         latency_p50_s=percentile(latencies, 0.50),
         latency_p99_s=percentile(latencies, 0.99),
-        rss=rss,
+        rss=watched.rss,
         shape=shape,
+        harness_cpu_s=watched.harness_cpu_s,
     )
 
 
@@ -241,10 +252,11 @@ def run(
         accepted = accept_backlog(env, count, paystack_percent, log_dir)
         command = expanded(procfile_line("worker"), env)
         print(f"    worker: honcho start worker → `{command}` ({knobs[1]})", flush=True)
-        started, settled, rss = drain(env, list(accepted), log_dir, timeout_s)
+        watched = drain(env, list(accepted), log_dir, timeout_s)
     finally:
         drop_database(database_url)
-    steps = collections.Counter(step for _, step in settled.values())
-    print(f"    all terminal: {dict(steps)}; {rss.processes_max} worker process(es) seen")
-    simulator.check_charges(Simulator(simulator_url), recorded_ids(settled))
-    return figures(accepted, started, settled, rss, shape_of(command))
+    steps = collections.Counter(step for _, step in watched.settled.values())
+    seen = watched.rss.processes_max
+    print(f"    all terminal: {dict(steps)}; {seen} worker process(es) seen", flush=True)
+    simulator.check_charges(Simulator(simulator_url), recorded_ids(watched.settled))
+    return figures(accepted, watched, shape_of(command))

@@ -100,6 +100,7 @@ def run(
         env = peer_env(redis_port, url, simulator_url)
         enqueue(env, count, paystack_percent)
         print(f"    enqueued {count:,}; `python -m dramatiq bench.naive_peer` (no flags)")
+        cpu_started_s = time.process_time()
         started = time.monotonic()
         worker = Process("peer", python_argv("-m", "dramatiq", "bench.naive_peer"), env, log_dir)
         sampler = RssSampler(worker.popen.pid, RSS_SAMPLE_INTERVAL_S)
@@ -108,10 +109,12 @@ def run(
         finally:
             rss = sampler.stop()
             worker.stop()
+        harness_cpu_s = time.process_time() - cpu_started_s
         p50, p99, payment_ids = stored_figures(url)
     finally:
         drop_database(url)
-    print(f"    all {count:,} rows stored; {rss.processes_max} worker process(es) seen")
+    print(f"    all {count:,} rows stored; {rss.processes_max} worker process(es) seen", flush=True)
     simulator.check_charges(Simulator(simulator_url), payment_ids)
     shape = f"{os.cpu_count()} × {DRAMATIQ_THREADS_DEFAULT}"
-    return Drain(count, finished - started, first - started, p50, p99, rss, shape)
+    seconds = finished - started
+    return Drain(count, seconds, first - started, p50, p99, rss, shape, harness_cpu_s)
