@@ -38,7 +38,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import ensure_wrk  # noqa: E402
 from bench.settlement import paystream, peer, simulator  # noqa: E402
 from bench.settlement.figures import Ceiling, Drain  # noqa: E402
 from bench.settlement.processes import HONCHO  # noqa: E402
@@ -237,7 +236,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if not HONCHO.exists():
         raise SystemExit("honcho is missing: install with scripts/install")
-    ensure_wrk()
+    simulator.ensure_wrk()
     try:
         results = run_cases(options)
     except KeyboardInterrupt:

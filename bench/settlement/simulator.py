@@ -4,11 +4,11 @@ payment, how fast it can answer that on its own, and what money it moved."""
 import collections
 import os
 import re
+import shutil
 import subprocess
 
 import httpx
 
-from bench.ingest import ensure_wrk
 from bench.settlement.figures import Ceiling
 from tests.support.processes import ROOT
 from tests.support.simulator import Simulator
@@ -21,6 +21,17 @@ CEILING_WRK_THREADS = 2
 #: wrk counts an answer slower than this as a timeout; the lognormal tail stays far below.
 CEILING_WRK_TIMEOUT_S = 10
 WRK_SCRIPT = ROOT / "bench" / "wrk_simulator.lua"
+
+
+def ensure_wrk() -> str:
+    """wrk's path, installed from the distribution when missing (as bench/ingest.py does)."""
+    found = shutil.which("wrk")
+    if found is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+        found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    return found
 
 
 def paystream_call_mix() -> dict[str, str]:
