@@ -1,0 +1,262 @@
+"""paystream's drain: accept N payments through the Procfile's web line with no worker
+running, start the Procfile's worker line, and watch every payment's recovery point in Redis
+until all are terminal."""
+
+import collections
+import functools
+import json
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import redis
+
+# The only app internals the harness reads, kept to this one place (the restructure may move
+# app.keys to app/queue/keys.py and app.payment_record to app/payments/record.py): where a
+# payment's record lives, and which recovery points are final.
+from app.keys import PAYMENT_ID_PREFIX, partition_of, payment_key
+from app.payment_record import TERMINAL_STEPS
+from bench.payment_mix import CUSTOMER_EMAIL, bench_payment
+from bench.settlement import simulator
+from bench.settlement.databases import create_database, drop_database
+from bench.settlement.figures import Drain, percentile
+from bench.settlement.processes import (
+    ensure_running,
+    expanded,
+    procfile_line,
+    procfile_process,
+    venv_path,
+)
+from bench.worker_rss import RssPeaks, RssSampler
+from tests.conftest import migrate
+from tests.support.processes import Process, free_port, wait_for_http
+from tests.support.simulator import Simulator
+from tests.support.stack import cli
+
+#: The record's hash field that holds its recovery point.
+STEP_FIELD = "step"
+TERMINAL_STEP_NAMES = frozenset(step.value for step in TERMINAL_STEPS)
+RECORDED_STEP_NAME = "recorded"
+#: Ids carry their partition in two hex digits; partition_of only checks it is below this.
+STREAM_PARTITIONS_MAX = 256
+#: Concurrent HTTP clients accepting the backlog, each a thread with its own httpx.Client.
+SENDER_THREADS = 32
+REQUEST_TIMEOUT_S = 30.0
+POLL_INTERVAL_S = 0.1
+RSS_SAMPLE_INTERVAL_S = 0.2
+#: 0 is "no limit" for every provider rate (app/settings.py); DESIGN §7 lifts them for the run.
+UNLIMITED_PROVIDER_RATES = {
+    "STRIPE_ACCOUNT_RATE_PER_S": "0",
+    "PAYSTACK_ACCOUNT_RATE_PER_S": "0",
+    "STRIPE_RATE_PER_S": "0",
+    "PAYSTACK_RATE_PER_S": "0",
+}
+
+#: A payment's first poll that saw it terminal (monotonic s), and its terminal step.
+Settled = dict[str, tuple[float, str]]
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What watching the worker drain the backlog saw."""
+
+    started: float
+    settled: Settled
+    rss: RssPeaks
+    harness_cpu_s: float
+
+
+def paystream_env(redis_url: str, database_url: str, simulator_url: str) -> dict[str, str]:
+    return {
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "STRIPE_API_BASE": simulator_url,
+        "PAYSTACK_API_BASE": simulator_url,
+        **UNLIMITED_PROVIDER_RATES,
+        "PATH": venv_path(),
+    }
+
+
+def payment_body(index: int, paystack_percent: int) -> dict[str, object]:
+    payment = bench_payment(index, paystack_percent)
+    return {
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "provider": payment.provider,
+        "payment_method": payment.payment_method,
+        "customer": {"email": CUSTOMER_EMAIL},
+    }
+
+
+def send_payments(
+    base_url: str, api_key: str, prefix: str, paystack_percent: int, indices: Sequence[int]
+) -> list[tuple[str, float]]:
+    """Each payment's id and when its 202 came back."""
+    accepted = []
+    headers = {"Authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S) as client:
+        for index in indices:
+            body = payment_body(index, paystack_percent)
+            key = {"Idempotency-Key": f"{prefix}-{index}"}
+            response = client.post("/v1/payments", json=body, headers=key)
+            if response.status_code != 202:
+                raise RuntimeError(f"payment {index}: {response.status_code} {response.text}")
+            accepted.append((str(response.json()["id"]), time.monotonic()))
+    return accepted
+
+
+def accept_payments(
+    base_url: str, api_key: str, count: int, paystack_percent: int
+) -> dict[str, float]:
+    prefix = f"settle-{secrets.token_hex(4)}"
+    send = functools.partial(send_payments, base_url, api_key, prefix, paystack_percent)
+    slices = [range(start, count, SENDER_THREADS) for start in range(SENDER_THREADS)]
+    with ThreadPoolExecutor(max_workers=SENDER_THREADS) as pool:
+        accepted = dict(pair for part in pool.map(send, slices) for pair in part)
+    if len(accepted) != count:
+        raise RuntimeError(f"{count} payments sent, {len(accepted)} distinct ids came back")
+    return accepted
+
+
+def create_merchant(env: dict[str, str]) -> str:
+    created = cli(env, "merchant", "create", "bench", "--json")
+    if created.returncode != 0:
+        raise RuntimeError(f"merchant create failed:\n{created.stderr}")
+    return str(json.loads(created.stdout)["api_key"])
+
+
+def accept_backlog(
+    env: dict[str, str], count: int, paystack_percent: int, log_dir: Path
+) -> dict[str, float]:
+    """N payments accepted through the Procfile's web process while no worker runs."""
+    port = free_port()
+    web = procfile_process("web", env, log_dir, port)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", web)
+        api_key = create_merchant(env)
+        started = time.monotonic()
+        accepted = accept_payments(f"http://127.0.0.1:{port}", api_key, count, paystack_percent)
+        elapsed_s = time.monotonic() - started
+    finally:
+        web.stop()
+    rate = count / elapsed_s
+    print(f"    accepted {count:,} in {elapsed_s:.1f} s ({rate:,.0f}/s), no worker", flush=True)
+    return accepted
+
+
+def record_key(payment_id: str) -> str:
+    partition = partition_of(payment_id, PAYMENT_ID_PREFIX, STREAM_PARTITIONS_MAX)
+    if partition is None:
+        raise ValueError(f"{payment_id} is not a payment id")
+    return payment_key(partition, payment_id)
+
+
+def terminal_now(client: redis.Redis, open_keys: dict[str, str]) -> tuple[float, dict[str, str]]:
+    """One pipelined HGET per open payment: when the answers were in, and the terminal ones."""
+    payment_ids = list(open_keys)
+    pipeline = client.pipeline(transaction=False)
+    for payment_id in payment_ids:
+        pipeline.hget(open_keys[payment_id], STEP_FIELD)
+    steps = pipeline.execute()
+    seen = time.monotonic()
+    terminal = {}
+    for payment_id, step in zip(payment_ids, steps, strict=True):
+        if step is None:
+            raise RuntimeError(f"payment {payment_id} has no record in Redis: lost")
+        if step.decode() in TERMINAL_STEP_NAMES:
+            terminal[payment_id] = step.decode()
+    return seen, terminal
+
+
+def poll_terminal(
+    client: redis.Redis, payment_ids: Sequence[str], worker: Process, deadline: float
+) -> Settled:
+    open_keys = {payment_id: record_key(payment_id) for payment_id in payment_ids}
+    settled: Settled = {}
+    while open_keys:
+        ensure_running(worker)
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(open_keys)} payments still open:\n{worker.log()[-4000:]}")
+        polled = time.monotonic()
+        seen, terminal = terminal_now(client, open_keys)
+        for payment_id, step in terminal.items():
+            settled[payment_id] = (seen, step)
+            del open_keys[payment_id]
+        time.sleep(max(0.0, POLL_INTERVAL_S - (time.monotonic() - polled)))
+    return settled
+
+
+def drain(
+    env: dict[str, str], payment_ids: Sequence[str], log_dir: Path, timeout_s: float
+) -> Watched:
+    """Start the Procfile's worker and watch it until every payment is terminal."""
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    cpu_started_s = time.process_time()
+    started = time.monotonic()
+    worker = procfile_process("worker", env, log_dir, free_port())
+    sampler = RssSampler(worker.popen.pid, RSS_SAMPLE_INTERVAL_S)
+    try:
+        settled = poll_terminal(client, payment_ids, worker, started + timeout_s)
+    finally:
+        rss = sampler.stop()
+        worker.stop()
+        client.close()
+    return Watched(started, settled, rss, time.process_time() - cpu_started_s)
+
+
+def recorded_ids(settled: Settled) -> set[str]:
+    return {payment_id for payment_id, (_, step) in settled.items() if step == RECORDED_STEP_NAME}
+
+
+def shape_of(command: str) -> str:
+    found = re.search(r"--processes (\d+) --threads (\d+)", command)
+    return f"{found.group(1)} × {found.group(2)}" if found else command
+
+
+def figures(accepted: dict[str, float], watched: Watched, shape: str) -> Drain:
+    settled = watched.settled
+    latencies = [settled[payment_id][0] - accepted[payment_id] for payment_id in accepted]
+    seen = [moment for moment, _ in settled.values()]
+    return Drain(
+        count=len(accepted),
+        seconds=max(seen) - watched.started,
+        first_s=min(seen) - watched.started,
+        latency_p50_s=percentile(latencies, 0.50),
+        latency_p99_s=percentile(latencies, 0.99),
+        rss=watched.rss,
+        shape=shape,
+        harness_cpu_s=watched.harness_cpu_s,
+    )
+
+
+def run(
+    urls: tuple[str, str],
+    count: int,
+    paystack_percent: int,
+    knobs: tuple[dict[str, str], str],
+    log_dir: Path,
+    timeout_s: float,
+) -> Drain:
+    """``urls``: the private Redis and the simulator; ``knobs``: the worker's Procfile
+    variables and why they were chosen."""
+    redis_url, simulator_url = urls
+    database_url = create_database()
+    try:
+        migrate(database_url)
+        env = {**paystream_env(redis_url, database_url, simulator_url), **knobs[0]}
+        accepted = accept_backlog(env, count, paystack_percent, log_dir)
+        command = expanded(procfile_line("worker"), env)
+        print(f"    worker: honcho start worker → `{command}` ({knobs[1]})", flush=True)
+        watched = drain(env, list(accepted), log_dir, timeout_s)
+    finally:
+        drop_database(database_url)
+    steps = collections.Counter(step for _, step in watched.settled.values())
+    seen = watched.rss.processes_max
+    print(f"    all terminal: {dict(steps)}; {seen} worker process(es) seen", flush=True)
+    simulator.check_charges(Simulator(simulator_url), recorded_ids(watched.settled))
+    return figures(accepted, watched, shape_of(command))

@@ -1,0 +1,103 @@
+"""Resident memory of the Dramatiq worker processes under one process, sampled from /proc.
+
+A worker process is one a Dramatiq master forked: it runs under its master's exact command
+line. The master (which only supervises) and any shell or honcho above it are not counted.
+"""
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+KIB_PER_MIB = 1024
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    parent: int
+    command: bytes
+
+
+@dataclass(frozen=True)
+class RssPeaks:
+    """The busiest single worker process and all worker processes together, each at its
+    worst sample; and the most worker processes seen at once."""
+
+    single_mib: float
+    total_mib: float
+    processes_max: int
+
+
+def process_table() -> dict[int, ProcessInfo]:
+    table = {}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # exited while we looked
+            continue
+        # The command name in field 2 may hold spaces and parentheses; the parent follows it.
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        table[int(entry.name)] = ProcessInfo(parent, command)
+    return table
+
+
+def descendants(root: int, table: dict[int, ProcessInfo]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, info in table.items():
+        children.setdefault(info.parent, []).append(pid)
+    found, frontier = [], [root]
+    while frontier:
+        below = children.get(frontier.pop(), [])
+        found.extend(below)
+        frontier.extend(below)
+    return found
+
+
+def worker_pids(root: int) -> list[int]:
+    table = process_table()
+    return [
+        pid
+        for pid in descendants(root, table)
+        if b"dramatiq" in table[pid].command
+        and table.get(table[pid].parent, ProcessInfo(0, b"")).command == table[pid].command
+    ]
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        status = (PROC / str(pid) / "status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class RssSampler:
+    """Samples the worker processes under ``root`` every ``interval_s`` in a thread."""
+
+    def __init__(self, root: int, interval_s: float) -> None:
+        self.root = root
+        self.interval_s = interval_s
+        self._single_kib = self._total_kib = self._processes_max = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.interval_s):
+            sizes = [rss_kib(pid) for pid in worker_pids(self.root)]
+            self._single_kib = max(self._single_kib, *sizes, 0)
+            self._total_kib = max(self._total_kib, sum(sizes))
+            self._processes_max = max(self._processes_max, len(sizes))
+
+    def stop(self) -> RssPeaks:
+        self._stopped.set()
+        self._thread.join()
+        return RssPeaks(
+            self._single_kib / KIB_PER_MIB, self._total_kib / KIB_PER_MIB, self._processes_max
+        )
