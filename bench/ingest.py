@@ -24,8 +24,8 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import keys  # noqa: E402
 from app.merchants.api_keys import hash_api_key, new_api_key  # noqa: E402
+from app.queue import keys  # noqa: E402
 from tests.support.processes import Process, free_port, python_argv, wait_for_http  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 

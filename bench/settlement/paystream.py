@@ -19,8 +19,8 @@ import redis
 # The only app internals the harness reads, kept to this one place (the restructure may move
 # app.keys to app/queue/keys.py and app.payment_record to app/payments/record.py): where a
 # payment's record lives, and which recovery points are final.
-from app.keys import PAYMENT_ID_PREFIX, partition_of, payment_key
-from app.payment_record import TERMINAL_STEPS
+from app.payments.record import Step
+from app.queue.keys import PAYMENT_ID_PREFIX, partition_of, payment_key
 from bench.payment_mix import CUSTOMER_EMAIL, bench_payment
 from bench.settlement import simulator
 from bench.settlement.databases import create_database, drop_database
@@ -40,7 +40,7 @@ from tests.support.stack import cli
 
 #: The record's hash field that holds its recovery point.
 STEP_FIELD = "step"
-TERMINAL_STEP_NAMES = frozenset(step.value for step in TERMINAL_STEPS)
+TERMINAL_STEP_NAMES = frozenset(step.value for step in Step if step.final)
 RECORDED_STEP_NAME = "recorded"
 #: Ids carry their partition in two hex digits; partition_of only checks it is below this.
 STREAM_PARTITIONS_MAX = 256
