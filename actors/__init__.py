@@ -8,7 +8,7 @@ from actors.middleware import retries
 from actors.middleware.merchant_sync import MerchantSync
 from actors.streams.broker import StreamsBroker
 from actors.streams.options import StreamOptions
-from app.queue.connection import worker_client
+from app.queue.connection import worker_async_client, worker_client
 from app.settings import settings
 
 
@@ -28,8 +28,10 @@ def build_broker() -> StreamsBroker:
             partitions=config.stream_partitions,
             reclaim_idle_ms=config.reclaim_idle_ms,
             deliveries_max=config.deliveries_max,
+            concurrency=config.worker_concurrency,
+            shutdown_grace_ms=config.worker_shutdown_grace_s * 1000,
         ),
-        # Only the worker process has the runtime MerchantSync reads (settings from its env).
+        async_client=worker_async_client(config),
         middleware=[*worker_middleware(), MerchantSync()],
     )
 

@@ -1,9 +1,15 @@
 """The charge actor: drives one payment from ``accepted`` to its recorded outcome.
 
-accepted ──prepare──▶ prepared ──charge──▶ charging ─┬─▶ charged ──ledger──▶ recorded
-                                                      ├─▶ declined
-                                                      ├─▶ requires_action
-                                                      └─▶ unknown ──lookup──▶ (any of these)
+    accepted ──prepare──▶ charging ──charge──┬─▶ charged ──ledger──▶ recorded
+        prepared ──ready──▶ ▲   (found later: │─▶ declined
+            ▲               │    lookup)      ├─▶ requires_action
+            └─ not attempted ┴───────────────└─▶ unknown ──lookup──▶ (any of these)
+
+Preparing creates the provider's object (Stripe: a PaymentIntent, which moves no money) and
+stores ``charging`` with its reference before the call that moves money: whoever finds a payment
+``charging`` later asks the provider what happened before anything else. ``prepared`` is where
+a payment waits when that call is known not to have happened (and where payments prepared by
+earlier versions wait).
 """
 
 import dramatiq
@@ -11,14 +17,15 @@ import dramatiq
 from actors.middleware.retries import Defer
 from actors.phases import (
     StateMachine,
+    actor_options,
     failure_fields,
     ledger_fields,
     rate_limited,
     retry_delay_ms,
-    retry_options,
     try_again,
 )
 from actors.runtime import Runtime, runtime
+from actors.state import Transition
 from app.ledger import capture_entry, clearing_account
 from app.payments.record import PaymentRecord, Step
 from app.providers.base import ChargeRequest, Outcome, ProviderAnswer
@@ -61,86 +68,87 @@ def prepared_reference(record: PaymentRecord) -> str:
     return record.provider_reference
 
 
+def settled(answer: ProviderAnswer) -> Transition:
+    """Where a charge or lookup answer leaves the payment."""
+    target = SETTLED_STEP.get(answer.outcome)
+    if target is None:
+        # A scheduled lookup, not a failure: it repeats, ever less often, until the provider
+        # can tell, and never re-charges blindly.
+        wait = Defer(
+            "outcome unknown; reconciling",
+            delay=RECONCILE_DELAY_MS,
+            delay_max=RECONCILE_DELAY_MS_MAX,
+        )
+        return Transition(Step.UNKNOWN, then=wait)
+    fields = {} if target is Step.CHARGED else failure_fields(answer, DECLINE_CODE_DEFAULT)
+    if answer.provider_reference:
+        fields["provider_reference"] = answer.provider_reference
+    return Transition(target, fields)
+
+
 class Charge(StateMachine[PaymentRecord]):
     def __init__(self, context: Runtime, payment_id: str) -> None:
         super().__init__(context, payment_id, context.payments)
 
-    def phase(self, record: PaymentRecord) -> None:
+    async def phase(self, record: PaymentRecord, fresh: bool) -> Transition:
         match record.step:
             case Step.ACCEPTED:
-                self.prepare(record)
+                return await self.prepare(record)
             case Step.PREPARED:
-                self.charge(record)
+                return await self.ready(record)
+            case Step.CHARGING if fresh:
+                return await self.charge(record)
             case Step.CHARGING | Step.UNKNOWN:
-                # A message that finds ``charging`` was cut off mid-call: the provider may have
-                # moved the money, so ask before anything else.
-                self.reconcile(record)
+                # Found ``charging`` by a later run: the call may have gone out, and the provider
+                # may have moved the money, so ask before anything else.
+                return await self.reconcile(record)
             case Step.CHARGED:
-                self.record_capture(record)
+                return await self.record_capture(record)
             case step:
                 raise RuntimeError(f"Bug: unhandled recovery point {step}")
 
-    def prepare(self, record: PaymentRecord) -> None:
-        answer = self.provider(record.request.provider).prepare(charge_request(record))
+    async def prepare(self, record: PaymentRecord) -> Transition:
+        name = record.request.provider
+        # Every call up to the charge is admitted at once, so a charge is never stored as
+        # ``charging`` and then held back by the limits.
+        provider = await self.provider(name, self.context.providers[name].calls_to_charge)
+        answer = await provider.prepare(charge_request(record))
         match answer.outcome:
             case Outcome.NOT_ATTEMPTED if answer.provider_reference:
-                self.advance(
-                    Step.ACCEPTED, Step.PREPARED, {"provider_reference": answer.provider_reference}
-                )
+                return Transition(Step.CHARGING, {"provider_reference": answer.provider_reference})
             case Outcome.DECLINED:
-                self.advance(
-                    Step.ACCEPTED, Step.DECLINED, failure_fields(answer, DECLINE_CODE_DEFAULT)
-                )
+                return Transition(Step.DECLINED, failure_fields(answer, DECLINE_CODE_DEFAULT))
             case Outcome.RATE_LIMITED:
                 raise rate_limited(answer)
             case _:
                 # Preparing moves no money, so any other answer is simply tried again.
                 raise dramatiq.Retry("prepare did not complete", delay=retry_delay_ms(answer))
 
-    def charge(self, record: PaymentRecord) -> None:
-        reference = prepared_reference(record)
-        provider = self.provider(record.request.provider)
-        # The point is persisted before the call: whoever finds ``charging`` later must ask the
-        # provider rather than charge.
-        if not self.advance(Step.PREPARED, Step.CHARGING):
-            return
-        answer = provider.charge(charge_request(record), reference)
+    async def ready(self, record: PaymentRecord) -> Transition:
+        await self.provider(record.request.provider)
+        return Transition(Step.CHARGING)
+
+    async def charge(self, record: PaymentRecord) -> Transition:
+        provider = self.context.providers[record.request.provider]
+        answer = await provider.charge(charge_request(record), prepared_reference(record))
         if answer.outcome in (Outcome.RETRYABLE, Outcome.RATE_LIMITED):
             # Known not to have reached the charge: back to prepared, same provider key next time.
-            self.advance(Step.CHARGING, Step.PREPARED)
-            raise try_again(answer)
-        self.settle(Step.CHARGING, answer)
+            return Transition(Step.PREPARED, then=try_again(answer))
+        return settled(answer)
 
-    def reconcile(self, record: PaymentRecord) -> None:
-        reference = prepared_reference(record)
-        answer = self.provider(record.request.provider).lookup(charge_request(record), reference)
+    async def reconcile(self, record: PaymentRecord) -> Transition:
+        provider = await self.provider(record.request.provider)
+        answer = await provider.lookup(charge_request(record), prepared_reference(record))
         match answer.outcome:
             case Outcome.NOT_ATTEMPTED:
                 # The provider never saw the charge: charging again, under the same provider
                 # idempotency key, is safe.
-                self.advance(record.step, Step.PREPARED)
-                return
+                return Transition(Step.PREPARED)
             case Outcome.RATE_LIMITED:
                 raise rate_limited(answer)
-        self.settle(record.step, answer)
+        return settled(answer)
 
-    def settle(self, step: Step, answer: ProviderAnswer) -> None:
-        target = SETTLED_STEP.get(answer.outcome)
-        if target is None:
-            self.advance(step, Step.UNKNOWN)
-            # A scheduled lookup, not a failure: it repeats, ever less often, until the
-            # provider can tell, and never re-charges blindly.
-            raise Defer(
-                "outcome unknown; reconciling",
-                delay=RECONCILE_DELAY_MS,
-                delay_max=RECONCILE_DELAY_MS_MAX,
-            )
-        fields = {} if target is Step.CHARGED else failure_fields(answer, DECLINE_CODE_DEFAULT)
-        if answer.provider_reference:
-            fields["provider_reference"] = answer.provider_reference
-        self.advance(step, target, fields)
-
-    def record_capture(self, record: PaymentRecord) -> None:
+    async def record_capture(self, record: PaymentRecord) -> Transition:
         request = record.request
         entry = capture_entry(
             payment_id=record.id,
@@ -149,10 +157,20 @@ class Charge(StateMachine[PaymentRecord]):
             amount=request.amount,
             currency=request.currency,
         )
-        recorded = self.record_in_ledger(entry)
-        self.advance(Step.CHARGED, Step.RECORDED, ledger_fields(recorded))
+        return Transition(Step.RECORDED, ledger_fields(await self.record_in_ledger(entry)))
 
 
-@dramatiq.actor(actor_name=CHARGE_ACTOR, queue_name=PAYMENTS_QUEUE, **retry_options(settings()))
-def charge_payment(payment_id: str) -> None:
-    Charge(runtime(), payment_id).run()
+_config = settings()
+
+
+@dramatiq.actor(
+    actor_name=CHARGE_ACTOR,
+    queue_name=PAYMENTS_QUEUE,
+    **actor_options(
+        _config.charge_retries_max,
+        (_config.charge_backoff_ms_min, _config.charge_backoff_ms_max),
+        _config.charge_time_limit_s,
+    ),
+)
+async def charge_payment(payment_id: str) -> None:
+    await Charge(runtime(), payment_id).run()

@@ -1,11 +1,15 @@
-"""What the charge and the refund actors share: the run loop over a persisted recovery point,
-admission to a provider within the rate limits, the compare-and-set move, and recording an
-outcome in the ledger.
+"""The one engine both money-moving actors run on (rocket-rides style).
 
-Each actor is a state machine over its record's step: ``run`` reads the record, stops at a final
-step, and otherwise runs the phase its step names; a phase does one thing and moves the step
-forward with a compare-and-set, so a retried or reclaimed message resumes where the last attempt
-stopped, and money already moved is never asked for again.
+A state machine over a record's persisted recovery point: ``run`` reads the record once; each
+phase looks at it and returns its ``Transition`` (the target step and the fields stored with
+it), or raises a wait (``Defer``) or a retry; the engine applies the transition with a single
+compare-and-set that also answers the record as it now stands, and runs the next phase on it.
+So a phase does one thing, money already moved is never asked for again, and a retried or
+reclaimed message resumes where the last attempt stopped.
+
+A phase is told whether its record's step was stored by this very run (``fresh``): a step
+stored before a provider call (``charging``) means "call now" when fresh, and "a call may have
+gone out: look it up" when found so by a later run.
 """
 
 import logging
@@ -17,11 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actors.middleware.retries import Defer
 from actors.runtime import Runtime
-from actors.state import RecoveryPoints
+from actors.state import Moved, RecoveryPoints, Transition
 from app.ledger import Entry, Recorded
 from app.providers.base import Outcome, Provider, ProviderAnswer
 from app.recovery import RecoveryStep
-from app.settings import Settings
 
 #: A record settles in at most this many phases; more means a bug, not bad luck.
 PHASES_MAX = 12
@@ -35,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 
 class Stepped(Protocol):
+    @property
+    def id(self) -> str: ...
+
     @property
     def step(self) -> RecoveryStep: ...
 
@@ -69,18 +75,21 @@ def failure_fields(answer: ProviderAnswer, default_code: str) -> dict[str, str]:
     }
 
 
-def retry_options(config: Settings) -> dict[str, Any]:
-    """Dramatiq's retry and time-limit options of an actor that moves money."""
-    return {
-        "max_retries": config.charge_retries_max,
-        "min_backoff": config.charge_backoff_ms_min,
-        "max_backoff": config.charge_backoff_ms_max,
-        "time_limit": config.charge_time_limit_s * 1000,
-    }
-
-
 def ledger_fields(recorded: Recorded) -> dict[str, str]:
     return {"ledger_transaction_id": recorded.transaction_id, "ledger_seq": str(recorded.seq)}
+
+
+def actor_options(
+    retries_max: int, backoff_ms: tuple[int, int], time_limit_s: int
+) -> dict[str, Any]:
+    """Dramatiq's retry and time-limit options of an actor that moves money."""
+    backoff_ms_min, backoff_ms_max = backoff_ms
+    return {
+        "max_retries": retries_max,
+        "min_backoff": backoff_ms_min,
+        "max_backoff": backoff_ms_max,
+        "time_limit": time_limit_s * 1000,
+    }
 
 
 class StateMachine(Generic[Record]):
@@ -91,40 +100,42 @@ class StateMachine(Generic[Record]):
         self.object_id = object_id
         self.points = points
 
-    def run(self) -> None:
+    async def run(self) -> None:
+        record = await self.points.load(self.object_id)
+        fresh = False
         for _ in range(PHASES_MAX):
-            record = self.points.load(self.object_id)
             if record is None:
                 logger.error("%s has no record; dropping its message", self.object_id)
                 return
             if record.step.final:
                 return
-            self.phase(record)
+            transition = await self.phase(record, fresh)
+            moved = await self.store(record, transition)
+            record, fresh = moved.record, moved.moved
+            if not fresh:
+                logger.info("%s moved on elsewhere; going on from there", self.object_id)
+            elif transition.then is not None:
+                raise transition.then
         raise RuntimeError(f"Bug: {self.object_id} did not settle in {PHASES_MAX} phases")
 
-    def phase(self, record: Record) -> None:
+    async def phase(self, record: Record, fresh: bool) -> Transition:
         raise NotImplementedError
 
-    def provider(self, name: str) -> Provider:
-        """The named provider, once a call to it fits the rate limits (else ``Defer``)."""
-        self.context.throttle.admit(name)
+    async def store(self, record: Record, transition: Transition) -> Moved[Record]:
+        return await self.points.apply(record.id, record.step, transition)
+
+    async def provider(self, name: str, calls: int = 1) -> Provider:
+        """The named provider, once ``calls`` calls to it fit the rate limits (else ``Defer``)."""
+        await self.context.throttle.admit(name, calls)
         return self.context.providers[name]
 
-    def advance(
-        self, expected: RecoveryStep, target: RecoveryStep, fields: dict[str, str] | None = None
-    ) -> bool:
-        moved = self.points.advance(self.object_id, expected, target, fields)
-        if not moved:
-            logger.info("%s moved on elsewhere; re-reading it", self.object_id)
-        return moved
-
-    def record_in_ledger(self, entry: Entry) -> Recorded:
+    async def record_in_ledger(self, entry: Entry) -> Recorded:
         """The entry, durably in the ledger; ``Defer`` while PostgreSQL cannot take it.
 
         The outcome waits, durably, in the record's step meanwhile: however long the outage,
         this is no failure of the payment."""
         try:
-            return self.context.ledger.record(entry)
+            return await self.context.ledger.record(entry)
         except (SQLAlchemyError, psycopg.Error) as error:
             logger.warning("ledger unavailable for %s: %s", self.object_id, type(error).__name__)
             raise Defer(

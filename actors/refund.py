@@ -1,16 +1,17 @@
 """The refund actor: drives one refund from ``requested`` to its recorded outcome.
 
-Like the charge, a state machine over the refund record's persisted recovery point (see
-``actors.phases``). The amount was reserved on the payment when the refund was accepted; it
-becomes ``amount_refunded`` when the refund is recorded, or is released when the refund fails.
+Like the charge, a state machine over the refund record's persisted recovery point, on the
+engine of ``actors.phases``. The amount was reserved on the payment when the refund was
+accepted; it becomes ``amount_refunded`` when the refund is recorded, or is released when the
+refund fails.
 
-    requested ──refund──▶ refunding ─┬─▶ refunded ──ledger──▶ recorded
-        ▲                            ├─▶ failed (reservation released)
-        └────── not attempted ───────┴─▶ unknown ──lookup──▶ (any of these)
+    requested ──ready──▶ refunding ──refund──┬─▶ refunded ──ledger──▶ recorded
+        ▲                  (found later:     ├─▶ failed (reservation released)
+        └── not attempted ── lookup) ────────┴─▶ unknown ──lookup──▶ (any of these)
 
 A refund waits in ``requested`` until its payment's capture is in the ledger, so the ledger
-always holds a capture before its refunds. A message that finds ``refunding`` was cut off
-mid-call and looks the refund up before anything else. A Paystack refund whose answer was lost
+always holds a capture before its refunds. A refund found ``refunding`` by a later run was cut
+off mid-call and is looked up before anything else. A Paystack refund whose answer was lost
 cannot be looked up (Paystack finds refunds only by the id that answer carried): it stays
 ``unknown``, its amount reserved, and is never sent again; an operator reconciles it.
 """
@@ -22,14 +23,14 @@ from actors.phases import (
     LEDGER_RETRY_DELAY_MS,
     LEDGER_RETRY_DELAY_MS_MAX,
     StateMachine,
+    actor_options,
     failure_fields,
     ledger_fields,
     rate_limited,
-    retry_options,
     try_again,
 )
 from actors.runtime import Runtime, runtime
-from actors.state import Settlement
+from actors.state import Moved, Settlement, Transition
 from app.ledger import clearing_account, refund_entry
 from app.payments.record import Step
 from app.providers.base import Outcome, ProviderAnswer, RefundRequest
@@ -60,24 +61,43 @@ def reference_fields(answer: ProviderAnswer) -> dict[str, str]:
     return {"provider_refund_reference": answer.provider_reference}
 
 
+def settled(answer: ProviderAnswer) -> Transition:
+    """Where a refund or lookup answer leaves the refund."""
+    fields = reference_fields(answer)
+    match answer.outcome:
+        case Outcome.SUCCEEDED:
+            return Transition(RefundStep.REFUNDED, fields)
+        case Outcome.DECLINED:
+            fields |= failure_fields(answer, FAILURE_CODE_DEFAULT)
+            return Transition(RefundStep.FAILED, fields, settlement=Settlement.RELEASED)
+        case _:
+            wait = dramatiq.Retry("refund outcome unknown", delay=RECONCILE_DELAY_MS)
+            return Transition(RefundStep.UNKNOWN, fields, then=wait)
+
+
 class Refund(StateMachine[RefundRecord]):
     def __init__(self, context: Runtime, refund_id: str) -> None:
         super().__init__(context, refund_id, context.refunds)
 
-    def phase(self, record: RefundRecord) -> None:
+    async def phase(self, record: RefundRecord, fresh: bool) -> Transition:
         match record.step:
             case RefundStep.REQUESTED:
-                self.refund(record)
+                return await self.ready(record)
+            case RefundStep.REFUNDING if fresh:
+                return await self.refund(record)
             case RefundStep.REFUNDING | RefundStep.UNKNOWN:
                 # The provider may have sent the money back: ask before anything else.
-                self.reconcile(record)
+                return await self.reconcile(record)
             case RefundStep.REFUNDED:
-                self.record_refund(record)
+                return await self.record_refund(record)
             case step:
                 raise RuntimeError(f"Bug: unhandled refund recovery point {step}")
 
-    def wait_for_capture(self, record: RefundRecord) -> None:
-        payment = self.context.payments.load(record.payment_id)
+    async def store(self, record: RefundRecord, transition: Transition) -> Moved[RefundRecord]:
+        return await self.context.refunds.apply_to(record, transition)
+
+    async def wait_for_capture(self, record: RefundRecord) -> None:
+        payment = await self.context.payments.load(record.payment_id)
         if payment is None:
             raise RuntimeError(f"refund {record.id}: payment {record.payment_id} is gone")
         match payment.step:
@@ -92,45 +112,33 @@ class Refund(StateMachine[RefundRecord]):
             case step:
                 raise RuntimeError(f"Bug: refund {record.id} of a payment at {step}")
 
-    def refund(self, record: RefundRecord) -> None:
-        self.wait_for_capture(record)
-        provider = self.provider(record.provider)
-        # Persisted before the call: whoever finds ``refunding`` later must look the refund up.
-        if not self.advance(RefundStep.REQUESTED, RefundStep.REFUNDING):
-            return
-        answer = provider.refund(refund_request(record))
+    async def ready(self, record: RefundRecord) -> Transition:
+        await self.wait_for_capture(record)
+        await self.provider(record.provider)
+        # Stored before the call: whoever finds ``refunding`` later must look the refund up.
+        return Transition(RefundStep.REFUNDING)
+
+    async def refund(self, record: RefundRecord) -> Transition:
+        answer = await self.context.providers[record.provider].refund(refund_request(record))
         if answer.outcome in (Outcome.RETRYABLE, Outcome.RATE_LIMITED):
             # Known not to have reached the provider's books: back to requested.
-            self.advance(RefundStep.REFUNDING, RefundStep.REQUESTED)
-            raise try_again(answer)
-        self.settle(record, RefundStep.REFUNDING, answer)
+            return Transition(RefundStep.REQUESTED, then=try_again(answer))
+        return settled(answer)
 
-    def reconcile(self, record: RefundRecord) -> None:
-        provider = self.provider(record.provider)
-        answer = provider.lookup_refund(refund_request(record), record.provider_refund_reference)
+    async def reconcile(self, record: RefundRecord) -> Transition:
+        provider = await self.provider(record.provider)
+        answer = await provider.lookup_refund(
+            refund_request(record), record.provider_refund_reference
+        )
         match answer.outcome:
             case Outcome.NOT_ATTEMPTED:
                 # Refunding again cannot refund twice (the provider says so): back to requested.
-                self.advance(record.step, RefundStep.REQUESTED)
-                return
+                return Transition(RefundStep.REQUESTED)
             case Outcome.RATE_LIMITED:
                 raise rate_limited(answer)
-        self.settle(record, record.step, answer)
+        return settled(answer)
 
-    def settle(self, record: RefundRecord, step: RefundStep, answer: ProviderAnswer) -> None:
-        fields = reference_fields(answer)
-        if answer.outcome is Outcome.SUCCEEDED:
-            self.advance(step, RefundStep.REFUNDED, fields)
-        elif answer.outcome is Outcome.DECLINED:
-            fields |= failure_fields(answer, FAILURE_CODE_DEFAULT)
-            self.context.refunds.settle(
-                record, step, RefundStep.FAILED, Settlement.RELEASED, fields
-            )
-        else:
-            self.advance(step, RefundStep.UNKNOWN, fields)
-            raise dramatiq.Retry("refund outcome unknown", delay=RECONCILE_DELAY_MS)
-
-    def record_refund(self, record: RefundRecord) -> None:
+    async def record_refund(self, record: RefundRecord) -> Transition:
         entry = refund_entry(
             refund_id=record.id,
             payment_id=record.payment_id,
@@ -139,16 +147,23 @@ class Refund(StateMachine[RefundRecord]):
             amount=record.amount,
             currency=record.currency,
         )
-        recorded = self.record_in_ledger(entry)
-        self.context.refunds.settle(
-            record,
-            RefundStep.REFUNDED,
-            RefundStep.RECORDED,
-            Settlement.REFUNDED,
-            ledger_fields(recorded),
+        recorded = await self.record_in_ledger(entry)
+        return Transition(
+            RefundStep.RECORDED, ledger_fields(recorded), settlement=Settlement.REFUNDED
         )
 
 
-@dramatiq.actor(actor_name=REFUND_ACTOR, queue_name=PAYMENTS_QUEUE, **retry_options(settings()))
-def refund_payment(refund_id: str) -> None:
-    Refund(runtime(), refund_id).run()
+_config = settings()
+
+
+@dramatiq.actor(
+    actor_name=REFUND_ACTOR,
+    queue_name=PAYMENTS_QUEUE,
+    **actor_options(
+        _config.refund_retries_max,
+        (_config.refund_backoff_ms_min, _config.refund_backoff_ms_max),
+        _config.refund_time_limit_s,
+    ),
+)
+async def refund_payment(refund_id: str) -> None:
+    await Refund(runtime(), refund_id).run()

@@ -1,9 +1,9 @@
-"""What a worker process builds once and shares between its threads."""
+"""What a worker process builds once and shares between its messages in flight."""
 
 from dataclasses import dataclass
 from functools import cache
 
-import redis
+import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
 from actors.group_commit import GroupCommit
@@ -12,14 +12,15 @@ from actors.state import PaymentState, RefundState
 from app.db import create_engine_for
 from app.providers.base import Provider
 from app.providers.registry import PROVIDER_NAMES, build_provider
-from app.queue.connection import worker_client
+from app.queue.batch import Batcher
+from app.queue.connection import worker_async_client
 from app.settings import Settings, settings
 
 
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
-    redis: redis.Redis
+    redis: aioredis.Redis
     payments: PaymentState
     refunds: RefundState
     providers: dict[str, Provider]
@@ -28,16 +29,25 @@ class Runtime:
     database: Engine
     ledger: GroupCommit
 
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+        await self.redis.aclose()
+        self.database.dispose()
 
-def build_runtime(config: Settings, client: redis.Redis, database_url: str) -> Runtime:
+
+def build_runtime(config: Settings, client: aioredis.Redis, database_url: str) -> Runtime:
+    """Clients bind to the event loop that first uses them: build, use and close a runtime on
+    one loop (the worker's in-flight loop, or a test's)."""
     engine = create_engine_for(database_url)
+    batcher = Batcher(client)
     return Runtime(
         settings=config,
         redis=client,
-        payments=PaymentState(client, config.stream_partitions),
-        refunds=RefundState(client, config.stream_partitions),
+        payments=PaymentState(batcher, config.stream_partitions),
+        refunds=RefundState(batcher, config.stream_partitions),
         providers={name: build_provider(name, config) for name in PROVIDER_NAMES},
-        throttle=Throttle(client, config),
+        throttle=Throttle(batcher, config),
         database=engine,
         ledger=GroupCommit(engine),
     )
@@ -46,4 +56,4 @@ def build_runtime(config: Settings, client: redis.Redis, database_url: str) -> R
 @cache
 def runtime() -> Runtime:
     config = settings()
-    return build_runtime(config, worker_client(config), config.database_url)
+    return build_runtime(config, worker_async_client(config), config.database_url)

@@ -18,6 +18,15 @@ IDEMPOTENCY_KEY_TTL_S_MIN = 24 * 3600
 PROVIDER_KEY_WINDOW_S = 24 * 3600
 
 
+#: Messages in flight per worker process by default: enough for 500 payments/s at the ~400 ms
+#: two provider calls take, with room for a slow tail.
+WORKER_CONCURRENCY = 512
+#: Sockets and coroutines stay within what one process and one provider account can use.
+WORKER_CONCURRENCY_MAX = 10_000
+#: Platforms kill a process 30 s after SIGTERM; the grace plus the rest of a shutdown fits.
+WORKER_SHUTDOWN_GRACE_S = 15
+WORKER_SHUTDOWN_GRACE_S_MAX = 25
+
 #: The providers' documented live-mode limits per account: Stripe 100 operations/s; Paystack
 #: 1,200 charge_authorization calls per minute.
 STRIPE_ACCOUNT_RATE_PER_S = 100
@@ -72,6 +81,15 @@ class Settings:
     charge_retries_max: int
     charge_backoff_ms_min: int
     charge_backoff_ms_max: int
+    refund_time_limit_s: int
+    refund_retries_max: int
+    refund_backoff_ms_min: int
+    refund_backoff_ms_max: int
+    #: Messages one worker process keeps in flight at once: each waits on the network, not on a
+    #: thread, so hundreds fit; bounded so a backlog cannot open unbounded sockets.
+    worker_concurrency: int
+    #: How long a stopping worker lets messages in flight finish before handing them back.
+    worker_shutdown_grace_s: int
     #: Provider calls per second, to the provider as a whole and to each of its accounts (API
     #: keys); 0 is no limit.
     stripe_rate_per_s: int
@@ -81,13 +99,21 @@ class Settings:
 
     @property
     def reclaim_idle_ms(self) -> int:
-        return (self.charge_time_limit_s + self.reclaim_grace_s) * 1000
+        time_limit_s = max(self.charge_time_limit_s, self.refund_time_limit_s)
+        return (time_limit_s + self.reclaim_grace_s) * 1000
 
     @property
     def charge_retry_span_s(self) -> int:
         """Upper bound of the time between a payment's first and last charge attempt."""
         return self.charge_retries_max * (
             self.charge_backoff_ms_max // 1000 + self.reclaim_idle_ms // 1000
+        )
+
+    @property
+    def refund_retry_span_s(self) -> int:
+        """Upper bound of the time between a refund's first and last attempt."""
+        return self.refund_retries_max * (
+            self.refund_backoff_ms_max // 1000 + self.reclaim_idle_ms // 1000
         )
 
     def validate(self) -> "Settings":
@@ -102,13 +128,25 @@ class Settings:
                 "IDEMPOTENCY_KEY_TTL_S is shorter than the workers' longest retry span "
                 f"({self.charge_retry_span_s} s): a late retry could outlive its key"
             )
-        if self.charge_retry_span_s >= PROVIDER_KEY_WINDOW_S:
+        for name, span_s in (
+            ("charge", self.charge_retry_span_s),
+            ("refund", self.refund_retry_span_s),
+        ):
+            if span_s >= PROVIDER_KEY_WINDOW_S:
+                raise SettingsError(
+                    f"the workers' {name} retry span ({span_s} s) must stay inside the "
+                    f"providers' idempotency key window ({PROVIDER_KEY_WINDOW_S} s)"
+                )
+        if self.provider_timeout_s >= min(self.charge_time_limit_s, self.refund_time_limit_s):
             raise SettingsError(
-                f"the workers' retry span ({self.charge_retry_span_s} s) must stay inside the "
-                f"providers' idempotency key window ({PROVIDER_KEY_WINDOW_S} s)"
+                "PROVIDER_TIMEOUT_S must be below CHARGE_TIME_LIMIT_S and REFUND_TIME_LIMIT_S"
             )
-        if self.provider_timeout_s >= self.charge_time_limit_s:
-            raise SettingsError("PROVIDER_TIMEOUT_S must be below CHARGE_TIME_LIMIT_S")
+        if not 1 <= self.worker_concurrency <= WORKER_CONCURRENCY_MAX:
+            raise SettingsError(f"WORKER_CONCURRENCY must be within 1..{WORKER_CONCURRENCY_MAX}")
+        if not 0 <= self.worker_shutdown_grace_s <= WORKER_SHUTDOWN_GRACE_S_MAX:
+            raise SettingsError(
+                f"WORKER_SHUTDOWN_GRACE_S must be within 0..{WORKER_SHUTDOWN_GRACE_S_MAX}"
+            )
         for name in RATE_FIELDS:
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name.upper()} must be 0 (no limit) or positive")
@@ -135,6 +173,12 @@ def load() -> Settings:
         charge_retries_max=_number("CHARGE_RETRIES_MAX", 12),
         charge_backoff_ms_min=_number("CHARGE_BACKOFF_MS_MIN", 500),
         charge_backoff_ms_max=_number("CHARGE_BACKOFF_MS_MAX", 300_000),
+        refund_time_limit_s=_number("REFUND_TIME_LIMIT_S", 60),
+        refund_retries_max=_number("REFUND_RETRIES_MAX", 12),
+        refund_backoff_ms_min=_number("REFUND_BACKOFF_MS_MIN", 500),
+        refund_backoff_ms_max=_number("REFUND_BACKOFF_MS_MAX", 300_000),
+        worker_concurrency=_number("WORKER_CONCURRENCY", WORKER_CONCURRENCY),
+        worker_shutdown_grace_s=_number("WORKER_SHUTDOWN_GRACE_S", WORKER_SHUTDOWN_GRACE_S),
         stripe_rate_per_s=_number("STRIPE_RATE_PER_S", 0),
         stripe_account_rate_per_s=_number("STRIPE_ACCOUNT_RATE_PER_S", STRIPE_ACCOUNT_RATE_PER_S),
         paystack_rate_per_s=_number("PAYSTACK_RATE_PER_S", 0),

@@ -127,3 +127,9 @@ def simulator(simulator_url: str) -> Iterator[Simulator]:
 def stack(private_redis: RedisServer, fresh_database_url: str, tmp_path: Path) -> Iterator[Stack]:
     """Simulator, web and worker processes on a private Redis and a fresh database."""
     yield from running_stack(private_redis.url, fresh_database_url, tmp_path)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (marked ``anyio``) run on asyncio, as the worker does."""
+    return "asyncio"

@@ -1,7 +1,8 @@
 #!lua
 -- Move a payment's or refund's recovery point forward, only from the point the caller last
 -- saw, so two workers holding the same message (a reclaimed message whose first worker still
--- lives) can never both take the same step.
+-- lives) can never both take the same step; and answer the record as it now stands, so the
+-- caller's next phase needs no read of its own.
 --
 -- KEYS[1]  {ps:N}:pay:<payment id>    hash: the record, field "step" = recovery point
 --       or {ps:N}:refund:<refund id>
@@ -9,11 +10,12 @@
 -- ARGV[2]  the step to move to
 -- ARGV[3..] more field, value pairs to write with the move
 --
--- Returns 1 when moved; otherwise the record's actual step (false when there is no record).
+-- Returns {1 when moved else 0, the record's fields as HGETALL lists them} ({0, {}} when there
+-- is no record).
 
-local step = redis.call("HGET", KEYS[1], "step")
-if step ~= ARGV[1] then
-  return step
+local moved = 0
+if redis.call("HGET", KEYS[1], "step") == ARGV[1] then
+  redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 3))
+  moved = 1
 end
-redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 3))
-return 1
+return {moved, redis.call("HGETALL", KEYS[1])}

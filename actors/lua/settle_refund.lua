@@ -12,13 +12,12 @@
 -- ARGV[4]  "refunded" (the money went back) or "released" (it did not)
 -- ARGV[5..] more refund field, value pairs to write with the move
 --
--- Returns 1 when moved; otherwise the refund's actual step (false when there is no record).
+-- Returns {1 when moved else 0, the refund's fields as HGETALL lists them}.
 -- Raises, writing nothing, when the payment's reservations do not hold the refund's amount or
 -- the payment would be refunded past its amount: money invariants, never bad luck.
 
-local step = redis.call("HGET", KEYS[1], "step")
-if step ~= ARGV[1] then
-  return step
+if redis.call("HGET", KEYS[1], "step") ~= ARGV[1] then
+  return {0, redis.call("HGETALL", KEYS[1])}
 end
 local amount = tonumber(ARGV[3])
 local payment = redis.call("HMGET", KEYS[2], "data", "amount_refund_pending", "amount_refunded")
@@ -40,4 +39,4 @@ elseif ARGV[4] ~= "released" then
 end
 redis.call("HINCRBY", KEYS[2], "amount_refund_pending", -amount)
 redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 5))
-return 1
+return {1, redis.call("HGETALL", KEYS[1])}

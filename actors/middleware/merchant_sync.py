@@ -6,7 +6,6 @@ someone reran it. Workers boot on every deploy, restart and crash, so they heal 
 """
 
 import logging
-from collections.abc import Callable
 
 import redis
 from dramatiq import Worker
@@ -14,28 +13,34 @@ from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
 from sqlalchemy.exc import SQLAlchemyError
 
-from actors.runtime import Runtime, runtime
+from app.db import create_engine_for
 from app.merchants import registry as merchants
+from app.settings import settings
 
 logger = logging.getLogger(__name__)
 
 
 class MerchantSync(Middleware):
-    """Runs ``merchants.sync`` once per worker boot, on the runtime's engine and Redis.
+    """Runs ``merchants.sync`` once per worker boot, into the broker's Redis.
 
-    ``runtime_factory`` is the process's cached runtime unless a test gives its own.
+    ``database_url`` is the settings' unless a test gives its own.
     """
 
-    def __init__(self, runtime_factory: Callable[[], Runtime] = runtime) -> None:
-        self.runtime_factory = runtime_factory
+    def __init__(self, database_url: str | None = None) -> None:
+        self.database_url = database_url
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
-        context = self.runtime_factory()
+        client = getattr(broker, "client", None)
+        if not isinstance(client, redis.Redis):
+            raise TypeError("MerchantSync needs a broker with a blocking Redis client")
+        engine = create_engine_for(self.database_url or settings().database_url)
         try:
-            count = merchants.sync(context.database, context.redis)
+            count = merchants.sync(engine, client)
         except (SQLAlchemyError, redis.RedisError) as error:
             # Never fatal: payments flow without PostgreSQL (they wait in Redis for the ledger),
             # and the keys already in Redis keep working. The next boot or release tries again.
             logger.warning("merchant sync at worker boot failed: %s", type(error).__name__)
             return
+        finally:
+            engine.dispose()
         logger.info("mirrored %d merchant key(s) to Redis at worker boot", count)

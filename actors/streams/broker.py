@@ -7,6 +7,7 @@ Lua mover puts them on the stream when due. Entries of a consumer that went sile
 and, past ``deliveries_max`` deliveries, moved to the partition's dead-letter stream.
 """
 
+import logging
 import os
 import secrets
 import socket
@@ -15,6 +16,7 @@ import zlib
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
 from dramatiq.broker import Broker
 from dramatiq.common import current_millis
 from dramatiq.errors import ConnectionClosed, QueueJoinTimeout, QueueNotFound
@@ -22,7 +24,9 @@ from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
 from actors.streams import maintenance
-from actors.streams.consumer import CONNECTION_ERRORS, StreamMessageProxy, StreamsConsumer
+from actors.streams.consumer import CONNECTION_ERRORS, StreamsConsumer
+from actors.streams.delivery import StreamMessageProxy, requeue_call
+from actors.streams.inflight import DrainInFlight, InFlight, is_async_actor
 from actors.streams.leases import Leases
 from actors.streams.options import StreamOptions
 from actors.streams.scripts import register_scripts
@@ -34,6 +38,8 @@ from app.queue.keys import (
     delayed_messages_key,
     stream_key,
 )
+
+logger = logging.getLogger(__name__)
 
 #: How long a consumer waits for a message before it answers None, when the caller gives no
 #: timeout, in ms (the worker always gives its own).
@@ -55,6 +61,7 @@ class StreamsBroker(Broker):
         *,
         client: redis.Redis,
         options: StreamOptions,
+        async_client: aioredis.Redis | None = None,
         middleware: list[Middleware] | None = None,
         consumer_name: str | None = None,
     ) -> None:
@@ -63,13 +70,16 @@ class StreamsBroker(Broker):
         if consumer_name == "":
             raise ValueError("consumer_name must not be empty")
         super().__init__(middleware=middleware)
+        self.add_middleware(DrainInFlight())
         self.client = client
+        self.async_client = async_client
         self.options = options
         self.queues: set[str] = set()
         self.scripts = register_scripts(client)
         self._consumer_name = consumer_name
         self._consumer_suffix = secrets.token_hex(CONSUMER_SUFFIX_BYTES)
         self._leases: dict[str, Leases] = {}
+        self._inflight: dict[str, InFlight] = {}
 
     @property
     def consumer_name(self) -> str:
@@ -147,6 +157,7 @@ class StreamsBroker(Broker):
             self.ensure_groups(queue_name)
         except CONNECTION_ERRORS as error:
             raise ConnectionClosed(error) from None
+        inflight = self._inflight_for(queue_name)
         return StreamsConsumer(
             client=self.client,
             scripts=self.scripts,
@@ -154,9 +165,39 @@ class StreamsBroker(Broker):
             consumer_name=self.consumer_name,
             leases=self.leases(queue_name),
             queue_name=queue_name,
-            prefetch=prefetch,
+            # Async messages are bounded by the concurrency, not by Dramatiq's thread count.
+            prefetch=prefetch if inflight is None else self.options.concurrency,
             timeout_ms=timeout,
+            inflight=inflight,
         )
+
+    def _inflight_for(self, queue_name: str) -> InFlight | None:
+        """The queue's in-flight runner when async actors use it; one per process, kept across
+        consumer restarts so messages in flight outlive a lost connection."""
+        if queue_name in self._inflight:
+            return self._inflight[queue_name]
+        actors = [actor for actor in self.actors.values() if actor.queue_name == queue_name]
+        if not any(is_async_actor(actor.fn) for actor in actors):
+            return None
+        if self.async_client is None:
+            raise ValueError(f"queue {queue_name!r} has async actors: give the broker async_client")
+        inflight = InFlight(self, self.async_client, self.leases(queue_name), queue_name)
+        inflight.start()
+        self._inflight[queue_name] = inflight
+        return inflight
+
+    def drain_inflight(self) -> None:
+        """Let async messages finish within the shutdown grace, hand the rest back."""
+        while self._inflight:
+            _, inflight = self._inflight.popitem()
+            cut_off = inflight.close(self.options.shutdown_grace_ms / 1000)
+            for proxy in cut_off:
+                self.leases(proxy.queue_name).release(proxy.stream_entry)
+                keys, args = requeue_call(self.consumer_name, proxy.stream_entry)
+                try:
+                    self.scripts.requeue(keys=keys, args=args)
+                except CONNECTION_ERRORS:
+                    logger.warning("could not hand %s back; reclaim will", proxy.message_id)
 
     def leases(self, queue_name: str) -> Leases:
         """The entries this process holds on ``queue_name``, shared by its successive consumers."""

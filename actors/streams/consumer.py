@@ -13,10 +13,21 @@ from dramatiq.message import Message
 from redis.typing import KeyT, StreamIdT
 
 from actors.streams import maintenance
+from actors.streams.delivery import (
+    REASON_DELIVERIES_EXCEEDED,
+    REASON_REJECTED,
+    REASON_UNDECODABLE,
+    StreamMessageProxy,
+    ack_call,
+    dead_letter_call,
+    requeue_call,
+    stream_proxy,
+)
+from actors.streams.inflight import InFlight
 from actors.streams.leases import Entry, Leases
 from actors.streams.options import StreamOptions
 from actors.streams.scripts import Scripts
-from app.queue.keys import CONSUMER_GROUP, dead_key, stream_key
+from app.queue.keys import CONSUMER_GROUP, stream_key
 
 logger = logging.getLogger(__name__)
 
@@ -29,28 +40,8 @@ RECLAIM_INTERVAL_MS = 3000
 #: entry look abandoned.
 RENEWALS_PER_IDLE_PERIOD = 3
 
-#: The dead stream's reason field: the worker rejected the message (retries exhausted, throws,
-#: age limit), its consumer kept dying on it, or it is not a Dramatiq message at all.
-REASON_REJECTED = "rejected"
-REASON_DELIVERIES_EXCEEDED = "deliveries_exceeded"
-REASON_UNDECODABLE = "undecodable"
-
 #: What redis-py raises when the connection, not the command, failed.
 CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError)
-
-
-class StreamMessageProxy(MessageProxy):
-    """A delivered message that remembers which stream entry to settle.
-
-    ``keep_pending`` is set when the message's retry could not be scheduled: acking it would lose
-    the message, so the ack leaves the entry pending for reclaim instead.
-    """
-
-    def __init__(self, message: Message[Any], *, partition: int, stream_entry: Entry) -> None:
-        super().__init__(message)
-        self.partition = partition
-        self.stream_entry = stream_entry
-        self.keep_pending = False
 
 
 class _Cadence:
@@ -91,6 +82,7 @@ class StreamsConsumer(Consumer):
         queue_name: str,
         prefetch: int,
         timeout_ms: int,
+        inflight: InFlight | None = None,
     ) -> None:
         if prefetch < 1 or timeout_ms < 1:
             raise ValueError("prefetch and timeout_ms must be positive")
@@ -102,6 +94,7 @@ class StreamsConsumer(Consumer):
         self._queue_name = queue_name
         self._prefetch = prefetch
         self._timeout_ms = timeout_ms
+        self._inflight = inflight
         self._streams = [
             stream_key(partition, queue_name) for partition in range(options.partitions)
         ]
@@ -118,24 +111,21 @@ class StreamsConsumer(Consumer):
                 self._fill()
         except CONNECTION_ERRORS as error:
             raise ConnectionClosed(error) from None
+        if self._inflight is not None:
+            self._hand_over_async()
         return self._buffer.popleft() if self._buffer else None
 
     def ack(self, message: MessageProxy) -> None:
-        proxy = _stream_proxy(message)
+        proxy = stream_proxy(message)
         if proxy.keep_pending:
             # Releasing the lease stops its renewal, so reclaim delivers the entry again.
             self._leases.release(proxy.stream_entry)
             return
-        entry = proxy.stream_entry
-        self._settle(
-            proxy,
-            lambda: self._scripts.ack(
-                keys=[entry.stream_key], args=[CONSUMER_GROUP, entry.entry_id]
-            ),
-        )
+        keys, args = ack_call(proxy.stream_entry)
+        self._settle(proxy, lambda: self._scripts.ack(keys=keys, args=args))
 
     def nack(self, message: MessageProxy) -> None:
-        proxy = _stream_proxy(message)
+        proxy = stream_proxy(message)
         # The processed message, not the stored one: its options carry retries and traceback.
         body = proxy.encode()
         self._settle(
@@ -144,20 +134,28 @@ class StreamsConsumer(Consumer):
         )
 
     def requeue(self, messages: Iterable[MessageProxy]) -> None:
-        proxies = [_stream_proxy(message) for message in messages]
+        proxies = [stream_proxy(message) for message in messages]
         # Released first: whatever a connection error keeps from being requeued is left to
         # reclaim, instead of being renewed for ever by a process that will never run it.
         for proxy in proxies:
             self._leases.release(proxy.stream_entry)
         try:
             for proxy in proxies:
-                entry = proxy.stream_entry
-                self._scripts.requeue(
-                    keys=[entry.stream_key],
-                    args=[CONSUMER_GROUP, self._consumer_name, entry.entry_id],
-                )
+                keys, args = requeue_call(self._consumer_name, proxy.stream_entry)
+                self._scripts.requeue(keys=keys, args=args)
         except CONNECTION_ERRORS as error:
             raise ConnectionClosed(error) from None
+
+    def _hand_over_async(self) -> None:
+        """Messages of async actors run in flight; the rest go to Dramatiq's worker threads."""
+        if self._inflight is None:
+            return
+        kept: deque[StreamMessageProxy] = deque()
+        handed: list[StreamMessageProxy] = []
+        for proxy in self._buffer:
+            (handed if self._inflight.takes(proxy.actor_name) else kept).append(proxy)
+        self._buffer = kept
+        self._inflight.submit(handed)
 
     def close(self) -> None:
         """Give back the entries read but never handed to the worker."""
@@ -281,10 +279,8 @@ class StreamsConsumer(Consumer):
         self._buffer.append(StreamMessageProxy(message, partition=partition, stream_entry=entry))
 
     def _dead_letter(self, partition: int, entry: Entry, body: bytes, reason: str) -> None:
-        self._scripts.dead_letter(
-            keys=[entry.stream_key, dead_key(partition, self._queue_name)],
-            args=[CONSUMER_GROUP, entry.entry_id, body, reason],
-        )
+        keys, args = dead_letter_call(self._queue_name, partition, entry, body, reason)
+        self._scripts.dead_letter(keys=keys, args=args)
 
     def _wait_ms(self) -> int:
         """How long one wait may last: the idle timeout, cut short by the next maintenance due."""
@@ -295,12 +291,6 @@ class StreamsConsumer(Consumer):
         maintenance_ms = min(cadence.ms_until(now_s) for cadence in cadences)
         # BLOCK 0 would mean "for ever".
         return max(1, min(self._timeout_ms, self._options.block_ms, maintenance_ms))
-
-
-def _stream_proxy(message: MessageProxy) -> StreamMessageProxy:
-    if not isinstance(message, StreamMessageProxy):
-        raise TypeError(f"not a message delivered by a StreamsConsumer: {message!r}")
-    return message
 
 
 def _is_missing_group(error: redis.ResponseError) -> bool:

@@ -9,7 +9,7 @@ from redis.commands.core import Script
 from app.queue.scripts import lua_source
 
 LUA_DIRECTORY = Path(__file__).parent / "lua"
-_SOURCES = {
+SOURCES = {
     name: lua_source(LUA_DIRECTORY, name)
     for name in ("read", "schedule", "move", "ack", "dead_letter", "requeue", "reclaim", "renew")
 }
@@ -30,4 +30,4 @@ class Scripts:
 
 
 def register_scripts(client: redis.Redis) -> Scripts:
-    return Scripts(**{name: client.register_script(source) for name, source in _SOURCES.items()})
+    return Scripts(**{name: client.register_script(source) for name, source in SOURCES.items()})

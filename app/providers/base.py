@@ -83,8 +83,10 @@ class ProviderAnswer:
 
 class Provider(Protocol):
     name: str
+    #: Calls ``prepare`` and ``charge`` make together: what a charge asks of the rate limits.
+    calls_to_charge: int
 
-    def prepare(self, request: ChargeRequest) -> ProviderAnswer:
+    async def prepare(self, request: ChargeRequest) -> ProviderAnswer:
         """Create the provider object, moving no money.
 
         NOT_ATTEMPTED with ``provider_reference`` set when ready to charge; DECLINED when the
@@ -92,15 +94,15 @@ class Provider(Protocol):
         """
         ...
 
-    def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
+    async def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         """Move the money on the prepared reference; safe to repeat."""
         ...
 
-    def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
+    async def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         """What happened to this charge; never moves money."""
         ...
 
-    def refund(self, request: RefundRequest) -> ProviderAnswer:
+    async def refund(self, request: RefundRequest) -> ProviderAnswer:
         """Move ``request.amount`` back to the customer.
 
         SUCCEEDED once the provider has taken the refund (``provider_reference`` = its refund
@@ -109,7 +111,7 @@ class Provider(Protocol):
         """
         ...
 
-    def lookup_refund(
+    async def lookup_refund(
         self, request: RefundRequest, provider_refund_reference: str | None
     ) -> ProviderAnswer:
         """What happened to this refund; never moves money.
@@ -119,6 +121,6 @@ class Provider(Protocol):
         """
         ...
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         """Release pooled connections."""
         ...

@@ -12,9 +12,6 @@ PROVIDER_NAMES = ("stripe", "paystack")
 #: Connecting is quick or hopeless: a short connect limit turns an unreachable provider into a
 #: fast RETRYABLE instead of holding a worker thread for the whole read budget.
 CONNECT_TIMEOUT_S_MAX = 5.0
-#: Per process and provider. A worker process runs a handful of Dramatiq threads, each holding at
-#: most one provider call; this leaves headroom without letting a process open unbounded sockets.
-CONNECTIONS_MAX = 64
 #: Shorter than providers' idle timeouts, so we rarely reuse a connection the server has already
 #: closed (the failure would surface as an ambiguous UNKNOWN and cost a lookup).
 KEEPALIVE_EXPIRY_S = 5.0
@@ -28,13 +25,18 @@ def build_provider(name: str, settings: Settings) -> Provider:
     timeout = provider_timeout(settings)
     match name:
         case "stripe":
-            return StripeProvider(settings.stripe_secret_key, settings.stripe_api_base, timeout)
+            return StripeProvider(
+                settings.stripe_secret_key,
+                settings.stripe_api_base,
+                timeout,
+                connection_limits(settings),
+            )
         case "paystack":
             return PaystackProvider(
                 settings.paystack_secret_key,
                 settings.paystack_api_base,
                 timeout,
-                connection_limits(),
+                connection_limits(settings),
             )
         case _:
             raise UnknownProviderError(
@@ -49,9 +51,11 @@ def provider_timeout(settings: Settings) -> httpx.Timeout:
     )
 
 
-def connection_limits() -> httpx.Limits:
+def connection_limits(settings: Settings) -> httpx.Limits:
+    """One connection per message in flight at most: a worker never queues for a socket, and
+    never opens more than its concurrency allows."""
     return httpx.Limits(
-        max_connections=CONNECTIONS_MAX,
-        max_keepalive_connections=CONNECTIONS_MAX,
+        max_connections=settings.worker_concurrency,
+        max_keepalive_connections=settings.worker_concurrency,
         keepalive_expiry=KEEPALIVE_EXPIRY_S,
     )

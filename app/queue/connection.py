@@ -36,6 +36,8 @@ WEB_CONNECTIONS_MAX = 256
 WEB_SOCKET_TIMEOUT_S = 5.0
 #: Above the streams consumer's longest blocking read, so a quiet stream is no timeout.
 WORKER_SOCKET_TIMEOUT_S = 10.0
+#: Connections of a worker's async client: its calls go out in batches, a few at a time.
+WORKER_CONNECTIONS_MAX = 64
 #: An idle pooled connection is pinged before reuse after this long, so a restarted Redis
 #: costs a reconnect, not a failed command.
 WORKER_HEALTH_CHECK_INTERVAL_S = 30
@@ -56,6 +58,22 @@ def worker_client(settings: Settings) -> redis.Redis:
     options = _timeouts(WORKER_SOCKET_TIMEOUT_S)
     options["health_check_interval"] = WORKER_HEALTH_CHECK_INTERVAL_S
     return redis.Redis.from_url(settings.redis_url, retry=retry, **options)
+
+
+def worker_async_client(settings: Settings) -> aioredis.Redis:
+    """For a worker's messages in flight: its batches keep the connection count small, and a
+    burst past the pool waits for a connection instead of failing."""
+    retry = aioredis.retry.Retry(NoBackoff(), CONNECTION_RETRIES)
+    options = _timeouts(WORKER_SOCKET_TIMEOUT_S)
+    options["health_check_interval"] = WORKER_HEALTH_CHECK_INTERVAL_S
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=WORKER_CONNECTIONS_MAX,
+        timeout=WORKER_SOCKET_TIMEOUT_S,
+        retry=retry,
+        **options,
+    )
+    return aioredis.Redis.from_pool(pool)
 
 
 @contextlib.contextmanager

@@ -2,10 +2,10 @@
 simulator. The broker's fixtures are in tests/support/broker.py."""
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
-import redis
+import redis.asyncio as aioredis
 
 import app.settings
 from actors.runtime import Runtime, build_runtime
@@ -36,10 +36,25 @@ def settings(simulator_url: str, redis_url: str, ledger_url: str) -> Settings:
     )
 
 
+RuntimeFactory = Callable[..., Runtime]
+
+
 @pytest.fixture
-def runtime(settings: Settings, redis_client: redis.Redis) -> Iterator[Runtime]:
-    context = build_runtime(settings, redis_client, settings.database_url)
-    yield context
-    for provider in context.providers.values():
-        provider.close()
-    context.database.dispose()
+async def make_runtime() -> AsyncIterator[RuntimeFactory]:
+    """Worker runtimes on the test's event loop (async tests are marked ``anyio``), with the
+    given settings and database (the settings' by default), closed after the test."""
+    built: list[Runtime] = []
+
+    def make(settings: Settings, database_url: str | None = None) -> Runtime:
+        client = aioredis.Redis.from_url(settings.redis_url)
+        built.append(build_runtime(settings, client, database_url or settings.database_url))
+        return built[-1]
+
+    yield make
+    for context in built:
+        await context.aclose()
+
+
+@pytest.fixture
+def runtime(settings: Settings, make_runtime: RuntimeFactory) -> Runtime:
+    return make_runtime(settings)

@@ -7,17 +7,17 @@ import time
 import dramatiq
 import psycopg
 import pytest
-import redis
 
 from actors.charge import Charge, charge_request
 from actors.middleware.retries import Defer
 from actors.middleware.throttle import RATE_WINDOW_S
-from actors.runtime import Runtime, build_runtime
+from actors.runtime import Runtime
 from app.ledger import append, capture_entry, clearing_account
 from app.payments.record import Step
 from app.payments.request import PaymentRequest
 from app.queue import keys
 from app.settings import Settings
+from tests.actors.conftest import RuntimeFactory
 from tests.support.simulator import Simulator
 from tests.support.worker import (
     PARTITIONS,
@@ -28,11 +28,13 @@ from tests.support.worker import (
     record_of,
 )
 
+pytestmark = pytest.mark.anyio
 
-def at(runtime: Runtime, payment_id: str, step: Step, **fields: str) -> None:
+
+async def at(runtime: Runtime, payment_id: str, step: Step, **fields: str) -> None:
     partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, PARTITIONS)
     assert partition is not None
-    runtime.redis.hset(
+    await runtime.redis.hset(
         keys.payment_key(partition, payment_id), mapping={"step": step.value, **fields}
     )
 
@@ -45,8 +47,8 @@ def ledger_rows(database_url: str, payment_id: str) -> list[tuple[int, str]]:
     return [(seq, transaction_id) for seq, transaction_id in rows]
 
 
-def assert_recorded_once(runtime: Runtime, simulator: Simulator, payment_id: str) -> None:
-    record = record_of(runtime, payment_id)
+async def assert_recorded_once(runtime: Runtime, simulator: Simulator, payment_id: str) -> None:
+    record = await record_of(runtime, payment_id)
     assert record.step is Step.RECORDED
     assert len(simulator.charges_for(payment_id)) == 1
     [(seq, transaction_id)] = ledger_rows(runtime.settings.database_url, payment_id)
@@ -59,23 +61,23 @@ def wait_for_a_window_start() -> None:
     time.sleep(window_s - time.time() % window_s)
 
 
-def prepared_reference(runtime: Runtime, payment_id: str) -> str:
-    record = record_of(runtime, payment_id)
-    outcome = runtime.providers[record.request.provider].prepare(charge_request(record))
+async def prepared_reference(runtime: Runtime, payment_id: str) -> str:
+    record = await record_of(runtime, payment_id)
+    outcome = await runtime.providers[record.request.provider].prepare(charge_request(record))
     assert outcome.provider_reference is not None
     return outcome.provider_reference
 
 
 @pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
-def test_an_accepted_payment_is_charged_once_and_recorded(
+async def test_an_accepted_payment_is_charged_once_and_recorded(
     runtime: Runtime, simulator: Simulator, request_: PaymentRequest
 ) -> None:
-    payment_id = accepted(runtime.redis, request_)
+    payment_id = await accepted(runtime.redis, request_)
 
-    Charge(runtime, payment_id).run()
-    Charge(runtime, payment_id).run()  # a duplicate delivery finds it recorded
+    await Charge(runtime, payment_id).run()
+    await Charge(runtime, payment_id).run()  # a duplicate delivery finds it recorded
 
-    assert_recorded_once(runtime, simulator, payment_id)
+    await assert_recorded_once(runtime, simulator, payment_id)
 
 
 @pytest.mark.parametrize(
@@ -86,138 +88,138 @@ def test_an_accepted_payment_is_charged_once_and_recorded(
     ],
     ids=["stripe", "paystack"],
 )
-def test_a_decline_is_final_with_the_providers_code_and_records_nothing(
+async def test_a_decline_is_final_with_the_providers_code_and_records_nothing(
     runtime: Runtime, simulator: Simulator, request_: PaymentRequest, code: str
 ) -> None:
-    payment_id = accepted(runtime.redis, request_)
+    payment_id = await accepted(runtime.redis, request_)
 
-    Charge(runtime, payment_id).run()
+    await Charge(runtime, payment_id).run()
 
-    record = record_of(runtime, payment_id)
+    record = await record_of(runtime, payment_id)
     assert (record.step, record.failure_code) == (Step.DECLINED, code)
     assert simulator.charges_for(payment_id) == []
     assert ledger_rows(runtime.settings.database_url, payment_id) == []
 
 
-def test_a_card_needing_authentication_stops_at_requires_action(
+async def test_a_card_needing_authentication_stops_at_requires_action(
     runtime: Runtime, simulator: Simulator
 ) -> None:
     request = dataclasses.replace(STRIPE, payment_method="pm_card_authenticationRequired")
-    payment_id = accepted(runtime.redis, request)
+    payment_id = await accepted(runtime.redis, request)
 
-    Charge(runtime, payment_id).run()
+    await Charge(runtime, payment_id).run()
 
-    assert record_of(runtime, payment_id).step is Step.REQUIRES_ACTION
+    assert (await record_of(runtime, payment_id)).step is Step.REQUIRES_ACTION
     assert simulator.charges_for(payment_id) == []
 
 
-def test_resumes_from_prepared(runtime: Runtime, simulator: Simulator) -> None:
-    payment_id = accepted(runtime.redis, STRIPE)
-    reference = prepared_reference(runtime, payment_id)
-    at(runtime, payment_id, Step.PREPARED, provider_reference=reference)
+async def test_resumes_from_prepared(runtime: Runtime, simulator: Simulator) -> None:
+    payment_id = await accepted(runtime.redis, STRIPE)
+    reference = await prepared_reference(runtime, payment_id)
+    await at(runtime, payment_id, Step.PREPARED, provider_reference=reference)
 
-    Charge(runtime, payment_id).run()
+    await Charge(runtime, payment_id).run()
 
-    assert_recorded_once(runtime, simulator, payment_id)
-    assert record_of(runtime, payment_id).provider_reference == reference
+    await assert_recorded_once(runtime, simulator, payment_id)
+    assert (await record_of(runtime, payment_id)).provider_reference == reference
 
 
 @pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
-def test_resumes_from_charging_after_the_money_moved_without_charging_again(
+async def test_resumes_from_charging_after_the_money_moved_without_charging_again(
     runtime: Runtime, simulator: Simulator, request_: PaymentRequest
 ) -> None:
     """A worker died right after the provider charged: the next one must only look it up."""
-    payment_id = accepted(runtime.redis, request_)
-    reference = prepared_reference(runtime, payment_id)
-    record = record_of(runtime, payment_id)
-    runtime.providers[record.request.provider].charge(charge_request(record), reference)
-    at(runtime, payment_id, Step.CHARGING, provider_reference=reference)
+    payment_id = await accepted(runtime.redis, request_)
+    reference = await prepared_reference(runtime, payment_id)
+    record = await record_of(runtime, payment_id)
+    await runtime.providers[record.request.provider].charge(charge_request(record), reference)
+    await at(runtime, payment_id, Step.CHARGING, provider_reference=reference)
 
-    Charge(runtime, payment_id).run()
+    await Charge(runtime, payment_id).run()
 
-    assert_recorded_once(runtime, simulator, payment_id)
+    await assert_recorded_once(runtime, simulator, payment_id)
 
 
 @pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
-def test_resumes_from_charging_before_the_money_moved_and_charges_once(
+async def test_resumes_from_charging_before_the_money_moved_and_charges_once(
     runtime: Runtime, simulator: Simulator, request_: PaymentRequest
 ) -> None:
-    payment_id = accepted(runtime.redis, request_)
-    reference = prepared_reference(runtime, payment_id)
-    at(runtime, payment_id, Step.CHARGING, provider_reference=reference)
+    payment_id = await accepted(runtime.redis, request_)
+    reference = await prepared_reference(runtime, payment_id)
+    await at(runtime, payment_id, Step.CHARGING, provider_reference=reference)
 
-    Charge(runtime, payment_id).run()
+    await Charge(runtime, payment_id).run()
 
-    assert_recorded_once(runtime, simulator, payment_id)
+    await assert_recorded_once(runtime, simulator, payment_id)
 
 
-def test_an_ambiguous_answer_goes_unknown_and_is_reconciled_not_recharged(
+async def test_an_ambiguous_answer_goes_unknown_and_is_reconciled_not_recharged(
     runtime: Runtime, simulator: Simulator
 ) -> None:
-    payment_id = accepted(runtime.redis, STRIPE)
-    at(
+    payment_id = await accepted(runtime.redis, STRIPE)
+    await at(
         runtime,
         payment_id,
         Step.PREPARED,
-        provider_reference=prepared_reference(runtime, payment_id),
+        provider_reference=await prepared_reference(runtime, payment_id),
     )
     simulator.configure(fail_after_rate=1)
 
     with pytest.raises(Defer):
-        Charge(runtime, payment_id).run()
+        await Charge(runtime, payment_id).run()
 
-    assert record_of(runtime, payment_id).step is Step.UNKNOWN
+    assert (await record_of(runtime, payment_id)).step is Step.UNKNOWN
     assert len(simulator.charges_for(payment_id)) == 1
-    Charge(runtime, payment_id).run()  # still failing charges: only a lookup may happen now
-    assert_recorded_once(runtime, simulator, payment_id)
+    await Charge(runtime, payment_id).run()  # still failing charges: only a lookup may happen now
+    await assert_recorded_once(runtime, simulator, payment_id)
 
 
-def test_a_failure_before_the_charge_returns_to_prepared_and_retries(
+async def test_a_failure_before_the_charge_returns_to_prepared_and_retries(
     runtime: Runtime, simulator: Simulator
 ) -> None:
-    payment_id = accepted(runtime.redis, STRIPE)
-    at(
+    payment_id = await accepted(runtime.redis, STRIPE)
+    await at(
         runtime,
         payment_id,
         Step.PREPARED,
-        provider_reference=prepared_reference(runtime, payment_id),
+        provider_reference=await prepared_reference(runtime, payment_id),
     )
     simulator.configure(fail_before_rate=1)
 
     with pytest.raises(dramatiq.Retry) as retry:
-        Charge(runtime, payment_id).run()
+        await Charge(runtime, payment_id).run()
 
     assert not isinstance(retry.value, Defer)  # a failure: it uses the retry budget
-    assert record_of(runtime, payment_id).step is Step.PREPARED
+    assert (await record_of(runtime, payment_id)).step is Step.PREPARED
     assert simulator.charges_for(payment_id) == []
     simulator.configure(fail_before_rate=0)
-    Charge(runtime, payment_id).run()
-    assert_recorded_once(runtime, simulator, payment_id)
+    await Charge(runtime, payment_id).run()
+    await assert_recorded_once(runtime, simulator, payment_id)
 
 
-def test_resumes_from_charged_once_the_ledger_is_back(
-    runtime: Runtime, simulator: Simulator, settings: Settings, redis_client: redis.Redis
+async def test_resumes_from_charged_once_the_ledger_is_back(
+    runtime: Runtime, simulator: Simulator, settings: Settings, make_runtime: RuntimeFactory
 ) -> None:
-    payment_id = accepted(runtime.redis, STRIPE)
-    outage = build_runtime(settings, redis_client, UNREACHABLE_DATABASE_URL)
+    payment_id = await accepted(runtime.redis, STRIPE)
+    outage = make_runtime(settings, UNREACHABLE_DATABASE_URL)
 
     with pytest.raises(Defer):
-        Charge(outage, payment_id).run()
+        await Charge(outage, payment_id).run()
 
-    assert record_of(runtime, payment_id).step is Step.CHARGED
+    assert (await record_of(runtime, payment_id)).step is Step.CHARGED
     assert len(simulator.charges_for(payment_id)) == 1
-    Charge(runtime, payment_id).run()
-    assert_recorded_once(runtime, simulator, payment_id)
+    await Charge(runtime, payment_id).run()
+    await assert_recorded_once(runtime, simulator, payment_id)
 
 
-def test_resumes_from_charged_when_the_ledger_already_holds_the_outcome(
+async def test_resumes_from_charged_when_the_ledger_already_holds_the_outcome(
     runtime: Runtime, simulator: Simulator
 ) -> None:
     """A worker died between the ledger commit and moving the point: nothing is recorded twice."""
-    payment_id = accepted(runtime.redis, STRIPE)
-    reference = prepared_reference(runtime, payment_id)
-    record = record_of(runtime, payment_id)
-    runtime.providers["stripe"].charge(charge_request(record), reference)
+    payment_id = await accepted(runtime.redis, STRIPE)
+    reference = await prepared_reference(runtime, payment_id)
+    record = await record_of(runtime, payment_id)
+    await runtime.providers["stripe"].charge(charge_request(record), reference)
     entry = capture_entry(
         payment_id=payment_id,
         merchant_id=record.merchant_id,
@@ -226,58 +228,58 @@ def test_resumes_from_charged_when_the_ledger_already_holds_the_outcome(
         currency=record.request.currency,
     )
     [first] = append(runtime.database, [entry])
-    at(runtime, payment_id, Step.CHARGED, provider_reference=reference)
+    await at(runtime, payment_id, Step.CHARGED, provider_reference=reference)
 
-    Charge(runtime, payment_id).run()
+    await Charge(runtime, payment_id).run()
 
-    assert_recorded_once(runtime, simulator, payment_id)
-    assert record_of(runtime, payment_id).ledger_seq == first.seq
+    await assert_recorded_once(runtime, simulator, payment_id)
+    assert (await record_of(runtime, payment_id)).ledger_seq == first.seq
 
 
-def test_a_message_without_a_record_is_dropped(runtime: Runtime) -> None:
+async def test_a_message_without_a_record_is_dropped(runtime: Runtime) -> None:
     payment_id = keys.new_id(keys.PAYMENT_ID_PREFIX, 0)
 
-    Charge(runtime, payment_id).run()
+    await Charge(runtime, payment_id).run()
 
-    assert runtime.payments.load(payment_id) is None
+    assert await runtime.payments.load(payment_id) is None
 
 
-def test_our_rate_limit_defers_before_any_provider_call(
-    runtime: Runtime, simulator: Simulator, settings: Settings, redis_client: redis.Redis
+async def test_our_rate_limit_defers_before_any_provider_call(
+    runtime: Runtime, simulator: Simulator, settings: Settings, make_runtime: RuntimeFactory
 ) -> None:
-    payment_id = accepted(runtime.redis, STRIPE)
-    at(
+    payment_id = await accepted(runtime.redis, STRIPE)
+    await at(
         runtime,
         payment_id,
         Step.PREPARED,
-        provider_reference=prepared_reference(runtime, payment_id),
+        provider_reference=await prepared_reference(runtime, payment_id),
     )
     exhausted = dataclasses.replace(
         settings, stripe_secret_key=f"sk_test_{payment_id}", stripe_account_rate_per_s=1
     )
-    limited = build_runtime(exhausted, redis_client, settings.database_url)
+    limited = make_runtime(exhausted)
     wait_for_a_window_start()
-    limited.throttle.admit("stripe")  # the window's one call is spent
+    await limited.throttle.admit("stripe")  # the window's one call is spent
 
     with pytest.raises(Defer):
-        Charge(limited, payment_id).run()
+        await Charge(limited, payment_id).run()
 
-    assert record_of(runtime, payment_id).step is Step.PREPARED
+    assert (await record_of(runtime, payment_id)).step is Step.PREPARED
     assert simulator.charges_for(payment_id) == []
 
 
-def test_a_provider_429_goes_back_to_prepared_and_defers(
+async def test_a_provider_429_goes_back_to_prepared_and_defers(
     runtime: Runtime, simulator: Simulator
 ) -> None:
-    payment_id = accepted(runtime.redis, PAYSTACK)
-    at(runtime, payment_id, Step.PREPARED, provider_reference=payment_id)
+    payment_id = await accepted(runtime.redis, PAYSTACK)
+    await at(runtime, payment_id, Step.PREPARED, provider_reference=payment_id)
     simulator.configure(rate_limit_rate=1)
 
     with pytest.raises(Defer):
-        Charge(runtime, payment_id).run()
+        await Charge(runtime, payment_id).run()
 
-    assert record_of(runtime, payment_id).step is Step.PREPARED
+    assert (await record_of(runtime, payment_id)).step is Step.PREPARED
     assert simulator.charges_for(payment_id) == []
     simulator.configure(rate_limit_rate=0)
-    Charge(runtime, payment_id).run()
-    assert_recorded_once(runtime, simulator, payment_id)
+    await Charge(runtime, payment_id).run()
+    await assert_recorded_once(runtime, simulator, payment_id)

@@ -1,6 +1,6 @@
-"""Group commit of ledger entries from worker threads, on real PostgreSQL."""
+"""Group commit of ledger entries from a worker's messages in flight, on real PostgreSQL."""
 
-import concurrent.futures
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -13,8 +13,11 @@ from app.db import create_engine_for
 from app.ledger import BusinessKeyConflict, Entry, Recorded, capture_entry, clearing_account
 from tests.conftest import create_database, database_url_for, drop_database, migrate
 
-THREADS = 24
+pytestmark = pytest.mark.anyio
+
+MESSAGES = 24
 QUEUE_WAIT_S_MAX = 10.0
+POLL_INTERVAL_S = 0.01
 UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/nowhere"
 
 
@@ -44,78 +47,82 @@ def capture(payment_id: str, amount: int = 1000) -> Entry:
     )
 
 
-def wait_for_queue(writer: GroupCommit, entries: int) -> None:
+async def wait_for_queue(writer: GroupCommit, entries: int) -> None:
     deadline = time.monotonic() + QUEUE_WAIT_S_MAX
     while writer.queued < entries:
         if time.monotonic() > deadline:
             raise TimeoutError(f"only {writer.queued} of {entries} entries queued")
-        time.sleep(0.01)
+        await asyncio.sleep(POLL_INTERVAL_S)
 
 
-def wait_for_lock_waiter(connection: psycopg.Connection[tuple[int]]) -> None:
-    deadline = time.monotonic() + QUEUE_WAIT_S_MAX
-    query = (
+def lock_waiters(connection: psycopg.Connection[tuple[int]]) -> int:
+    # Activity is read once per transaction unless its snapshot is cleared.
+    connection.execute("SELECT pg_stat_clear_snapshot()")
+    row = connection.execute(
         "SELECT count(*) FROM pg_stat_activity"
         " WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    )
-    while (row := connection.execute(query).fetchone()) is None or row[0] < 1:
+    ).fetchone()
+    return row[0] if row else 0
+
+
+async def wait_for_lock_waiter(connection: psycopg.Connection[tuple[int]]) -> None:
+    deadline = time.monotonic() + QUEUE_WAIT_S_MAX
+    while lock_waiters(connection) < 1:
         if time.monotonic() > deadline:
             raise TimeoutError("no appender ever waited on the chain head")
-        time.sleep(0.01)
+        await asyncio.sleep(POLL_INTERVAL_S)
 
 
-def test_entries_recorded_together_share_one_batch_and_each_gets_its_own_answer(
+async def test_entries_recorded_together_share_one_batch_and_each_gets_its_own_answer(
     engine: Engine, database_url: str
 ) -> None:
     writer = GroupCommit(engine)
     with psycopg.connect(database_url) as blocker:
-        # Hold the chain head: the first leader waits on it while every other thread queues.
+        # Hold the chain head: the first batch waits on it while every other message queues.
         blocker.execute("SELECT seq FROM ledger_head FOR UPDATE")
-        with concurrent.futures.ThreadPoolExecutor(THREADS) as pool:
-            futures = {
-                f"pay_{index}": pool.submit(writer.record, capture(f"pay_{index}"))
-                for index in range(THREADS)
-            }
-            wait_for_queue(writer, THREADS - 1)
-            blocker.rollback()
-            answers: dict[str, Recorded] = {key: f.result() for key, f in futures.items()}
+        tasks = {"pay_0": asyncio.create_task(writer.record(capture("pay_0")))}
+        await wait_for_lock_waiter(blocker)
+        for index in range(1, MESSAGES):
+            tasks[f"pay_{index}"] = asyncio.create_task(writer.record(capture(f"pay_{index}")))
+        await wait_for_queue(writer, MESSAGES - 1)
+        blocker.rollback()
+        answers: dict[str, Recorded] = {key: await task for key, task in tasks.items()}
 
     assert writer.batches == 2
     for payment_id, recorded in answers.items():
         assert recorded.business_key == f"{payment_id}:payment_captured"
         assert recorded.created
-    assert sorted(recorded.seq for recorded in answers.values()) == list(range(1, THREADS + 1))
+    assert sorted(recorded.seq for recorded in answers.values()) == list(range(1, MESSAGES + 1))
 
 
-def test_one_refused_entry_does_not_fail_the_others_in_its_batch(
+async def test_one_refused_entry_does_not_fail_the_others_in_its_batch(
     engine: Engine, database_url: str
 ) -> None:
     writer = GroupCommit(engine)
-    writer.record(capture("pay_taken", amount=1000))
+    await writer.record(capture("pay_taken", amount=1000))
     with psycopg.connect(database_url) as blocker:
         blocker.execute("SELECT seq FROM ledger_head FOR UPDATE")
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            first = pool.submit(writer.record, capture("pay_first"))
-            wait_for_lock_waiter(blocker)  # the first thread now leads, stuck on the head
-            conflicting = pool.submit(writer.record, capture("pay_taken", amount=999))
-            good = pool.submit(writer.record, capture("pay_good"))
-            wait_for_queue(writer, 2)
-            blocker.rollback()
+        first = asyncio.create_task(writer.record(capture("pay_first")))
+        await wait_for_lock_waiter(blocker)  # the first batch now waits on the head
+        conflicting = asyncio.create_task(writer.record(capture("pay_taken", amount=999)))
+        good = asyncio.create_task(writer.record(capture("pay_good")))
+        await wait_for_queue(writer, 2)
+        blocker.rollback()
 
-            assert first.result().created
-            assert good.result().created
-            with pytest.raises(BusinessKeyConflict):
-                conflicting.result()
+        assert (await first).created
+        assert (await good).created
+        with pytest.raises(BusinessKeyConflict):
+            await conflicting
 
 
-def test_a_database_outage_reaches_every_waiter() -> None:
+async def test_a_database_outage_reaches_every_waiter() -> None:
     engine = create_engine_for(UNREACHABLE_DATABASE_URL)
     writer = GroupCommit(engine)
 
-    with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        futures = [pool.submit(writer.record, capture(f"pay_{i}")) for i in range(4)]
-        errors = [future.exception() for future in futures]
+    outcomes = await asyncio.gather(
+        *(writer.record(capture(f"pay_{i}")) for i in range(4)), return_exceptions=True
+    )
 
     engine.dispose()
-    assert all(error is not None for error in errors)
+    assert all(isinstance(outcome, Exception) for outcome in outcomes)
     assert writer.queued == 0

@@ -8,12 +8,10 @@ import time
 import dramatiq
 import psycopg
 import pytest
-import redis
 
 from actors.charge import Charge
 from actors.refund import Refund, refund_request
-from actors.runtime import Runtime, build_runtime
-from actors.state import RefundState
+from actors.runtime import Runtime
 from app.idempotency import fingerprint
 from app.ledger import append, clearing_account, refund_entry
 from app.payments.record import Step, view
@@ -25,6 +23,7 @@ from app.refunds.accept import REFUND_LUA
 from app.refunds.record import RefundRecord, RefundStep
 from app.refunds.record import view as refund_view
 from app.settings import Settings
+from tests.actors.conftest import RuntimeFactory
 from tests.support.simulator import Simulator
 from tests.support.worker import (
     PARTITIONS,
@@ -43,21 +42,24 @@ SIMULATOR_POLL_S = 0.1
 REFUND_AMOUNT = 1000
 
 
-def recorded_payment(runtime: Runtime, request: PaymentRequest) -> str:
-    payment_id = accepted(runtime.redis, request)
-    Charge(runtime, payment_id).run()
-    assert record_of(runtime, payment_id).step is Step.RECORDED
+pytestmark = pytest.mark.anyio
+
+
+async def recorded_payment(runtime: Runtime, request: PaymentRequest) -> str:
+    payment_id = await accepted(runtime.redis, request)
+    await Charge(runtime, payment_id).run()
+    assert (await record_of(runtime, payment_id)).step is Step.RECORDED
     return payment_id
 
 
-def accept_refund(runtime: Runtime, payment_id: str, amount: int = REFUND_AMOUNT) -> str:
+async def accept_refund(runtime: Runtime, payment_id: str, amount: int = REFUND_AMOUNT) -> str:
     """A refund accepted by the real accept script, as the API would."""
     partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, PARTITIONS)
     assert partition is not None
     refund_id = keys.new_id(keys.REFUND_ID_PREFIX, partition)
-    merchant_id = record_of(runtime, payment_id).merchant_id
+    merchant_id = (await record_of(runtime, payment_id)).merchant_id
     script = runtime.redis.register_script(REFUND_LUA)
-    result = script(
+    result = await script(
         keys=[
             keys.refund_idempotency_key(partition, merchant_id, payment_id, refund_id),
             keys.payment_key(partition, payment_id),
@@ -81,31 +83,27 @@ def accept_refund(runtime: Runtime, payment_id: str, amount: int = REFUND_AMOUNT
     return refund_id
 
 
-def refunds(runtime: Runtime) -> RefundState:
-    return RefundState(runtime.redis, PARTITIONS)
-
-
-def refund_of(runtime: Runtime, refund_id: str) -> RefundRecord:
-    record = refunds(runtime).load(refund_id)
+async def refund_of(runtime: Runtime, refund_id: str) -> RefundRecord:
+    record = await runtime.refunds.load(refund_id)
     assert record is not None
     return record
 
 
-def request_of(runtime: Runtime, refund_id: str) -> RefundRequest:
-    return refund_request(refund_of(runtime, refund_id))
+async def request_of(runtime: Runtime, refund_id: str) -> RefundRequest:
+    return refund_request(await refund_of(runtime, refund_id))
 
 
-def at(runtime: Runtime, refund_id: str, step: RefundStep, **fields: str) -> None:
+async def at(runtime: Runtime, refund_id: str, step: RefundStep, **fields: str) -> None:
     partition = keys.partition_of(refund_id, keys.REFUND_ID_PREFIX, PARTITIONS)
     assert partition is not None
-    runtime.redis.hset(
+    await runtime.redis.hset(
         keys.refund_key(partition, refund_id), mapping={"step": step.value, **fields}
     )
 
 
-def amounts(runtime: Runtime, payment_id: str) -> tuple[int, int]:
+async def amounts(runtime: Runtime, payment_id: str) -> tuple[int, int]:
     """The payment's (reserved, refunded) amounts."""
-    record = record_of(runtime, payment_id)
+    record = await record_of(runtime, payment_id)
     return record.amount_refund_pending, record.amount_refunded
 
 
@@ -118,189 +116,192 @@ def refund_rows(database_url: str, refund_id: str) -> list[tuple[int, str]]:
     return [(seq, transaction_id) for seq, transaction_id in rows]
 
 
-def assert_refunded_once(
+async def assert_refunded_once(
     runtime: Runtime, simulator: Simulator, payment_id: str, refund_id: str
 ) -> None:
-    record = refund_of(runtime, refund_id)
+    record = await refund_of(runtime, refund_id)
     assert record.step is RefundStep.RECORDED
     movements = simulator.refunds_for(payment_id)
     assert [movement["amount"] for movement in movements] == [record.amount]
     [(seq, transaction_id)] = refund_rows(runtime.settings.database_url, refund_id)
     assert (record.ledger_seq, record.ledger_transaction_id) == (seq, transaction_id)
-    assert amounts(runtime, payment_id) == (0, record.amount)
+    assert await amounts(runtime, payment_id) == (0, record.amount)
 
 
 @pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
-def test_a_partial_refund_then_the_rest_each_go_back_once_and_are_recorded(
+async def test_a_partial_refund_then_the_rest_each_go_back_once_and_are_recorded(
     runtime: Runtime, simulator: Simulator, request_: PaymentRequest
 ) -> None:
-    payment_id = recorded_payment(runtime, request_)
-    first = accept_refund(runtime, payment_id)
+    payment_id = await recorded_payment(runtime, request_)
+    first = await accept_refund(runtime, payment_id)
 
-    Refund(runtime, first).run()
-    Refund(runtime, first).run()  # a duplicate delivery finds it recorded
+    await Refund(runtime, first).run()
+    await Refund(runtime, first).run()  # a duplicate delivery finds it recorded
 
-    assert_refunded_once(runtime, simulator, payment_id, first)
-    payment = view(record_of(runtime, payment_id))
+    await assert_refunded_once(runtime, simulator, payment_id, first)
+    payment = view(await record_of(runtime, payment_id))
     assert (payment["status"], payment["amount_refunded"]) == ("partially_refunded", 1000)
-    assert refund_view(refund_of(runtime, first))["status"] == "succeeded"
-    rest = accept_refund(runtime, payment_id, request_.amount - REFUND_AMOUNT)
-    Refund(runtime, rest).run()
-    payment = view(record_of(runtime, payment_id))
+    assert refund_view(await refund_of(runtime, first))["status"] == "succeeded"
+    rest = await accept_refund(runtime, payment_id, request_.amount - REFUND_AMOUNT)
+    await Refund(runtime, rest).run()
+    payment = view(await record_of(runtime, payment_id))
     assert (payment["status"], payment["amount_refunded"]) == ("refunded", request_.amount)
     assert len(simulator.refunds_for(payment_id)) == 2
-    assert amounts(runtime, payment_id) == (0, request_.amount)
+    assert await amounts(runtime, payment_id) == (0, request_.amount)
 
 
-def test_resumes_from_refunding_after_stripe_moved_the_money_without_refunding_again(
+async def test_resumes_from_refunding_after_stripe_moved_the_money_without_refunding_again(
     runtime: Runtime, simulator: Simulator
 ) -> None:
     """A worker died right after Stripe refunded: its answer, and so its id, were lost."""
-    payment_id = recorded_payment(runtime, STRIPE)
-    refund_id = accept_refund(runtime, payment_id)
-    runtime.providers["stripe"].refund(request_of(runtime, refund_id))
-    at(runtime, refund_id, RefundStep.REFUNDING)
+    payment_id = await recorded_payment(runtime, STRIPE)
+    refund_id = await accept_refund(runtime, payment_id)
+    await runtime.providers["stripe"].refund(await request_of(runtime, refund_id))
+    await at(runtime, refund_id, RefundStep.REFUNDING)
 
-    Refund(runtime, refund_id).run()
+    await Refund(runtime, refund_id).run()
 
-    assert_refunded_once(runtime, simulator, payment_id, refund_id)
+    await assert_refunded_once(runtime, simulator, payment_id, refund_id)
 
 
-def test_resumes_from_refunding_before_stripe_moved_the_money_and_refunds_once(
+async def test_resumes_from_refunding_before_stripe_moved_the_money_and_refunds_once(
     runtime: Runtime, simulator: Simulator
 ) -> None:
-    payment_id = recorded_payment(runtime, STRIPE)
-    refund_id = accept_refund(runtime, payment_id)
-    at(runtime, refund_id, RefundStep.REFUNDING)
+    payment_id = await recorded_payment(runtime, STRIPE)
+    refund_id = await accept_refund(runtime, payment_id)
+    await at(runtime, refund_id, RefundStep.REFUNDING)
 
-    Refund(runtime, refund_id).run()
+    await Refund(runtime, refund_id).run()
 
-    assert_refunded_once(runtime, simulator, payment_id, refund_id)
+    await assert_refunded_once(runtime, simulator, payment_id, refund_id)
 
 
 @pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
-def test_resumes_from_unknown_with_the_refund_id_by_looking_it_up(
+async def test_resumes_from_unknown_with_the_refund_id_by_looking_it_up(
     runtime: Runtime, simulator: Simulator, request_: PaymentRequest
 ) -> None:
-    payment_id = recorded_payment(runtime, request_)
-    refund_id = accept_refund(runtime, payment_id)
-    done = runtime.providers[request_.provider].refund(request_of(runtime, refund_id))
+    payment_id = await recorded_payment(runtime, request_)
+    refund_id = await accept_refund(runtime, payment_id)
+    done = await runtime.providers[request_.provider].refund(await request_of(runtime, refund_id))
     assert done.provider_reference is not None
-    at(runtime, refund_id, RefundStep.UNKNOWN, provider_refund_reference=done.provider_reference)
+    await at(
+        runtime, refund_id, RefundStep.UNKNOWN, provider_refund_reference=done.provider_reference
+    )
 
-    Refund(runtime, refund_id).run()
+    await Refund(runtime, refund_id).run()
 
-    assert_refunded_once(runtime, simulator, payment_id, refund_id)
-    assert refund_of(runtime, refund_id).provider_refund_reference == done.provider_reference
+    await assert_refunded_once(runtime, simulator, payment_id, refund_id)
+    assert (
+        await refund_of(runtime, refund_id)
+    ).provider_refund_reference == done.provider_reference
 
 
-def test_a_paystack_refund_found_refunding_is_parked_unknown_never_sent_again(
+async def test_a_paystack_refund_found_refunding_is_parked_unknown_never_sent_again(
     runtime: Runtime, simulator: Simulator
 ) -> None:
     """Paystack has no refund idempotency and no lookup without the refund's id: a refund cut
     off mid-call stays unknown, its amount reserved, for an operator to reconcile."""
-    payment_id = recorded_payment(runtime, PAYSTACK)
-    refund_id = accept_refund(runtime, payment_id)
-    at(runtime, refund_id, RefundStep.REFUNDING)
+    payment_id = await recorded_payment(runtime, PAYSTACK)
+    refund_id = await accept_refund(runtime, payment_id)
+    await at(runtime, refund_id, RefundStep.REFUNDING)
 
     for _ in range(2):
         with pytest.raises(dramatiq.Retry):
-            Refund(runtime, refund_id).run()
+            await Refund(runtime, refund_id).run()
 
-    assert refund_of(runtime, refund_id).step is RefundStep.UNKNOWN
+    assert (await refund_of(runtime, refund_id)).step is RefundStep.UNKNOWN
     assert simulator.refunds_for(payment_id) == []
-    assert amounts(runtime, payment_id) == (REFUND_AMOUNT, 0)
+    assert await amounts(runtime, payment_id) == (REFUND_AMOUNT, 0)
 
 
-def test_an_ambiguous_paystack_refund_goes_unknown_and_is_never_repeated(
-    runtime: Runtime, simulator: Simulator, settings: Settings, redis_client: redis.Redis
+async def test_an_ambiguous_paystack_refund_goes_unknown_and_is_never_repeated(
+    runtime: Runtime, simulator: Simulator, settings: Settings, make_runtime: RuntimeFactory
 ) -> None:
-    payment_id = recorded_payment(runtime, PAYSTACK)
-    refund_id = accept_refund(runtime, payment_id)
+    payment_id = await recorded_payment(runtime, PAYSTACK)
+    refund_id = await accept_refund(runtime, payment_id)
     hasty_settings = dataclasses.replace(settings, provider_timeout_s=TINY_TIMEOUT_S)
-    hasty = build_runtime(hasty_settings, redis_client, settings.database_url)
+    hasty = make_runtime(hasty_settings)
     simulator.configure(latency_ms=INJECTED_LATENCY_MS)
     try:
         with pytest.raises(dramatiq.Retry):
-            Refund(hasty, refund_id).run()
+            await Refund(hasty, refund_id).run()
     finally:
         simulator.configure(latency_ms=0)
-        hasty.database.dispose()
 
-    assert refund_of(runtime, refund_id).step is RefundStep.UNKNOWN
+    assert (await refund_of(runtime, refund_id)).step is RefundStep.UNKNOWN
     assert wait_for_refunds(simulator, payment_id) == 1
     with pytest.raises(dramatiq.Retry):
-        Refund(runtime, refund_id).run()
+        await Refund(runtime, refund_id).run()
     assert len(simulator.refunds_for(payment_id)) == 1
-    assert amounts(runtime, payment_id) == (REFUND_AMOUNT, 0)
+    assert await amounts(runtime, payment_id) == (REFUND_AMOUNT, 0)
 
 
-def test_a_refused_refund_fails_and_releases_its_reservation(
+async def test_a_refused_refund_fails_and_releases_its_reservation(
     runtime: Runtime, simulator: Simulator
 ) -> None:
-    payment_id = recorded_payment(runtime, STRIPE)
-    refund_id = accept_refund(runtime, payment_id)
+    payment_id = await recorded_payment(runtime, STRIPE)
+    refund_id = await accept_refund(runtime, payment_id)
     # Someone refunded the whole charge at Stripe, outside paystream: Stripe refuses ours.
     everything = dataclasses.replace(
-        request_of(runtime, refund_id), refund_id="re_outside", amount=STRIPE.amount
+        await request_of(runtime, refund_id), refund_id="re_outside", amount=STRIPE.amount
     )
-    runtime.providers["stripe"].refund(everything)
+    await runtime.providers["stripe"].refund(everything)
 
-    Refund(runtime, refund_id).run()
+    await Refund(runtime, refund_id).run()
 
-    record = refund_of(runtime, refund_id)
+    record = await refund_of(runtime, refund_id)
     assert (record.step, record.failure_code) == (
         RefundStep.FAILED,
         "charge_already_refunded",
     )
     assert refund_view(record)["status"] == "failed"
-    assert amounts(runtime, payment_id) == (0, 0)
+    assert await amounts(runtime, payment_id) == (0, 0)
     assert refund_rows(runtime.settings.database_url, refund_id) == []
 
 
-def test_a_refund_waits_until_its_payments_capture_is_recorded(
-    runtime: Runtime, simulator: Simulator, settings: Settings, redis_client: redis.Redis
+async def test_a_refund_waits_until_its_payments_capture_is_recorded(
+    runtime: Runtime, simulator: Simulator, settings: Settings, make_runtime: RuntimeFactory
 ) -> None:
-    payment_id = accepted(runtime.redis, STRIPE)
-    outage = build_runtime(settings, redis_client, UNREACHABLE_DATABASE_URL)
+    payment_id = await accepted(runtime.redis, STRIPE)
+    outage = make_runtime(settings, UNREACHABLE_DATABASE_URL)
     with pytest.raises(dramatiq.Retry):
-        Charge(outage, payment_id).run()
-    refund_id = accept_refund(runtime, payment_id)
+        await Charge(outage, payment_id).run()
+    refund_id = await accept_refund(runtime, payment_id)
 
     with pytest.raises(dramatiq.Retry):
-        Refund(runtime, refund_id).run()
+        await Refund(runtime, refund_id).run()
 
-    assert refund_of(runtime, refund_id).step is RefundStep.REQUESTED
+    assert (await refund_of(runtime, refund_id)).step is RefundStep.REQUESTED
     assert simulator.refunds_for(payment_id) == []
-    Charge(runtime, payment_id).run()
-    Refund(runtime, refund_id).run()
-    assert_refunded_once(runtime, simulator, payment_id, refund_id)
+    await Charge(runtime, payment_id).run()
+    await Refund(runtime, refund_id).run()
+    await assert_refunded_once(runtime, simulator, payment_id, refund_id)
 
 
-def test_resumes_from_refunded_once_the_ledger_is_back(
-    runtime: Runtime, simulator: Simulator, settings: Settings, redis_client: redis.Redis
+async def test_resumes_from_refunded_once_the_ledger_is_back(
+    runtime: Runtime, simulator: Simulator, settings: Settings, make_runtime: RuntimeFactory
 ) -> None:
-    payment_id = recorded_payment(runtime, STRIPE)
-    refund_id = accept_refund(runtime, payment_id)
-    outage = build_runtime(settings, redis_client, UNREACHABLE_DATABASE_URL)
+    payment_id = await recorded_payment(runtime, STRIPE)
+    refund_id = await accept_refund(runtime, payment_id)
+    outage = make_runtime(settings, UNREACHABLE_DATABASE_URL)
 
     with pytest.raises(dramatiq.Retry):
-        Refund(outage, refund_id).run()
+        await Refund(outage, refund_id).run()
 
-    assert refund_of(runtime, refund_id).step is RefundStep.REFUNDED
-    assert amounts(runtime, payment_id) == (REFUND_AMOUNT, 0)
-    Refund(runtime, refund_id).run()
-    assert_refunded_once(runtime, simulator, payment_id, refund_id)
+    assert (await refund_of(runtime, refund_id)).step is RefundStep.REFUNDED
+    assert await amounts(runtime, payment_id) == (REFUND_AMOUNT, 0)
+    await Refund(runtime, refund_id).run()
+    await assert_refunded_once(runtime, simulator, payment_id, refund_id)
 
 
-def test_resumes_from_refunded_when_the_ledger_already_holds_the_refund(
+async def test_resumes_from_refunded_when_the_ledger_already_holds_the_refund(
     runtime: Runtime, simulator: Simulator
 ) -> None:
     """A worker died between the ledger commit and moving the point: nothing recorded twice."""
-    payment_id = recorded_payment(runtime, STRIPE)
-    refund_id = accept_refund(runtime, payment_id)
-    done = runtime.providers["stripe"].refund(request_of(runtime, refund_id))
-    record = refund_of(runtime, refund_id)
+    payment_id = await recorded_payment(runtime, STRIPE)
+    refund_id = await accept_refund(runtime, payment_id)
+    done = await runtime.providers["stripe"].refund(await request_of(runtime, refund_id))
+    record = await refund_of(runtime, refund_id)
     entry = refund_entry(
         refund_id=refund_id,
         payment_id=payment_id,
@@ -310,25 +311,25 @@ def test_resumes_from_refunded_when_the_ledger_already_holds_the_refund(
         currency="usd",
     )
     [first] = append(runtime.database, [entry])
-    at(
+    await at(
         runtime,
         refund_id,
         RefundStep.REFUNDED,
         provider_refund_reference=str(done.provider_reference),
     )
 
-    Refund(runtime, refund_id).run()
+    await Refund(runtime, refund_id).run()
 
-    assert_refunded_once(runtime, simulator, payment_id, refund_id)
-    assert refund_of(runtime, refund_id).ledger_seq == first.seq
+    await assert_refunded_once(runtime, simulator, payment_id, refund_id)
+    assert (await refund_of(runtime, refund_id)).ledger_seq == first.seq
 
 
-def test_a_message_without_a_record_is_dropped(runtime: Runtime) -> None:
+async def test_a_message_without_a_record_is_dropped(runtime: Runtime) -> None:
     refund_id = keys.new_id(keys.REFUND_ID_PREFIX, 0)
 
-    Refund(runtime, refund_id).run()
+    await Refund(runtime, refund_id).run()
 
-    assert refunds(runtime).load(refund_id) is None
+    assert await runtime.refunds.load(refund_id) is None
 
 
 def wait_for_refunds(simulator: Simulator, payment_id: str) -> int:

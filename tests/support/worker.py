@@ -1,10 +1,10 @@
-"""Builders for actor tests: payments accepted into Redis, a worker runtime around them."""
+"""Builders for actor tests: payments accepted into Redis, read back through a runtime."""
 
 import dataclasses
 import secrets
 import time
 
-import redis
+import redis.asyncio as aioredis
 
 from actors.runtime import Runtime
 from app.payments.record import PaymentRecord, Step, encode_new
@@ -32,16 +32,16 @@ PAYSTACK = dataclasses.replace(
 )
 
 
-def accepted(client: redis.Redis, request: PaymentRequest) -> str:
+async def accepted(client: aioredis.Redis, request: PaymentRequest) -> str:
     partition = secrets.randbelow(PARTITIONS)
     payment_id = keys.new_id(keys.PAYMENT_ID_PREFIX, partition)
     merchant_id = f"mer_{secrets.token_hex(4)}"
     record = PaymentRecord(payment_id, merchant_id, int(time.time()), request, Step.ACCEPTED)
-    client.hset(keys.payment_key(partition, payment_id), mapping=encode_new(record))
+    await client.hset(keys.payment_key(partition, payment_id), mapping=encode_new(record))
     return payment_id
 
 
-def record_of(runtime: Runtime, payment_id: str) -> PaymentRecord:
-    record = runtime.payments.load(payment_id)
+async def record_of(runtime: Runtime, payment_id: str) -> PaymentRecord:
+    record = await runtime.payments.load(payment_id)
     assert record is not None
     return record

@@ -1,5 +1,5 @@
 """Paystack over httpx: charge a saved authorization with ``reference`` = our payment id, and
-verify that reference after any ambiguous answer. Calls are synchronous (Dramatiq threads).
+verify that reference after any ambiguous answer, on one pooled ``httpx.AsyncClient``.
 """
 
 from dataclasses import replace
@@ -20,11 +20,13 @@ REFUND_NOT_FINDABLE = ProviderAnswer(
 
 class PaystackProvider:
     name = "paystack"
+    #: The reference is ours, so charging is the only call.
+    calls_to_charge = 1
 
     def __init__(
         self, secret_key: str, api_base: str, timeout: httpx.Timeout, limits: httpx.Limits
     ) -> None:
-        self._client = httpx.Client(
+        self._client = httpx.AsyncClient(
             base_url=api_base,
             timeout=timeout,
             limits=limits,
@@ -33,18 +35,18 @@ class PaystackProvider:
             follow_redirects=False,
         )
 
-    def prepare(self, request: ChargeRequest) -> ProviderAnswer:
+    async def prepare(self, request: ChargeRequest) -> ProviderAnswer:
         # Paystack needs no object before the charge: the reference is our payment id.
         if not request.customer_email:
             return transformers.EMAIL_REQUIRED
         return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=request.payment_id)
 
-    def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
+    async def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         if not request.customer_email:
             return replace(transformers.EMAIL_REQUIRED, provider_reference=provider_reference)
         body = transformers.charge_body(request, provider_reference)
         try:
-            response = self._client.post(transformers.CHARGE_PATH, json=body)
+            response = await self._client.post(transformers.CHARGE_PATH, json=body)
         except httpx.RequestError as error:
             outcome = transformers.classify_transport_error(error)
             return replace(outcome, provider_reference=provider_reference)
@@ -52,7 +54,7 @@ class PaystackProvider:
         if transformers.is_duplicate_reference(response.status_code, envelope):
             # An earlier attempt under this reference ran and its answer was lost; Paystack
             # will never charge the reference twice, and verify tells what that attempt did.
-            return transformers.as_charge_answer(self.lookup(request, provider_reference))
+            return transformers.as_charge_answer(await self.lookup(request, provider_reference))
         if response.status_code == 200:
             outcome = transformers.transaction_answer(envelope, request)
         else:
@@ -63,10 +65,10 @@ class PaystackProvider:
             transformers.as_charge_answer(outcome), provider_reference=provider_reference
         )
 
-    def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
+    async def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         path = transformers.VERIFY_PATH.format(reference=quote(provider_reference, safe=""))
         try:
-            response = self._client.get(path)
+            response = await self._client.get(path)
         except httpx.RequestError as error:
             outcome = transformers.classify_transport_error(error)
             return replace(outcome, provider_reference=provider_reference)
@@ -82,9 +84,9 @@ class PaystackProvider:
             outcome = transformers.as_lookup_failure(failure)
         return replace(outcome, provider_reference=provider_reference)
 
-    def refund(self, request: RefundRequest) -> ProviderAnswer:
+    async def refund(self, request: RefundRequest) -> ProviderAnswer:
         try:
-            response = self._client.post(
+            response = await self._client.post(
                 transformers.REFUND_PATH, json=transformers.refund_body(request)
             )
         except httpx.RequestError as error:
@@ -95,7 +97,7 @@ class PaystackProvider:
         failure = transformers.classify_failure(response.status_code, response.headers, envelope)
         return transformers.as_refund_failure(failure)
 
-    def lookup_refund(
+    async def lookup_refund(
         self, request: RefundRequest, provider_refund_reference: str | None
     ) -> ProviderAnswer:
         if provider_refund_reference is None:
@@ -104,7 +106,7 @@ class PaystackProvider:
             refund_id=quote(provider_refund_reference, safe="")
         )
         try:
-            response = self._client.get(path)
+            response = await self._client.get(path)
         except httpx.RequestError as error:
             return transformers.classify_transport_error(error)
         envelope = transformers.parse_envelope(response.content)
@@ -113,5 +115,5 @@ class PaystackProvider:
         failure = transformers.classify_failure(response.status_code, response.headers, envelope)
         return transformers.as_refund_failure(transformers.as_lookup_failure(failure))
 
-    def close(self) -> None:
-        self._client.close()
+    async def aclose(self) -> None:
+        await self._client.aclose()

@@ -1,8 +1,9 @@
-"""Stripe through its official SDK on httpx: one PaymentIntent per payment, created and confirmed
-under idempotency keys derived from our payment id. Calls are synchronous (Dramatiq threads).
+"""Stripe through its official SDK's async methods on httpx: one PaymentIntent per payment,
+created and confirmed under idempotency keys derived from our payment id.
 """
 
 import logging
+import ssl
 from dataclasses import replace
 
 import httpx
@@ -23,14 +24,30 @@ REFUND_REPLAYS_UNDER_KEY = ProviderAnswer(
 SDK_LOG_LEVEL_MIN = logging.WARNING
 
 
+class PooledHTTPXClient(stripe.HTTPXClient):
+    """The SDK's httpx transport, with a connection pool sized for the messages in flight.
+
+    The SDK builds its ``httpx.AsyncClient`` with httpx's defaults (100 connections, 20 kept
+    alive): hundreds of concurrent calls would queue for a connection and open a new one for
+    most calls. Its constructor takes no limits, so the client it built is replaced.
+    """
+
+    def __init__(self, timeout: httpx.Timeout, limits: httpx.Limits) -> None:
+        super().__init__(timeout=timeout, allow_sync_methods=False, verify_ssl_certs=True)
+        verify = ssl.create_default_context(cafile=stripe.ca_bundle_path)
+        self._client_async = httpx.AsyncClient(verify=verify, limits=limits)
+
+
 class StripeProvider:
     name = "stripe"
+    #: Create the PaymentIntent, then confirm it.
+    calls_to_charge = 2
 
-    def __init__(self, secret_key: str, api_base: str, timeout: httpx.Timeout) -> None:
+    def __init__(
+        self, secret_key: str, api_base: str, timeout: httpx.Timeout, limits: httpx.Limits
+    ) -> None:
         logging.getLogger("stripe").setLevel(SDK_LOG_LEVEL_MIN)
-        self._http_client = stripe.HTTPXClient(
-            timeout=timeout, allow_sync_methods=True, verify_ssl_certs=True
-        )
+        self._http_client = PooledHTTPXClient(timeout, limits)
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base},
@@ -41,9 +58,9 @@ class StripeProvider:
             max_network_retries=0,
         )
 
-    def prepare(self, request: ChargeRequest) -> ProviderAnswer:
+    async def prepare(self, request: ChargeRequest) -> ProviderAnswer:
         try:
-            intent = self._client.v1.payment_intents.create(
+            intent = await self._client.v1.payment_intents.create_async(
                 transformers.create_params(request),
                 {"idempotency_key": transformers.create_idempotency_key(request)},
             )
@@ -52,24 +69,24 @@ class StripeProvider:
             if outcome.outcome is Outcome.UNKNOWN:
                 # Stripe stores an ambiguous 500 against the create key and replays it for
                 # 24 h, so repeating the create can never reveal the intent: search for it.
-                outcome = self._find_intent(request) or outcome
+                outcome = await self._find_intent(request) or outcome
             return transformers.without_payment_method(outcome, request.payment_method)
         return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=intent.id)
 
-    def _find_intent(self, request: ChargeRequest) -> ProviderAnswer | None:
+    async def _find_intent(self, request: ChargeRequest) -> ProviderAnswer | None:
         """The intent created for this payment, found by its metadata, if Stripe has one."""
         query = f"metadata['payment_id']:'{request.payment_id}'"
         try:
-            found = self._client.v1.payment_intents.search({"query": query, "limit": 2})
+            found = await self._client.v1.payment_intents.search_async({"query": query, "limit": 2})
         except stripe.StripeError:
             return None
         if len(found.data) != 1:
             return None
         return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=found.data[0].id)
 
-    def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
+    async def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         try:
-            intent = self._client.v1.payment_intents.confirm(
+            intent = await self._client.v1.payment_intents.confirm_async(
                 provider_reference,
                 transformers.confirm_params(),
                 {"idempotency_key": transformers.confirm_idempotency_key(request)},
@@ -81,9 +98,9 @@ class StripeProvider:
             outcome = transformers.outcome_of_intent(checked)
         return _answer(transformers.as_charge_answer(outcome), request, provider_reference)
 
-    def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
+    async def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         try:
-            intent = self._client.v1.payment_intents.retrieve(provider_reference)
+            intent = await self._client.v1.payment_intents.retrieve_async(provider_reference)
         except stripe.StripeError as error:
             outcome = transformers.as_lookup_failure(transformers.classify_error(error))
         else:
@@ -91,9 +108,9 @@ class StripeProvider:
             outcome = transformers.outcome_of_intent(checked)
         return _answer(outcome, request, provider_reference)
 
-    def refund(self, request: RefundRequest) -> ProviderAnswer:
+    async def refund(self, request: RefundRequest) -> ProviderAnswer:
         try:
-            refund = self._client.v1.refunds.create(
+            refund = await self._client.v1.refunds.create_async(
                 transformers.refund_params(request),
                 {"idempotency_key": transformers.refund_idempotency_key(request)},
             )
@@ -103,13 +120,13 @@ class StripeProvider:
             transformers.checked_refund(refund.to_dict(), request)
         )
 
-    def lookup_refund(
+    async def lookup_refund(
         self, request: RefundRequest, provider_refund_reference: str | None
     ) -> ProviderAnswer:
         if provider_refund_reference is None:
             return REFUND_REPLAYS_UNDER_KEY
         try:
-            refund = self._client.v1.refunds.retrieve(provider_refund_reference)
+            refund = await self._client.v1.refunds.retrieve_async(provider_refund_reference)
         except stripe.StripeError as error:
             failure = transformers.as_lookup_failure(transformers.classify_error(error))
             return transformers.as_refund_failure(failure)
@@ -117,8 +134,8 @@ class StripeProvider:
             transformers.checked_refund(refund.to_dict(), request)
         )
 
-    def close(self) -> None:
-        self._http_client.close()
+    async def aclose(self) -> None:
+        await self._http_client.close_async()
 
 
 def _answer(outcome: ProviderAnswer, request: ChargeRequest, reference: str) -> ProviderAnswer:

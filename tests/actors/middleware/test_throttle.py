@@ -1,11 +1,12 @@
-"""Provider rate limits on the real Redis, through Dramatiq's window rate limiter."""
+"""Provider rate limits on the real Redis, shared through one admission script."""
 
 import dataclasses
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 import app.settings
 from actors.middleware.retries import Defer
@@ -14,11 +15,23 @@ from actors.middleware.throttle import (
     RATE_WINDOW_S,
     Throttle,
     account_fingerprint,
+    provider_limits,
 )
+from app.queue.batch import Batcher
 from app.settings import Settings
 
 ACCOUNT_PER_S = 5
 PROVIDER_PER_S = 8
+
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def batcher(redis_url: str) -> AsyncIterator[Batcher]:
+    client = aioredis.Redis.from_url(redis_url)
+    yield Batcher(client)
+    await client.aclose()
 
 
 @pytest.fixture
@@ -38,11 +51,11 @@ def limits(redis_client: redis.Redis) -> Iterator[Settings]:
         redis_client.delete(key)
 
 
-def admitted(throttle: Throttle, provider: str, calls: int) -> int:
+async def admitted(throttle: Throttle, provider: str, calls: int) -> int:
     count = 0
     for _ in range(calls):
         try:
-            throttle.admit(provider)
+            await throttle.admit(provider)
         except Defer as defer:
             assert defer.delay is not None
             assert 0 < defer.delay <= RATE_WINDOW_S * 1000 + DEFER_JITTER_MS_MAX
@@ -51,40 +64,54 @@ def admitted(throttle: Throttle, provider: str, calls: int) -> int:
     return count
 
 
-def test_an_account_gets_its_limit_per_window_and_the_rest_is_deferred(
-    redis_client: redis.Redis, limits: Settings
+async def test_an_account_gets_its_limit_per_window_and_the_rest_is_deferred(
+    batcher: Batcher, limits: Settings
 ) -> None:
     # Two windows at most are touched, however the calls fall across a second's edge.
     assert (
         ACCOUNT_PER_S
-        <= admitted(Throttle(redis_client, limits), "stripe", 30)
+        <= await admitted(Throttle(batcher, limits), "stripe", 30)
         <= (2 * ACCOUNT_PER_S)
     )
 
 
-def test_the_provider_limit_spans_accounts(redis_client: redis.Redis, limits: Settings) -> None:
+async def test_the_provider_limit_spans_accounts(batcher: Batcher, limits: Settings) -> None:
     other_account = dataclasses.replace(limits, stripe_secret_key=f"{limits.stripe_secret_key}b")
-    first = Throttle(redis_client, limits)
-    second = Throttle(redis_client, other_account)
+    first = Throttle(batcher, limits)
+    second = Throttle(batcher, other_account)
 
-    total = admitted(first, "stripe", 30) + admitted(second, "stripe", 30)
+    total = await admitted(first, "stripe", 30) + await admitted(second, "stripe", 30)
 
     assert PROVIDER_PER_S <= total <= 2 * PROVIDER_PER_S
 
 
-def test_a_zero_limit_is_no_limit(redis_client: redis.Redis, limits: Settings) -> None:
-    assert admitted(Throttle(redis_client, limits), "paystack", 200) == 200
+async def test_a_zero_limit_is_no_limit(batcher: Batcher, limits: Settings) -> None:
+    assert await admitted(Throttle(batcher, limits), "paystack", 200) == 200
 
 
-def test_limits_are_shared_by_every_process_on_the_redis(
-    redis_client: redis.Redis, limits: Settings
+async def test_limits_are_shared_by_every_process_on_the_redis(
+    redis_url: str, batcher: Batcher, limits: Settings
 ) -> None:
-    workers = [Throttle(redis.Redis(connection_pool=redis_client.connection_pool), limits)]
-    workers.append(Throttle(redis_client, limits))
+    other_process = aioredis.Redis.from_url(redis_url)
+    workers = [Throttle(Batcher(other_process), limits), Throttle(batcher, limits)]
 
-    total = sum(admitted(worker, "stripe", 20) for worker in workers)
+    total = sum([await admitted(worker, "stripe", 20) for worker in workers])
+    await other_process.aclose()
 
     assert ACCOUNT_PER_S <= total <= 2 * ACCOUNT_PER_S
+
+
+async def test_a_refusal_by_one_limit_spends_nothing_of_the_other(
+    batcher: Batcher, limits: Settings
+) -> None:
+    """Both limits are checked in one step: calls the provider-wide limit refuses leave the
+    account's window as it was."""
+    tight = dataclasses.replace(limits, stripe_rate_per_s=1, stripe_account_rate_per_s=100)
+    throttle = Throttle(batcher, tight)
+
+    assert 1 <= await admitted(throttle, "stripe", 10) <= 2
+    stored = await batcher.command("HGET", next(iter(provider_limits(tight)["stripe"])), "calls")
+    assert 1 <= int(stored) <= 2
 
 
 def test_the_account_is_named_without_its_secret() -> None:

@@ -16,7 +16,8 @@ from redis.retry import Retry
 
 from actors.streams import maintenance
 from actors.streams.broker import StreamsBroker
-from actors.streams.consumer import StreamMessageProxy, StreamsConsumer
+from actors.streams.consumer import StreamsConsumer
+from actors.streams.delivery import StreamMessageProxy
 from actors.streams.scripts import register_scripts
 from app.queue.keys import CONSUMER_GROUP, dead_key, delayed_key, delayed_messages_key, stream_key
 from tests.support.broker import (

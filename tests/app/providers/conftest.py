@@ -1,8 +1,9 @@
 """Settings pointing the adapters at the session's simulator, and lookup helpers."""
 
+import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -40,14 +41,14 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{free_port()}"
 
 
-def lookup_until_settled(lookup: Callable[[], ProviderAnswer]) -> ProviderAnswer:
+async def lookup_until_settled(lookup: Callable[[], Awaitable[ProviderAnswer]]) -> ProviderAnswer:
     """Look up until the provider has finished with the charge (a timed-out request may still
     be executing on the simulator's side)."""
     deadline = time.monotonic() + LOOKUP_DEADLINE_S
-    outcome = lookup()
+    outcome = await lookup()
     while (
         outcome.outcome in (Outcome.NOT_ATTEMPTED, Outcome.PENDING) and time.monotonic() < deadline
     ):
-        time.sleep(LOOKUP_INTERVAL_S)
-        outcome = lookup()
+        await asyncio.sleep(LOOKUP_INTERVAL_S)
+        outcome = await lookup()
     return outcome

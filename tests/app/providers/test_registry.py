@@ -7,8 +7,10 @@ import pytest
 import app.settings
 from app.providers import registry
 
+pytestmark = pytest.mark.anyio
 
-def test_every_name_builds_its_adapter() -> None:
+
+async def test_every_name_builds_its_adapter() -> None:
     settings = app.settings.load()
 
     for name in registry.PROVIDER_NAMES:
@@ -16,7 +18,7 @@ def test_every_name_builds_its_adapter() -> None:
         try:
             assert provider.name == name
         finally:
-            provider.close()
+            await provider.aclose()
 
 
 def test_an_unknown_name_is_refused() -> None:

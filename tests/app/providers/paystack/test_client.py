@@ -2,7 +2,7 @@
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,14 +20,16 @@ from tests.app.providers.conftest import (
 )
 from tests.support.simulator import Simulator
 
+pytestmark = pytest.mark.anyio
+
 AMOUNT = 500_000
 
 
 @pytest.fixture
-def paystack_provider(settings: Settings, simulator: Simulator) -> Iterator[Provider]:
+async def paystack_provider(settings: Settings, simulator: Simulator) -> AsyncIterator[Provider]:
     provider = build_provider("paystack", settings)
     yield provider
-    provider.close()
+    await provider.aclose()
 
 
 def charge_request(
@@ -43,178 +45,180 @@ def charge_request(
     )
 
 
-def prepared(provider: Provider, request: ChargeRequest) -> str:
-    outcome = provider.prepare(request)
+async def prepared(provider: Provider, request: ChargeRequest) -> str:
+    outcome = await provider.prepare(request)
     assert outcome.outcome is Outcome.NOT_ATTEMPTED
     assert outcome.provider_reference == request.payment_id
     return outcome.provider_reference
 
 
-def test_a_good_authorization_is_charged_once(
+async def test_a_good_authorization_is_charged_once(
     paystack_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    reference = prepared(paystack_provider, request)
+    reference = await prepared(paystack_provider, request)
 
-    assert paystack_provider.lookup(request, reference).outcome is Outcome.NOT_ATTEMPTED
-    outcome = paystack_provider.charge(request, reference)
+    assert (await paystack_provider.lookup(request, reference)).outcome is Outcome.NOT_ATTEMPTED
+    outcome = await paystack_provider.charge(request, reference)
 
     assert (outcome.outcome, outcome.provider_reference) == (Outcome.SUCCEEDED, payment_id)
-    assert paystack_provider.lookup(request, reference).outcome is Outcome.SUCCEEDED
+    assert (await paystack_provider.lookup(request, reference)).outcome is Outcome.SUCCEEDED
     [charge] = simulator.charges_for(payment_id)
     assert (charge["amount"], charge["currency"].lower()) == (AMOUNT, "ngn")
 
 
-def test_a_repeated_charge_verifies_instead_and_charges_once(
+async def test_a_repeated_charge_verifies_instead_and_charges_once(
     paystack_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    reference = prepared(paystack_provider, request)
+    reference = await prepared(paystack_provider, request)
 
-    first = paystack_provider.charge(request, reference)
-    second = paystack_provider.charge(request, reference)
+    first = await paystack_provider.charge(request, reference)
+    second = await paystack_provider.charge(request, reference)
 
     assert first.outcome is second.outcome is Outcome.SUCCEEDED
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_a_declined_authorization_is_declined_and_stays_so(
+async def test_a_declined_authorization_is_declined_and_stays_so(
     paystack_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id, "AUTH_declined")
-    reference = prepared(paystack_provider, request)
+    reference = await prepared(paystack_provider, request)
 
-    outcome = paystack_provider.charge(request, reference)
+    outcome = await paystack_provider.charge(request, reference)
 
     assert (outcome.outcome, outcome.failure_code) == (Outcome.DECLINED, "card_declined")
-    again = paystack_provider.charge(request, reference)
+    again = await paystack_provider.charge(request, reference)
     assert (again.outcome, again.failure_code) == (Outcome.DECLINED, "card_declined")
-    assert paystack_provider.lookup(request, reference).outcome is Outcome.DECLINED
+    assert (await paystack_provider.lookup(request, reference)).outcome is Outcome.DECLINED
     assert simulator.charges_for(payment_id) == []
 
 
-def test_a_charge_without_an_email_is_declined_before_any_call(
+async def test_a_charge_without_an_email_is_declined_before_any_call(
     paystack_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id, email=None)
 
-    prepared_outcome = paystack_provider.prepare(request)
-    charged = paystack_provider.charge(request, payment_id)
+    prepared_outcome = await paystack_provider.prepare(request)
+    charged = await paystack_provider.charge(request, payment_id)
 
     assert (prepared_outcome.outcome, prepared_outcome.failure_code) == (
         Outcome.DECLINED,
         "email_required",
     )
     assert (charged.outcome, charged.failure_code) == (Outcome.DECLINED, "email_required")
-    assert paystack_provider.lookup(request, payment_id).outcome is Outcome.NOT_ATTEMPTED
+    assert (await paystack_provider.lookup(request, payment_id)).outcome is Outcome.NOT_ATTEMPTED
 
 
-def test_an_unknown_authorization_is_declined(paystack_provider: Provider, payment_id: str) -> None:
+async def test_an_unknown_authorization_is_declined(
+    paystack_provider: Provider, payment_id: str
+) -> None:
     request = charge_request(payment_id, "AUTH_nonexistent")
 
-    outcome = paystack_provider.charge(request, prepared(paystack_provider, request))
+    outcome = await paystack_provider.charge(request, await prepared(paystack_provider, request))
 
     assert outcome.outcome is Outcome.DECLINED
     assert outcome.failure_message == "Invalid authorization code"
 
 
-def test_an_answer_lost_after_the_charge_is_unknown_until_verified(
+async def test_an_answer_lost_after_the_charge_is_unknown_until_verified(
     paystack_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    reference = prepared(paystack_provider, request)
+    reference = await prepared(paystack_provider, request)
     simulator.configure(fail_after_rate=1)
 
-    assert paystack_provider.charge(request, reference).outcome is Outcome.UNKNOWN
+    assert (await paystack_provider.charge(request, reference)).outcome is Outcome.UNKNOWN
     simulator.configure(fail_after_rate=0)
 
-    assert paystack_provider.lookup(request, reference).outcome is Outcome.SUCCEEDED
-    assert paystack_provider.charge(request, reference).outcome is Outcome.SUCCEEDED
+    assert (await paystack_provider.lookup(request, reference)).outcome is Outcome.SUCCEEDED
+    assert (await paystack_provider.charge(request, reference)).outcome is Outcome.SUCCEEDED
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_a_failure_before_the_charge_leaves_nothing_charged(
+async def test_a_failure_before_the_charge_leaves_nothing_charged(
     paystack_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    reference = prepared(paystack_provider, request)
+    reference = await prepared(paystack_provider, request)
     simulator.configure(fail_before_rate=1)
 
     # Paystack gives no "nothing happened" signal, so even a 500-before is only UNKNOWN.
-    assert paystack_provider.charge(request, reference).outcome is Outcome.UNKNOWN
+    assert (await paystack_provider.charge(request, reference)).outcome is Outcome.UNKNOWN
     simulator.configure(fail_before_rate=0)
 
-    assert paystack_provider.lookup(request, reference).outcome is Outcome.NOT_ATTEMPTED
+    assert (await paystack_provider.lookup(request, reference)).outcome is Outcome.NOT_ATTEMPTED
     assert simulator.charges_for(payment_id) == []
-    assert paystack_provider.charge(request, reference).outcome is Outcome.SUCCEEDED
+    assert (await paystack_provider.charge(request, reference)).outcome is Outcome.SUCCEEDED
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_a_rate_limit_is_rate_limited_and_charges_nothing(
+async def test_a_rate_limit_is_rate_limited_and_charges_nothing(
     paystack_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    reference = prepared(paystack_provider, request)
+    reference = await prepared(paystack_provider, request)
     simulator.configure(rate_limit_rate=1)
 
-    assert paystack_provider.charge(request, reference).outcome is Outcome.RATE_LIMITED
+    assert (await paystack_provider.charge(request, reference)).outcome is Outcome.RATE_LIMITED
     assert simulator.charges_for(payment_id) == []
 
 
-def test_a_closed_port_is_retryable(settings: Settings, payment_id: str) -> None:
+async def test_a_closed_port_is_retryable(settings: Settings, payment_id: str) -> None:
     unreachable = dataclasses.replace(settings, paystack_api_base=closed_port_url())
     provider = build_provider("paystack", unreachable)
     request = charge_request(payment_id)
     try:
-        refused = provider.charge(request, payment_id)
+        refused = await provider.charge(request, payment_id)
         assert refused.outcome is Outcome.RETRYABLE
         assert refused.failure_message is not None
         assert refused.failure_message.startswith("ConnectError")
-        assert provider.lookup(request, payment_id).outcome is Outcome.RETRYABLE
+        assert (await provider.lookup(request, payment_id)).outcome is Outcome.RETRYABLE
     finally:
-        provider.close()
+        await provider.aclose()
 
 
-def test_a_read_timeout_is_unknown_and_verify_resolves_it(
+async def test_a_read_timeout_is_unknown_and_verify_resolves_it(
     paystack_provider: Provider, settings: Settings, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    reference = prepared(paystack_provider, request)
+    reference = await prepared(paystack_provider, request)
     hasty_settings = dataclasses.replace(settings, provider_timeout_s=TINY_TIMEOUT_S)
     hasty = build_provider("paystack", hasty_settings)
     simulator.configure(latency_ms=INJECTED_LATENCY_MS)
     try:
-        timed_out = hasty.charge(request, reference)
+        timed_out = await hasty.charge(request, reference)
     finally:
-        hasty.close()
+        await hasty.aclose()
     simulator.configure(latency_ms=0)
     assert timed_out.outcome is Outcome.UNKNOWN
     assert timed_out.failure_message is not None
     assert timed_out.failure_message.startswith("ReadTimeout")
 
-    outcome = lookup_until_settled(lambda: paystack_provider.lookup(request, reference))
+    outcome = await lookup_until_settled(lambda: paystack_provider.lookup(request, reference))
 
     assert outcome.outcome is Outcome.SUCCEEDED
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_a_rejected_secret_key_is_retryable_after_a_long_wait(
+async def test_a_rejected_secret_key_is_retryable_after_a_long_wait(
     settings: Settings, payment_id: str
 ) -> None:
     provider = build_provider("paystack", dataclasses.replace(settings, paystack_secret_key="x"))
     try:
-        outcome = provider.charge(charge_request(payment_id), payment_id)
+        outcome = await provider.charge(charge_request(payment_id), payment_id)
     finally:
-        provider.close()
+        await provider.aclose()
 
     assert outcome.outcome is Outcome.RETRYABLE
     assert outcome.retry_after_s is not None and outcome.retry_after_s >= 60
 
 
-def charged(provider: Provider, payment_id: str) -> str:
+async def charged(provider: Provider, payment_id: str) -> str:
     request = charge_request(payment_id)
-    reference = prepared(provider, request)
-    assert provider.charge(request, reference).outcome is Outcome.SUCCEEDED
+    reference = await prepared(provider, request)
+    assert (await provider.charge(request, reference)).outcome is Outcome.SUCCEEDED
     return reference
 
 
@@ -228,69 +232,69 @@ def refund_request(payment_id: str, reference: str, amount: int = 100_000) -> Re
     )
 
 
-def test_a_refund_succeeds_and_is_looked_up_by_its_id(
+async def test_a_refund_succeeds_and_is_looked_up_by_its_id(
     paystack_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
-    request = refund_request(payment_id, charged(paystack_provider, payment_id))
+    request = refund_request(payment_id, await charged(paystack_provider, payment_id))
 
-    outcome = paystack_provider.refund(request)
+    outcome = await paystack_provider.refund(request)
 
     assert outcome.outcome is Outcome.SUCCEEDED
     assert outcome.provider_reference is not None and outcome.provider_reference.isdigit()
     assert [refund["amount"] for refund in simulator.refunds_for(payment_id)] == [100_000]
-    found = paystack_provider.lookup_refund(request, outcome.provider_reference)
+    found = await paystack_provider.lookup_refund(request, outcome.provider_reference)
     assert (found.outcome, found.provider_reference) == (
         Outcome.SUCCEEDED,
         outcome.provider_reference,
     )
 
 
-def test_a_refund_without_its_id_cannot_be_looked_up_and_is_unknown(
+async def test_a_refund_without_its_id_cannot_be_looked_up_and_is_unknown(
     paystack_provider: Provider, payment_id: str
 ) -> None:
     request = refund_request(payment_id, payment_id)
 
-    assert paystack_provider.lookup_refund(request, None).outcome is Outcome.UNKNOWN
-    assert paystack_provider.lookup_refund(request, "999").outcome is Outcome.UNKNOWN
+    assert (await paystack_provider.lookup_refund(request, None)).outcome is Outcome.UNKNOWN
+    assert (await paystack_provider.lookup_refund(request, "999")).outcome is Outcome.UNKNOWN
 
 
-def test_a_refund_beyond_the_charge_is_declined(
+async def test_a_refund_beyond_the_charge_is_declined(
     paystack_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
-    reference = charged(paystack_provider, payment_id)
+    reference = await charged(paystack_provider, payment_id)
 
-    outcome = paystack_provider.refund(refund_request(payment_id, reference, AMOUNT + 1))
+    outcome = await paystack_provider.refund(refund_request(payment_id, reference, AMOUNT + 1))
 
     assert outcome.outcome is Outcome.DECLINED
     assert simulator.refunds_for(payment_id) == []
 
 
-def test_a_refund_read_timeout_is_unknown_and_refunds_once(
+async def test_a_refund_read_timeout_is_unknown_and_refunds_once(
     paystack_provider: Provider, settings: Settings, simulator: Simulator, payment_id: str
 ) -> None:
-    request = refund_request(payment_id, charged(paystack_provider, payment_id))
+    request = refund_request(payment_id, await charged(paystack_provider, payment_id))
     hasty = build_provider(
         "paystack", dataclasses.replace(settings, provider_timeout_s=TINY_TIMEOUT_S)
     )
     simulator.configure(latency_ms=INJECTED_LATENCY_MS)
     try:
-        timed_out = hasty.refund(request)
+        timed_out = await hasty.refund(request)
     finally:
-        hasty.close()
+        await hasty.aclose()
         simulator.configure(latency_ms=0)
 
     assert timed_out.outcome is Outcome.UNKNOWN
     assert wait_for_refunds(simulator, payment_id) == 1
 
 
-def test_a_refund_to_a_closed_port_is_retryable(settings: Settings, payment_id: str) -> None:
+async def test_a_refund_to_a_closed_port_is_retryable(settings: Settings, payment_id: str) -> None:
     provider = build_provider(
         "paystack", dataclasses.replace(settings, paystack_api_base=closed_port_url())
     )
     try:
-        outcome = provider.refund(refund_request(payment_id, payment_id))
+        outcome = await provider.refund(refund_request(payment_id, payment_id))
     finally:
-        provider.close()
+        await provider.aclose()
 
     assert outcome.outcome is Outcome.RETRYABLE
 

@@ -1,7 +1,7 @@
 """The Stripe adapter against the simulator, through the official SDK over real HTTP."""
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -17,14 +17,16 @@ from tests.app.providers.conftest import (
 )
 from tests.support.simulator import Simulator
 
+pytestmark = pytest.mark.anyio
+
 AMOUNT = 2500
 
 
 @pytest.fixture
-def stripe_provider(settings: Settings, simulator: Simulator) -> Iterator[Provider]:
+async def stripe_provider(settings: Settings, simulator: Simulator) -> AsyncIterator[Provider]:
     provider = build_provider("stripe", settings)
     yield provider
-    provider.close()
+    await provider.aclose()
 
 
 def charge_request(payment_id: str, payment_method: str = "pm_card_visa") -> ChargeRequest:
@@ -39,25 +41,25 @@ def charge_request(payment_id: str, payment_method: str = "pm_card_visa") -> Cha
     )
 
 
-def prepared(provider: Provider, request: ChargeRequest) -> str:
-    outcome = provider.prepare(request)
+async def prepared(provider: Provider, request: ChargeRequest) -> str:
+    outcome = await provider.prepare(request)
     assert outcome.outcome is Outcome.NOT_ATTEMPTED
     assert outcome.provider_reference is not None
     assert outcome.provider_reference.startswith("pi_")
     return outcome.provider_reference
 
 
-def test_a_good_card_is_charged_once(
+async def test_a_good_card_is_charged_once(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    intent_id = prepared(stripe_provider, request)
+    intent_id = await prepared(stripe_provider, request)
 
-    assert stripe_provider.lookup(request, intent_id).outcome is Outcome.NOT_ATTEMPTED
-    outcome = stripe_provider.charge(request, intent_id)
+    assert (await stripe_provider.lookup(request, intent_id)).outcome is Outcome.NOT_ATTEMPTED
+    outcome = await stripe_provider.charge(request, intent_id)
 
     assert (outcome.outcome, outcome.provider_reference) == (Outcome.SUCCEEDED, intent_id)
-    assert stripe_provider.lookup(request, intent_id).outcome is Outcome.SUCCEEDED
+    assert (await stripe_provider.lookup(request, intent_id)).outcome is Outcome.SUCCEEDED
     [charge] = simulator.charges_for(payment_id)
     assert (charge["amount"], charge["currency"], charge["provider_reference"]) == (
         AMOUNT,
@@ -66,189 +68,191 @@ def test_a_good_card_is_charged_once(
     )
 
 
-def test_repeating_every_step_charges_once(
+async def test_repeating_every_step_charges_once(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    intent_id = prepared(stripe_provider, request)
+    intent_id = await prepared(stripe_provider, request)
 
-    assert prepared(stripe_provider, request) == intent_id
-    first = stripe_provider.charge(request, intent_id)
-    second = stripe_provider.charge(request, intent_id)
+    assert await prepared(stripe_provider, request) == intent_id
+    first = await stripe_provider.charge(request, intent_id)
+    second = await stripe_provider.charge(request, intent_id)
 
     assert first.outcome is second.outcome is Outcome.SUCCEEDED
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_a_declined_card_is_declined_and_stays_so(
+async def test_a_declined_card_is_declined_and_stays_so(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id, "pm_card_chargeDeclined")
-    intent_id = prepared(stripe_provider, request)
+    intent_id = await prepared(stripe_provider, request)
 
-    outcome = stripe_provider.charge(request, intent_id)
+    outcome = await stripe_provider.charge(request, intent_id)
 
     assert (outcome.outcome, outcome.failure_code) == (Outcome.DECLINED, "card_declined")
     assert outcome.failure_message == "Your card was declined."
-    looked_up = stripe_provider.lookup(request, intent_id)
+    looked_up = await stripe_provider.lookup(request, intent_id)
     assert (looked_up.outcome, looked_up.failure_code) == (Outcome.DECLINED, "card_declined")
     assert simulator.charges_for(payment_id) == []
 
 
-def test_an_issuer_reason_becomes_the_failure_code(
+async def test_an_issuer_reason_becomes_the_failure_code(
     stripe_provider: Provider, payment_id: str
 ) -> None:
     request = charge_request(payment_id, "pm_card_chargeDeclinedInsufficientFunds")
 
-    outcome = stripe_provider.charge(request, prepared(stripe_provider, request))
+    outcome = await stripe_provider.charge(request, await prepared(stripe_provider, request))
 
     assert (outcome.outcome, outcome.failure_code) == (Outcome.DECLINED, "insufficient_funds")
 
 
-def test_a_card_needing_authentication_requires_action(
+async def test_a_card_needing_authentication_requires_action(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id, "pm_card_authenticationRequired")
-    intent_id = prepared(stripe_provider, request)
+    intent_id = await prepared(stripe_provider, request)
 
-    assert stripe_provider.charge(request, intent_id).outcome is Outcome.REQUIRES_ACTION
-    assert stripe_provider.lookup(request, intent_id).outcome is Outcome.REQUIRES_ACTION
+    assert (await stripe_provider.charge(request, intent_id)).outcome is Outcome.REQUIRES_ACTION
+    assert (await stripe_provider.lookup(request, intent_id)).outcome is Outcome.REQUIRES_ACTION
     assert simulator.charges_for(payment_id) == []
 
 
-def test_an_unknown_payment_method_is_declined_without_quoting_it(
+async def test_an_unknown_payment_method_is_declined_without_quoting_it(
     stripe_provider: Provider, payment_id: str
 ) -> None:
-    outcome = stripe_provider.prepare(charge_request(payment_id, "pm_card_nonexistent"))
+    outcome = await stripe_provider.prepare(charge_request(payment_id, "pm_card_nonexistent"))
 
     assert (outcome.outcome, outcome.failure_code) == (Outcome.DECLINED, "resource_missing")
     assert outcome.failure_message is not None
     assert "pm_card_nonexistent" not in outcome.failure_message
 
 
-def test_an_answer_lost_after_the_charge_is_unknown_until_looked_up(
+async def test_an_answer_lost_after_the_charge_is_unknown_until_looked_up(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    intent_id = prepared(stripe_provider, request)
+    intent_id = await prepared(stripe_provider, request)
     simulator.configure(fail_after_rate=1)
 
-    assert stripe_provider.charge(request, intent_id).outcome is Outcome.UNKNOWN
+    assert (await stripe_provider.charge(request, intent_id)).outcome is Outcome.UNKNOWN
     simulator.configure(fail_after_rate=0)
 
-    assert stripe_provider.lookup(request, intent_id).outcome is Outcome.SUCCEEDED
+    assert (await stripe_provider.lookup(request, intent_id)).outcome is Outcome.SUCCEEDED
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_an_answer_lost_after_the_create_is_found_by_search(
+async def test_an_answer_lost_after_the_create_is_found_by_search(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     """Stripe replays a stored 500 for the create key, so only a search can find the intent."""
     request = charge_request(payment_id)
     simulator.configure(fail_after_rate=1)
 
-    outcome = stripe_provider.prepare(request)
+    outcome = await stripe_provider.prepare(request)
     simulator.configure(fail_after_rate=0)
 
     assert outcome.outcome is Outcome.NOT_ATTEMPTED
     assert outcome.provider_reference is not None
-    assert stripe_provider.charge(request, outcome.provider_reference).outcome is Outcome.SUCCEEDED
+    assert (
+        await stripe_provider.charge(request, outcome.provider_reference)
+    ).outcome is Outcome.SUCCEEDED
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_a_failure_before_the_charge_is_retryable_and_the_retry_charges_once(
+async def test_a_failure_before_the_charge_is_retryable_and_the_retry_charges_once(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    intent_id = prepared(stripe_provider, request)
+    intent_id = await prepared(stripe_provider, request)
     simulator.configure(fail_before_rate=1)
 
-    assert stripe_provider.charge(request, intent_id).outcome is Outcome.RETRYABLE
+    assert (await stripe_provider.charge(request, intent_id)).outcome is Outcome.RETRYABLE
     assert simulator.charges_for(payment_id) == []
     simulator.configure(fail_before_rate=0)
 
-    assert stripe_provider.charge(request, intent_id).outcome is Outcome.SUCCEEDED
+    assert (await stripe_provider.charge(request, intent_id)).outcome is Outcome.SUCCEEDED
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_a_rate_limit_is_rate_limited_and_charges_nothing(
+async def test_a_rate_limit_is_rate_limited_and_charges_nothing(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    intent_id = prepared(stripe_provider, request)
+    intent_id = await prepared(stripe_provider, request)
     simulator.configure(rate_limit_rate=1)
 
     limited = Outcome.RATE_LIMITED
-    assert stripe_provider.prepare(charge_request(f"{payment_id}x")).outcome is limited
-    assert stripe_provider.charge(request, intent_id).outcome is limited
+    assert (await stripe_provider.prepare(charge_request(f"{payment_id}x"))).outcome is limited
+    assert (await stripe_provider.charge(request, intent_id)).outcome is limited
     assert simulator.charges_for(payment_id) == []
 
 
-def test_a_closed_port_is_retryable(settings: Settings, payment_id: str) -> None:
+async def test_a_closed_port_is_retryable(settings: Settings, payment_id: str) -> None:
     provider = build_provider(
         "stripe", dataclasses.replace(settings, stripe_api_base=closed_port_url())
     )
     request = charge_request(payment_id)
     try:
-        refused = provider.prepare(request)
+        refused = await provider.prepare(request)
         assert refused.outcome is Outcome.RETRYABLE
         assert refused.failure_message is not None
         assert refused.failure_message.startswith("ConnectError")
-        assert provider.charge(request, "pi_unreachable").outcome is Outcome.RETRYABLE
-        assert provider.lookup(request, "pi_unreachable").outcome is Outcome.RETRYABLE
+        assert (await provider.charge(request, "pi_unreachable")).outcome is Outcome.RETRYABLE
+        assert (await provider.lookup(request, "pi_unreachable")).outcome is Outcome.RETRYABLE
     finally:
-        provider.close()
+        await provider.aclose()
 
 
-def test_a_read_timeout_is_unknown_and_lookup_resolves_it(
+async def test_a_read_timeout_is_unknown_and_lookup_resolves_it(
     stripe_provider: Provider, settings: Settings, simulator: Simulator, payment_id: str
 ) -> None:
     request = charge_request(payment_id)
-    intent_id = prepared(stripe_provider, request)
+    intent_id = await prepared(stripe_provider, request)
     hasty = build_provider(
         "stripe", dataclasses.replace(settings, provider_timeout_s=TINY_TIMEOUT_S)
     )
     simulator.configure(latency_ms=INJECTED_LATENCY_MS)
     try:
-        timed_out = hasty.charge(request, intent_id)
+        timed_out = await hasty.charge(request, intent_id)
     finally:
-        hasty.close()
+        await hasty.aclose()
     simulator.configure(latency_ms=0)
     assert timed_out.outcome is Outcome.UNKNOWN
     assert timed_out.failure_message is not None
     assert timed_out.failure_message.startswith("ReadTimeout")
 
-    outcome = lookup_until_settled(lambda: stripe_provider.lookup(request, intent_id))
+    outcome = await lookup_until_settled(lambda: stripe_provider.lookup(request, intent_id))
 
     assert outcome.outcome is Outcome.SUCCEEDED
     assert len(simulator.charges_for(payment_id)) == 1
 
 
-def test_a_stored_reference_stripe_does_not_know_is_unknown(
+async def test_a_stored_reference_stripe_does_not_know_is_unknown(
     stripe_provider: Provider, payment_id: str
 ) -> None:
-    outcome = stripe_provider.lookup(charge_request(payment_id), "pi_doesnotexist")
+    outcome = await stripe_provider.lookup(charge_request(payment_id), "pi_doesnotexist")
 
     assert (outcome.outcome, outcome.provider_reference) == (Outcome.UNKNOWN, "pi_doesnotexist")
 
 
-def test_a_rejected_secret_key_is_retryable_after_a_long_wait(
+async def test_a_rejected_secret_key_is_retryable_after_a_long_wait(
     settings: Settings, payment_id: str
 ) -> None:
     provider = build_provider("stripe", dataclasses.replace(settings, stripe_secret_key="wrong"))
     try:
-        outcome = provider.prepare(charge_request(payment_id))
+        outcome = await provider.prepare(charge_request(payment_id))
     finally:
-        provider.close()
+        await provider.aclose()
 
     assert outcome.outcome is Outcome.RETRYABLE
     assert outcome.retry_after_s is not None and outcome.retry_after_s >= 60
 
 
-def charged(provider: Provider, payment_id: str) -> str:
+async def charged(provider: Provider, payment_id: str) -> str:
     request = charge_request(payment_id)
-    reference = prepared(provider, request)
-    assert provider.charge(request, reference).outcome is Outcome.SUCCEEDED
+    reference = await prepared(provider, request)
+    assert (await provider.charge(request, reference)).outcome is Outcome.SUCCEEDED
     return reference
 
 
@@ -262,56 +266,56 @@ def refund_request(payment_id: str, reference: str, amount: int = 1000) -> Refun
     )
 
 
-def test_a_refund_is_made_once_under_its_refund_id_and_looked_up(
+async def test_a_refund_is_made_once_under_its_refund_id_and_looked_up(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
-    request = refund_request(payment_id, charged(stripe_provider, payment_id))
+    request = refund_request(payment_id, await charged(stripe_provider, payment_id))
 
-    first = stripe_provider.refund(request)
-    repeated = stripe_provider.refund(request)
+    first = await stripe_provider.refund(request)
+    repeated = await stripe_provider.refund(request)
 
     assert first.outcome is Outcome.SUCCEEDED
     assert first.provider_reference is not None and first.provider_reference.startswith("re_")
     assert repeated == first
     assert [refund["amount"] for refund in simulator.refunds_for(payment_id)] == [1000]
-    found = stripe_provider.lookup_refund(request, first.provider_reference)
+    found = await stripe_provider.lookup_refund(request, first.provider_reference)
     assert (found.outcome, found.provider_reference) == (
         Outcome.SUCCEEDED,
         first.provider_reference,
     )
     # Without its id, Stripe's idempotency makes repeating the refund the way to learn it.
-    assert stripe_provider.lookup_refund(request, None).outcome is Outcome.NOT_ATTEMPTED
+    assert (await stripe_provider.lookup_refund(request, None)).outcome is Outcome.NOT_ATTEMPTED
 
 
-def test_refunds_beyond_the_charge_or_of_no_charge_are_declined(
+async def test_refunds_beyond_the_charge_or_of_no_charge_are_declined(
     stripe_provider: Provider, simulator: Simulator, payment_id: str
 ) -> None:
-    reference = charged(stripe_provider, payment_id)
-    unconfirmed = prepared(stripe_provider, charge_request(new_id(PAYMENT_ID_PREFIX, 0)))
+    reference = await charged(stripe_provider, payment_id)
+    unconfirmed = await prepared(stripe_provider, charge_request(new_id(PAYMENT_ID_PREFIX, 0)))
 
-    too_much = stripe_provider.refund(refund_request(payment_id, reference, AMOUNT + 1))
-    nothing_to_refund = stripe_provider.refund(refund_request(payment_id, unconfirmed))
+    too_much = await stripe_provider.refund(refund_request(payment_id, reference, AMOUNT + 1))
+    nothing_to_refund = await stripe_provider.refund(refund_request(payment_id, unconfirmed))
 
     assert (too_much.outcome, too_much.failure_code) == (Outcome.DECLINED, "amount_too_large")
     assert nothing_to_refund.outcome is Outcome.DECLINED
     assert simulator.refunds_for(payment_id) == []
 
 
-def test_a_refund_stripe_does_not_know_is_unknown_on_lookup(
+async def test_a_refund_stripe_does_not_know_is_unknown_on_lookup(
     stripe_provider: Provider, payment_id: str
 ) -> None:
     request = refund_request(payment_id, "pi_nope")
 
-    assert stripe_provider.lookup_refund(request, "re_nope").outcome is Outcome.UNKNOWN
+    assert (await stripe_provider.lookup_refund(request, "re_nope")).outcome is Outcome.UNKNOWN
 
 
-def test_a_refund_to_a_closed_port_is_retryable(settings: Settings, payment_id: str) -> None:
+async def test_a_refund_to_a_closed_port_is_retryable(settings: Settings, payment_id: str) -> None:
     provider = build_provider(
         "stripe", dataclasses.replace(settings, stripe_api_base=closed_port_url())
     )
     try:
-        outcome = provider.refund(refund_request(payment_id, "pi_any"))
+        outcome = await provider.refund(refund_request(payment_id, "pi_any"))
     finally:
-        provider.close()
+        await provider.aclose()
 
     assert outcome.outcome is Outcome.RETRYABLE
