@@ -75,9 +75,15 @@ class DrainInFlight(Middleware):
             broker.drain_inflight()
 
 
+def coroutine_function(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]] | None:
+    """The ``async def`` inside an actor's function (Dramatiq wraps one for its worker threads),
+    or None when the actor is not async."""
+    unwrapped = inspect.unwrap(fn, stop=inspect.iscoroutinefunction)
+    return unwrapped if inspect.iscoroutinefunction(unwrapped) else None
+
+
 def is_async_actor(fn: Callable[..., Any]) -> bool:
-    """Dramatiq wraps an ``async def`` actor for its worker threads; the coroutine is inside."""
-    return inspect.iscoroutinefunction(inspect.unwrap(fn))
+    return coroutine_function(fn) is not None
 
 
 class InFlight:
@@ -209,12 +215,14 @@ class InFlight:
     async def _call(
         self, fn: Callable[..., Any], options: dict[str, Any], proxy: StreamMessageProxy
     ) -> Any:
-        coroutine_function: Callable[..., Awaitable[Any]] = inspect.unwrap(fn)
+        run = coroutine_function(fn)
+        if run is None:
+            raise TypeError(f"Bug: {proxy.actor_name} is not async, yet runs in flight")
         limit_ms = proxy.options.get("time_limit") or options.get("time_limit", self._time_limit_ms)
         scope = asyncio.timeout(limit_ms / 1000)
         try:
             async with scope:
-                return await coroutine_function(*proxy.args, **proxy.kwargs)
+                return await run(*proxy.args, **proxy.kwargs)
         except TimeoutError:
             if scope.expired():
                 raise TimeLimitExceeded() from None

@@ -5,6 +5,7 @@ until all are terminal."""
 import collections
 import functools
 import json
+import os
 import re
 import secrets
 import time
@@ -16,11 +17,11 @@ from pathlib import Path
 import httpx
 import redis
 
-# The only app internals the harness reads, kept to this one place (the restructure may move
-# app.keys to app/queue/keys.py and app.payment_record to app/payments/record.py): where a
-# payment's record lives, and which recovery points are final.
+# The only app internals the harness reads, kept to this one place: where a payment's record
+# lives, which recovery points are final, and how many payments a worker keeps in flight.
 from app.payments.record import Step
 from app.queue.keys import PAYMENT_ID_PREFIX, partition_of, payment_key
+from app.settings import WORKER_CONCURRENCY
 from bench.payment_mix import CUSTOMER_EMAIL, bench_payment
 from bench.settlement import simulator
 from bench.settlement.databases import create_database, drop_database
@@ -214,8 +215,11 @@ def recorded_ids(settled: Settled) -> set[str]:
 
 
 def shape_of(command: str) -> str:
-    found = re.search(r"--processes (\d+) --threads (\d+)", command)
-    return f"{found.group(1)} × {found.group(2)}" if found else command
+    """Processes × messages in flight per process, as the worker line and its environment say
+    (Dramatiq starts one process per CPU when the line names no count)."""
+    found = re.search(r"--processes (\d+)", command)
+    processes = found.group(1) if found else f"{os.cpu_count()} (one per CPU)"
+    return f"{processes} × {os.environ.get('WORKER_CONCURRENCY', WORKER_CONCURRENCY)} in flight"
 
 
 def figures(accepted: dict[str, float], watched: Watched, shape: str) -> Drain:

@@ -2,6 +2,7 @@
 on it. A pytest plugin (see tests/conftest.py), so broker tests anywhere in the tree use them."""
 
 import dataclasses
+import functools
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import dramatiq
 import pytest
 import redis
+import redis.asyncio as aioredis
 
 from actors.streams.broker import StreamsBroker
 from actors.streams.options import StreamOptions
@@ -37,7 +39,9 @@ def queue_name(redis_client: redis.Redis) -> Iterator[str]:
 
 
 @pytest.fixture
-def make_broker(redis_client: redis.Redis) -> BrokerFactory:
+def make_broker(redis_client: redis.Redis, redis_url: str) -> BrokerFactory:
+    """Brokers on the test Redis, each able to run async actors (its own async client)."""
+
     def make(consumer_name: str = "a", **overrides: Any) -> StreamsBroker:
         options: dict[str, Any] = {
             "partitions": PARTITIONS,
@@ -45,7 +49,11 @@ def make_broker(redis_client: redis.Redis) -> BrokerFactory:
             "deliveries_max": DELIVERIES_MAX,
         }
         options |= {name: value for name, value in overrides.items() if name in OPTION_FIELDS}
-        arguments = {"client": redis_client, "consumer_name": consumer_name}
+        arguments: dict[str, Any] = {
+            "client": redis_client,
+            "async_client": aioredis.Redis.from_url(redis_url),
+            "consumer_name": consumer_name,
+        }
         arguments |= {name: value for name, value in overrides.items() if name not in options}
         return StreamsBroker(options=StreamOptions(**options), **arguments)
 
@@ -71,3 +79,26 @@ def start_worker() -> Iterator[WorkerFactory]:
     yield start
     for worker in workers:
         worker.stop(timeout=WORKER_STOP_TIMEOUT_MS)
+
+
+def in_kind(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A decorator making a function an actor body of ``kind``: run by Dramatiq's worker
+    threads ("threads"), or an ``async def`` run by the broker's in-flight loop ("in flight")."""
+
+    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
+        if kind == "threads":
+            return body
+
+        @functools.wraps(body)
+        async def in_flight(*args: Any, **kwargs: Any) -> Any:
+            return body(*args, **kwargs)
+
+        return in_flight
+
+    return decorate
+
+
+@pytest.fixture(params=["threads", "in flight"])
+def actor_kind(request: pytest.FixtureRequest) -> str:
+    """Both ways a message runs, for tests of the middleware contract both must keep."""
+    return str(request.param)

@@ -7,7 +7,7 @@ import redis
 from actors import worker_middleware
 from actors.middleware.retries import DEFERRALS_MAX, DEFERRALS_OPTION, Defer
 from app.queue.keys import dead_key
-from tests.support.broker import PARTITIONS, BrokerFactory, WorkerFactory
+from tests.support.broker import PARTITIONS, BrokerFactory, WorkerFactory, in_kind
 
 JOIN_TIMEOUT_MS = 20_000
 #: Short, so a test's deferrals come round quickly.
@@ -23,11 +23,13 @@ def test_deferrals_do_not_use_up_the_retry_budget(
     redis_client: redis.Redis,
     queue_name: str,
     start_worker: WorkerFactory,
+    actor_kind: str,
 ) -> None:
     broker = make_broker(middleware=worker_middleware())
     runs: list[int] = []
 
     @dramatiq.actor(broker=broker, queue_name=queue_name, max_retries=0)
+    @in_kind(actor_kind)
     def patient(label: str) -> None:
         runs.append(len(runs))
         if len(runs) <= 5:
@@ -46,11 +48,13 @@ def test_a_failure_still_uses_the_budget_and_is_dead_lettered(
     redis_client: redis.Redis,
     queue_name: str,
     start_worker: WorkerFactory,
+    actor_kind: str,
 ) -> None:
     broker = make_broker(middleware=worker_middleware())
     runs: list[str] = []
 
     @dramatiq.actor(broker=broker, queue_name=queue_name, max_retries=1, min_backoff=10)
+    @in_kind(actor_kind)
     def failing(label: str) -> None:
         runs.append(label)
         raise dramatiq.Retry("a real failure", delay=DEFER_DELAY_MS)
@@ -68,11 +72,13 @@ def test_past_the_deferral_bound_a_defer_counts_as_a_retry(
     redis_client: redis.Redis,
     queue_name: str,
     start_worker: WorkerFactory,
+    actor_kind: str,
 ) -> None:
     broker = make_broker(middleware=worker_middleware())
     runs: list[str] = []
 
     @dramatiq.actor(broker=broker, queue_name=queue_name, max_retries=0)
+    @in_kind(actor_kind)
     def forever(label: str) -> None:
         runs.append(label)
         raise Defer("never ready", delay=DEFER_DELAY_MS)

@@ -1,6 +1,8 @@
 """Dramatiq's own middleware on the Streams broker, through real Redis and real workers:
-TimeLimit, AgeLimit, Callbacks and Prometheus (Retries has its own module)."""
+TimeLimit, AgeLimit, Callbacks and Prometheus (Retries has its own module), for actors run by
+Dramatiq's worker threads and for async actors run in flight alike."""
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from actors import worker_middleware
 from actors.streams.broker import StreamsBroker
 from app.queue.keys import dead_key
-from tests.support.broker import BrokerFactory, WorkerFactory
+from tests.support.broker import BrokerFactory, WorkerFactory, in_kind
 
 JOIN_TIMEOUT_MS = 20_000
 #: The slow actor's limit; TimeLimit checks deadlines every second, so it fires within ~1.3 s.
@@ -71,16 +73,46 @@ def test_time_limit_interrupts_a_slow_actor_and_dead_letters_it(
     assert broker.unfinished_count(queue_name) == 0
 
 
-def test_age_limit_skips_an_expired_message(
+def test_time_limit_cancels_a_slow_async_actor_and_dead_letters_it(
     make_broker: BrokerFactory,
     redis_client: redis.Redis,
     queue_name: str,
     start_worker: WorkerFactory,
 ) -> None:
+    """In flight, the limit is an asyncio timeout: it lands at the actor's next await."""
+    broker = make_broker(middleware=worker_middleware())
+    broker.emit_after("process_boot")
+    finished: list[bool] = []
+
+    @dramatiq.actor(broker=broker, queue_name=queue_name, time_limit=TIME_LIMIT_MS, max_retries=0)
+    async def slow() -> None:
+        await asyncio.sleep(SLOW_RUN_MS / 1000)
+        finished.append(True)
+
+    start_worker(broker)
+    sent = slow.send()
+    broker.join(queue_name, timeout=JOIN_TIMEOUT_MS)
+
+    assert finished == []
+    [(dead, reason)] = dead_messages(redis_client, broker, sent)
+    assert dead.message_id == sent.message_id
+    assert reason == b"rejected"
+    assert "TimeLimitExceeded" in dead.options["traceback"]
+    assert broker.unfinished_count(queue_name) == 0
+
+
+def test_age_limit_skips_an_expired_message(
+    make_broker: BrokerFactory,
+    redis_client: redis.Redis,
+    queue_name: str,
+    start_worker: WorkerFactory,
+    actor_kind: str,
+) -> None:
     broker = make_broker(middleware=worker_middleware())
     runs: list[str] = []
 
     @dramatiq.actor(broker=broker, queue_name=queue_name)
+    @in_kind(actor_kind)
     def dated(label: str) -> None:
         runs.append(label)
 
@@ -99,7 +131,10 @@ def test_age_limit_skips_an_expired_message(
 
 
 def test_callbacks_get_the_message_and_its_outcome(
-    make_broker: BrokerFactory, queue_name: str, start_worker: WorkerFactory
+    make_broker: BrokerFactory,
+    queue_name: str,
+    start_worker: WorkerFactory,
+    actor_kind: str,
 ) -> None:
     broker = make_broker(middleware=worker_middleware())
     successes: list[tuple[dict[str, Any], Any]] = []
@@ -120,6 +155,7 @@ def test_callbacks_get_the_message_and_its_outcome(
         on_success=record_success.actor_name,
         on_failure=record_failure.actor_name,
     )
+    @in_kind(actor_kind)
     def divide(dividend: int, divisor: int) -> int:
         return dividend // divisor
 
@@ -145,6 +181,7 @@ def test_prometheus_counts_messages_and_errors_per_queue_and_actor(
     make_broker: BrokerFactory,
     queue_name: str,
     start_worker: WorkerFactory,
+    actor_kind: str,
 ) -> None:
     # At process boot the middleware points prometheus_client's multiprocess directory, in this
     # process's environment, at its DB_PATH. Both go to the test's own directory, and the
@@ -162,6 +199,7 @@ def test_prometheus_counts_messages_and_errors_per_queue_and_actor(
     registry.register(metrics.total_errored_messages)
 
     @dramatiq.actor(broker=broker, queue_name=queue_name, max_retries=0)
+    @in_kind(actor_kind)
     def tally(fail: bool) -> None:
         if fail:
             raise ValueError("refused")
