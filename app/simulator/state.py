@@ -3,7 +3,7 @@
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,13 +97,8 @@ class Movement:
     provider_reference: str
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "provider": self.provider,
-            "payment_id": self.payment_id,
-            "amount": self.amount,
-            "currency": self.currency,
-            "provider_reference": self.provider_reference,
-        }
+        # The control endpoints list a movement field for field, under the fields' own names.
+        return asdict(self)
 
 
 @dataclass(slots=True)
