@@ -61,11 +61,7 @@ def charge(state: SimState, request: ChargeAuthorization) -> Answer:
 
 def verify(state: SimState, reference: str) -> Answer:
     with state.lock:
-        transaction = state.transactions.get(reference)
-        if transaction is None:
-            # Paystack answers an unknown reference with 400, not 404; so does the simulator.
-            raise PaystackError(400, "Transaction reference not found")
-        data = transaction_json(transaction)
+        data = transaction_json(_by_reference(state, reference))
     return Answer(200, success("Verification successful", data), changed=False)
 
 
@@ -87,11 +83,8 @@ def refund(state: SimState, request: CreateRefund) -> Answer:
 
 def fetch_refund(state: SimState, refund_id: int) -> Answer:
     with state.lock:
-        found = state.paystack_refunds.get(refund_id)
-        if found is None:
-            raise PaystackError(404, "Refund not found")
-        transaction = state.transactions[state.references_by_transaction_id[found.transaction_id]]
-        data = refund_json(found, transaction)
+        found = _refund_by_id(state, refund_id)
+        data = refund_json(found, _find(state, found.transaction_id))
     return Answer(200, success("Refund retrieved", data), changed=False)
 
 
@@ -127,6 +120,21 @@ def _record(
     if succeeded:
         state.charges.append(_movement(transaction, request.amount))
     return transaction
+
+
+def _by_reference(state: SimState, reference: str) -> PaystackTransaction:
+    transaction = state.transactions.get(reference)
+    if transaction is None:
+        # Paystack answers an unknown reference with 400, not 404; so does the simulator.
+        raise PaystackError(400, "Transaction reference not found")
+    return transaction
+
+
+def _refund_by_id(state: SimState, refund_id: int) -> PaystackRefund:
+    refund = state.paystack_refunds.get(refund_id)
+    if refund is None:
+        raise PaystackError(404, "Refund not found")
+    return refund
 
 
 def _find(state: SimState, transaction: int | str) -> PaystackTransaction:
