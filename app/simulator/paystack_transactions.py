@@ -77,14 +77,13 @@ def refund(state: SimState, request: CreateRefund) -> Answer:
         if amount > remaining:
             raise PaystackError(400, "Refund amount cannot be more than the unrefunded amount")
         refunded = _record_refund(state, transaction, amount)
-        data = refund_json(refunded, transaction)
+        data = refund_json(refunded)
     return Answer(200, success("Refund has been queued for processing", data), changed=True)
 
 
 def fetch_refund(state: SimState, refund_id: int) -> Answer:
     with state.lock:
-        found = _refund_by_id(state, refund_id)
-        data = refund_json(found, _find(state, found.transaction_id))
+        data = refund_json(_refund_by_id(state, refund_id))
     return Answer(200, success("Refund retrieved", data), changed=False)
 
 
@@ -156,8 +155,7 @@ def _record_refund(
     refunded = PaystackRefund(
         id=state.next_paystack_refund_id,
         amount=amount,
-        currency=transaction.currency,
-        transaction_id=transaction.id,
+        transaction=transaction,
         created_at=now_iso(),
     )
     state.next_paystack_refund_id += 1

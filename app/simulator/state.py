@@ -51,9 +51,9 @@ class PaymentIntent:
 class StripeRefund:
     id: str
     amount: int
-    currency: str
-    payment_intent: str
-    charge: str | None
+    #: What it refunds: its currency, id and charge are the refund's. Only a succeeded intent
+    #: is refunded, and succeeded is final, so they never change after the refund.
+    intent: PaymentIntent
     reason: str | None
     metadata: dict[str, str]
     created_s: int
@@ -80,8 +80,8 @@ class PaystackTransaction:
 class PaystackRefund:
     id: int
     amount: int
-    currency: str
-    transaction_id: int
+    #: What it refunds, in the transaction's currency; Paystack's refund shows it in full.
+    transaction: PaystackTransaction
     created_at: str
 
 
