@@ -10,8 +10,7 @@ from typing import Any, Final
 import psycopg
 from sqlalchemy import Engine
 
-from app.db import psycopg_connection
-from app.ledger.store import read_head
+from app.ledger.store import read_head, read_only_snapshot
 
 #: account -> currency -> debits minus credits, in minor units
 Balances = dict[str, dict[str, int]]
@@ -58,15 +57,9 @@ def balances(
     of that merchant's transactions. Sealed transactions only: nothing past the head counts."""
     if as_of_seq is not None and as_of_seq < 0:
         raise ValueError(f"as_of_seq {as_of_seq} is below 0")
-    with (
-        engine.connect().execution_options(
-            isolation_level="REPEATABLE READ", postgresql_readonly=True
-        ) as connection,
-        connection.begin(),
-    ):
-        driver = psycopg_connection(connection)
-        head = read_head(driver, for_update=False)
+    with read_only_snapshot(engine) as connection:
+        head = read_head(connection, for_update=False)
         if as_of_seq is not None and as_of_seq > head.seq:
             raise ValueError(f"as_of_seq {as_of_seq} lies beyond the head (seq {head.seq})")
         seq_max = head.seq if as_of_seq is None else as_of_seq
-        return read_balances(driver, seq_min=1, seq_max=seq_max, merchant_id=merchant_id)
+        return read_balances(connection, seq_min=1, seq_max=seq_max, merchant_id=merchant_id)

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 from app.ledger.errors import CanonicalEncodingError
 
@@ -45,29 +45,29 @@ def is_plain(value: str) -> bool:
     return value.isascii() and value.isprintable() and '"' not in value and "\\" not in value
 
 
+class TransactionFields(TypedDict):
+    """What v1 encodes of a transaction besides its timestamp and postings."""
+
+    seq: int
+    transaction_id: str
+    kind: str
+    business_key: str
+    reference: str
+    merchant_id: str
+
+
 def encode_v1(
-    *,
-    seq: int,
-    transaction_id: str,
-    kind: str,
-    business_key: str,
-    reference: str,
-    merchant_id: str,
-    created_at: datetime,
-    postings: Sequence[PostingFields],
+    *, created_at: datetime, postings: Sequence[PostingFields], **fields: Unpack[TransactionFields]
 ) -> bytes:
-    strings = (transaction_id, kind, business_key, reference, merchant_id)
-    _require_types(seq, strings, postings)
-    text = encode_v1_text(
-        seq=seq,
-        transaction_id=transaction_id,
-        kind=kind,
-        business_key=business_key,
-        reference=reference,
-        merchant_id=merchant_id,
-        timestamp=format_timestamp(created_at),
-        postings=postings,
+    strings = (
+        fields["transaction_id"],
+        fields["kind"],
+        fields["business_key"],
+        fields["reference"],
+        fields["merchant_id"],
     )
+    _require_types(fields["seq"], strings, postings)
+    text = encode_v1_text(timestamp=format_timestamp(created_at), postings=postings, **fields)
     # One scan of the whole text instead of one per string: every character outside the
     # string values is plain, so the text is plain exactly when all the strings are.
     quotes_expected = _TRANSACTION_QUOTES + _POSTING_QUOTES * len(postings)
@@ -78,28 +78,20 @@ def encode_v1(
 
 
 def encode_v1_text(
-    *,
-    seq: int,
-    transaction_id: str,
-    kind: str,
-    business_key: str,
-    reference: str,
-    merchant_id: str,
-    timestamp: str,
-    postings: Sequence[PostingFields],
+    *, timestamp: str, postings: Sequence[PostingFields], **fields: Unpack[TransactionFields]
 ) -> str:
     """The v1 text without encode_v1's checks, for values already checked: the writer's, which
     validation has passed (types, plain strings), with ``timestamp`` from format_timestamp. The
     one template, so both produce the same bytes."""
     return _TRANSACTION_V1 % (
-        business_key,
+        fields["business_key"],
         timestamp,
-        transaction_id,
-        kind,
-        merchant_id,
+        fields["transaction_id"],
+        fields["kind"],
+        fields["merchant_id"],
         ",".join([_POSTING_V1 % posting for posting in postings]),
-        reference,
-        seq,
+        fields["reference"],
+        fields["seq"],
     )
 
 

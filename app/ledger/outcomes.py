@@ -9,15 +9,15 @@ def capture_entry(
 ) -> Entry:
     """The provider now holds ``amount`` for us, and we owe it to the merchant."""
     payable = merchant_payable_account(merchant_id, currency)
-    return Entry(
-        business_key=f"{payment_id}:{KIND_PAYMENT_CAPTURED}",
-        kind=KIND_PAYMENT_CAPTURED,
-        reference=payment_id,
+    postings = _transfer(
+        debited=clearing_account, credited=payable, amount=amount, currency=currency
+    )
+    return _outcome_entry(
+        KIND_PAYMENT_CAPTURED,
+        postings,
+        keyed_by=payment_id,
+        payment_id=payment_id,
         merchant_id=merchant_id,
-        postings=(
-            Posting(account=clearing_account, direction=DEBIT, amount=amount, currency=currency),
-            Posting(account=payable, direction=CREDIT, amount=amount, currency=currency),
-        ),
     )
 
 
@@ -32,13 +32,31 @@ def refund_entry(
 ) -> Entry:
     """Reverses (part of) a capture with new postings; nothing recorded is ever edited."""
     payable = merchant_payable_account(merchant_id, currency)
+    postings = _transfer(
+        debited=payable, credited=clearing_account, amount=amount, currency=currency
+    )
+    return _outcome_entry(
+        KIND_REFUND, postings, keyed_by=refund_id, payment_id=payment_id, merchant_id=merchant_id
+    )
+
+
+def _outcome_entry(
+    kind: str, postings: tuple[Posting, ...], *, keyed_by: str, payment_id: str, merchant_id: str
+) -> Entry:
+    """Keyed by the outcome's own id (the payment's, the refund's) and its kind, so a repeated
+    outcome records nothing new; referenced by the payment it belongs to."""
     return Entry(
-        business_key=f"{refund_id}:{KIND_REFUND}",
-        kind=KIND_REFUND,
+        business_key=f"{keyed_by}:{kind}",
+        kind=kind,
         reference=payment_id,
         merchant_id=merchant_id,
-        postings=(
-            Posting(account=payable, direction=DEBIT, amount=amount, currency=currency),
-            Posting(account=clearing_account, direction=CREDIT, amount=amount, currency=currency),
-        ),
+        postings=postings,
+    )
+
+
+def _transfer(*, debited: str, credited: str, amount: int, currency: str) -> tuple[Posting, ...]:
+    """One amount moved from one account to another: balanced by construction."""
+    return (
+        Posting(account=debited, direction=DEBIT, amount=amount, currency=currency),
+        Posting(account=credited, direction=CREDIT, amount=amount, currency=currency),
     )

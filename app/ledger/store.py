@@ -1,6 +1,7 @@
 """Reading the stored chain in seq order: each transaction row with its posting rows."""
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -8,7 +9,9 @@ from operator import itemgetter
 from typing import Any, Final
 
 import psycopg
+from sqlalchemy import Engine
 
+from app.db import psycopg_connection
 from app.ledger.errors import LedgerNotInitialised
 
 #: seq, id, kind, business_key, reference, merchant_id, created_at, encoding_version,
@@ -43,6 +46,19 @@ class Head:
 
     seq: int
     hash: bytes
+
+
+@contextmanager
+def read_only_snapshot(engine: Engine) -> Iterator[psycopg.Connection[Any]]:
+    """A read-only REPEATABLE READ transaction: every read in it sees one committed state, so
+    appends running meanwhile cannot make the head and the chain disagree."""
+    with (
+        engine.connect().execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        ) as connection,
+        connection.begin(),
+    ):
+        yield psycopg_connection(connection)
 
 
 def read_head(connection: psycopg.Connection[Any], *, for_update: bool) -> Head:

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 
+from app.ledger.canonical import is_plain
 from app.ledger.entry import DEBIT, DIRECTIONS, KINDS, Entry, Posting, posting_fields
 from app.ledger.errors import BatchTooLarge, InvalidEntry, UnbalancedEntry
 from app.ledger.limits import (
@@ -110,12 +111,7 @@ def _passes_every_rule(entry: Entry) -> bool:
     for posting in postings:
         if type(posting) is not Posting:
             return False
-        account, direction, amount, currency = (
-            posting.account,
-            posting.direction,
-            posting.amount,
-            posting.currency,
-        )
+        account, direction, amount, currency = posting_fields(posting)
         if not (
             type(account) is str
             and 0 < len(account) <= ACCOUNT_CODE_LENGTH_MAX
@@ -134,6 +130,4 @@ def _passes_every_rule(entry: Entry) -> bool:
         nets[currency] = nets.get(currency, 0) + (amount if direction == DEBIT else -amount)
     # Plainness is a property of each character, so the strings are plain exactly when their
     # concatenation is: one scan instead of one per string.
-    text = "".join(strings)
-    plain = text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
-    return plain and not any(nets.values())
+    return is_plain("".join(strings)) and not any(nets.values())

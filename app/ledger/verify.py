@@ -19,7 +19,6 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Engine
 
-from app.db import psycopg_connection
 from app.ledger.balances import Balances, read_balances
 from app.ledger.canonical import GENESIS_HASH
 from app.ledger.chain import Break, ChainCheck
@@ -29,6 +28,7 @@ from app.ledger.store import (
     TRANSACTIONS_SQL,
     Head,
     read_head,
+    read_only_snapshot,
     with_postings,
 )
 
@@ -68,13 +68,7 @@ def verify(engine: Engine, *, from_seq: int = 1, from_hash: bytes | None = None)
 def _snapshot(engine: Engine, snapshot_id: str | None = None) -> Iterator[psycopg.Connection[Any]]:
     """A read-only REPEATABLE READ transaction; with ``snapshot_id``, it sees exactly what the
     transaction that exported it sees."""
-    with (
-        engine.connect().execution_options(
-            isolation_level="REPEATABLE READ", postgresql_readonly=True
-        ) as connection,
-        connection.begin(),
-    ):
-        driver = psycopg_connection(connection)
+    with read_only_snapshot(engine) as driver:
         if snapshot_id is not None:
             # SET takes no bind parameters: the id is quoted as a literal instead.
             driver.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot_id)))

@@ -7,16 +7,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.simulator.config import ConfigError
-from app.simulator.faults import Faults
-from app.simulator.state import SimState
+from app.simulator.face import Face
 from app.simulator.wire import BodyTooLarge, json_response, read_body
 
 
-class ControlFace:
-    def __init__(self, state: SimState, faults: Faults) -> None:
-        self.state = state
-        self.faults = faults
-
+class ControlFace(Face):
     def routes(self) -> list[Route]:
         return [
             Route("/healthz", self.health, methods=["GET"]),

@@ -7,7 +7,8 @@ injected hang follow (the charge happened, the answer comes after the client gav
 limiter and the draws use the rule of the charge's ``authorization_code``.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -15,7 +16,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.simulator import paystack_transactions
-from app.simulator.faults import Fault, Faults
+from app.simulator.face import Face
+from app.simulator.faults import Fault
 from app.simulator.paystack_wire import (
     PaystackError,
     decode_json,
@@ -23,7 +25,6 @@ from app.simulator.paystack_wire import (
     parse_charge,
     parse_refund,
 )
-from app.simulator.state import SimState
 from app.simulator.wire import (
     Answer,
     BodyTooLarge,
@@ -38,22 +39,20 @@ UNAUTHORIZED_MESSAGE = "Invalid key"
 SERVER_ERROR_MESSAGE = "An error occurred while processing your request"
 
 
-class PaystackFace:
-    def __init__(self, state: SimState, faults: Faults) -> None:
-        self.state = state
-        self.faults = faults
+#: A Paystack endpoint, called once the request has shown a secret key.
+Endpoint = Callable[[Request], Awaitable[Response]]
 
+
+class PaystackFace(Face):
     def routes(self) -> list[Route]:
         return [
-            Route("/transaction/charge_authorization", self.charge_authorization, methods=["POST"]),
-            Route("/transaction/verify/{reference}", self.verify, methods=["GET"]),
-            Route("/refund", self.refund, methods=["POST"]),
-            Route("/refund/{refund_id:int}", self.fetch_refund, methods=["GET"]),
+            _route("POST", "/transaction/charge_authorization", self.charge_authorization),
+            _route("GET", "/transaction/verify/{reference}", self.verify),
+            _route("POST", "/refund", self.refund),
+            _route("GET", "/refund/{refund_id:int}", self.fetch_refund),
         ]
 
     async def charge_authorization(self, request: Request) -> Response:
-        if bearer_key(request) is None:
-            return _unauthorized()
         method = await _authorization_code(request)
         retry_after_s = self.faults.rate_limited(method)
         if retry_after_s is not None:
@@ -77,14 +76,10 @@ class PaystackFace:
         return json_response(answer.status_code, answer.body)
 
     async def verify(self, request: Request) -> Response:
-        if bearer_key(request) is None:
-            return _unauthorized()
         reference = request.path_params["reference"]
         return await self._execute(lambda: paystack_transactions.verify(self.state, reference))
 
     async def refund(self, request: Request) -> Response:
-        if bearer_key(request) is None:
-            return _unauthorized()
         try:
             refund = parse_refund(await _read_json(request))
         except PaystackError as error:
@@ -92,8 +87,6 @@ class PaystackFace:
         return await self._execute(lambda: paystack_transactions.refund(self.state, refund))
 
     async def fetch_refund(self, request: Request) -> Response:
-        if bearer_key(request) is None:
-            return _unauthorized()
         refund_id = request.path_params["refund_id"]
         return await self._execute(
             lambda: paystack_transactions.fetch_refund(self.state, refund_id)
@@ -106,6 +99,17 @@ class PaystackFace:
         except PaystackError as error:
             return _error_response(error)
         return json_response(answer.status_code, answer.body)
+
+
+def _route(method: str, path: str, endpoint: Endpoint) -> Route:
+    return Route(path, partial(_authenticated, endpoint=endpoint), methods=[method])
+
+
+async def _authenticated(request: Request, endpoint: Endpoint) -> Response:
+    """Every Paystack call is refused without a secret key, before anything else happens."""
+    if bearer_key(request) is None:
+        return _unauthorized()
+    return await endpoint(request)
 
 
 async def _read_json(request: Request) -> dict[str, Any]:

@@ -61,11 +61,7 @@ def charge(state: SimState, request: ChargeAuthorization) -> Answer:
 
 def verify(state: SimState, reference: str) -> Answer:
     with state.lock:
-        transaction = state.transactions.get(reference)
-        if transaction is None:
-            # Paystack answers an unknown reference with 400, not 404; so does the simulator.
-            raise PaystackError(400, "Transaction reference not found")
-        data = transaction_json(transaction)
+        data = transaction_json(_by_reference(state, reference))
     return Answer(200, success("Verification successful", data), changed=False)
 
 
@@ -81,17 +77,13 @@ def refund(state: SimState, request: CreateRefund) -> Answer:
         if amount > remaining:
             raise PaystackError(400, "Refund amount cannot be more than the unrefunded amount")
         refunded = _record_refund(state, transaction, amount)
-        data = refund_json(refunded, transaction)
+        data = refund_json(refunded)
     return Answer(200, success("Refund has been queued for processing", data), changed=True)
 
 
 def fetch_refund(state: SimState, refund_id: int) -> Answer:
     with state.lock:
-        found = state.paystack_refunds.get(refund_id)
-        if found is None:
-            raise PaystackError(404, "Refund not found")
-        transaction = state.transactions[state.references_by_transaction_id[found.transaction_id]]
-        data = refund_json(found, transaction)
+        data = refund_json(_refund_by_id(state, refund_id))
     return Answer(200, success("Refund retrieved", data), changed=False)
 
 
@@ -129,6 +121,21 @@ def _record(
     return transaction
 
 
+def _by_reference(state: SimState, reference: str) -> PaystackTransaction:
+    transaction = state.transactions.get(reference)
+    if transaction is None:
+        # Paystack answers an unknown reference with 400, not 404; so does the simulator.
+        raise PaystackError(400, "Transaction reference not found")
+    return transaction
+
+
+def _refund_by_id(state: SimState, refund_id: int) -> PaystackRefund:
+    refund = state.paystack_refunds.get(refund_id)
+    if refund is None:
+        raise PaystackError(404, "Refund not found")
+    return refund
+
+
 def _find(state: SimState, transaction: int | str) -> PaystackTransaction:
     """By reference, else by id: Paystack's refund takes either in the same field."""
     if isinstance(transaction, str) and transaction in state.transactions:
@@ -148,8 +155,7 @@ def _record_refund(
     refunded = PaystackRefund(
         id=state.next_paystack_refund_id,
         amount=amount,
-        currency=transaction.currency,
-        transaction_id=transaction.id,
+        transaction=transaction,
         created_at=now_iso(),
     )
     state.next_paystack_refund_id += 1

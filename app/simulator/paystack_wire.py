@@ -159,14 +159,14 @@ def transaction_json(transaction: PaystackTransaction) -> dict[str, Any]:
     }
 
 
-def refund_json(refund: PaystackRefund, transaction: PaystackTransaction) -> dict[str, Any]:
+def refund_json(refund: PaystackRefund) -> dict[str, Any]:
     return {
         "id": refund.id,
-        "transaction": transaction_json(transaction),
+        "transaction": transaction_json(refund.transaction),
         "amount": refund.amount,
         "deducted_amount": 0,
         "fully_deducted": False,
-        "currency": refund.currency,
+        "currency": refund.transaction.currency,
         "channel": None,
         "domain": "test",
         "status": "pending",

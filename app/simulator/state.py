@@ -3,7 +3,7 @@
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,9 +51,9 @@ class PaymentIntent:
 class StripeRefund:
     id: str
     amount: int
-    currency: str
-    payment_intent: str
-    charge: str | None
+    #: What it refunds: its currency, id and charge are the refund's. Only a succeeded intent
+    #: is refunded, and succeeded is final, so they never change after the refund.
+    intent: PaymentIntent
     reason: str | None
     metadata: dict[str, str]
     created_s: int
@@ -80,8 +80,8 @@ class PaystackTransaction:
 class PaystackRefund:
     id: int
     amount: int
-    currency: str
-    transaction_id: int
+    #: What it refunds, in the transaction's currency; Paystack's refund shows it in full.
+    transaction: PaystackTransaction
     created_at: str
 
 
@@ -97,13 +97,8 @@ class Movement:
     provider_reference: str
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "provider": self.provider,
-            "payment_id": self.payment_id,
-            "amount": self.amount,
-            "currency": self.currency,
-            "provider_reference": self.provider_reference,
-        }
+        # The control endpoints list a movement field for field, under the fields' own names.
+        return asdict(self)
 
 
 @dataclass(slots=True)

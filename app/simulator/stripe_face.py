@@ -21,7 +21,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.simulator import stripe_intents
-from app.simulator.faults import Fault, Faults
+from app.simulator.face import Face
+from app.simulator.faults import Fault
 from app.simulator.idempotency import KEY_LENGTH_MAX, Claim, ClaimKind, StoredAnswer
 from app.simulator.state import SimState
 from app.simulator.stripe_wire import (
@@ -60,6 +61,8 @@ SERVER_ERROR_MESSAGE = "An unknown error occurred while processing your request.
 Execute = Callable[[SimState], Answer]
 #: Parses the form (and path) of a request into its Execute; raises StripeError on bad input.
 Prepare = Callable[[Request, Form], Execute]
+#: Parses the path and query of a read into its Execute; raises StripeError on bad input.
+PrepareRead = Callable[[Request], Execute]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,40 +80,27 @@ def new_request_id() -> str:
     return "req_" + secrets.token_hex(REQUEST_ID_RANDOM_BYTES)
 
 
-class StripeFace:
-    def __init__(self, state: SimState, faults: Faults) -> None:
-        self.state = state
-        self.faults = faults
-
+class StripeFace(Face):
     def routes(self) -> list[Route]:
         return [
-            Route("/v1/payment_intents", self.create_intent, methods=["POST"]),
-            Route("/v1/payment_intents/search", self.search_intents, methods=["GET"]),
-            Route("/v1/payment_intents/{intent_id}", self.retrieve_intent, methods=["GET"]),
-            Route("/v1/payment_intents/{intent_id}/confirm", self.confirm_intent, methods=["POST"]),
-            Route("/v1/refunds", self.create_refund, methods=["POST"]),
-            Route("/v1/refunds/{refund_id}", self.retrieve_refund, methods=["GET"]),
+            self._post_route("/v1/payment_intents", _prepare_create_intent, faulty=True),
+            self._get_route("/v1/payment_intents/search", _prepare_search_intents),
+            self._get_route("/v1/payment_intents/{intent_id}", _prepare_retrieve_intent),
+            self._post_route(
+                "/v1/payment_intents/{intent_id}/confirm", _prepare_confirm_intent, faulty=True
+            ),
+            # Faults are drawn for the charge calls only (see app.simulator.faults).
+            self._post_route("/v1/refunds", _prepare_create_refund, faulty=False),
+            self._get_route("/v1/refunds/{refund_id}", _prepare_retrieve_refund),
         ]
 
-    async def create_intent(self, request: Request) -> Response:
-        return await self._post(request, _prepare_create_intent, faulty=True)
+    def _get_route(self, path: str, prepare: PrepareRead) -> Route:
+        return Route(path, partial(self._get, prepare=prepare), methods=["GET"])
 
-    async def confirm_intent(self, request: Request) -> Response:
-        return await self._post(request, _prepare_confirm_intent, faulty=True)
+    def _post_route(self, path: str, prepare: Prepare, *, faulty: bool) -> Route:
+        return Route(path, partial(self._post, prepare=prepare, faulty=faulty), methods=["POST"])
 
-    async def create_refund(self, request: Request) -> Response:
-        return await self._post(request, _prepare_create_refund, faulty=False)
-
-    async def retrieve_intent(self, request: Request) -> Response:
-        return await self._get(request, _prepare_retrieve_intent)
-
-    async def search_intents(self, request: Request) -> Response:
-        return await self._get(request, _prepare_search_intents)
-
-    async def retrieve_refund(self, request: Request) -> Response:
-        return await self._get(request, _prepare_retrieve_refund)
-
-    async def _get(self, request: Request, prepare: Callable[[Request], Execute]) -> Response:
+    async def _get(self, request: Request, prepare: PrepareRead) -> Response:
         request_id = new_request_id()
         if bearer_key(request) is None:
             return _unauthorized(request, request_id)

@@ -228,9 +228,7 @@ def _refund(state: SimState, intent: PaymentIntent, request: CreateRefund) -> An
     refunded = StripeRefund(
         id=new_object_id("re_"),
         amount=amount,
-        currency=intent.currency,
-        payment_intent=intent.id,
-        charge=intent.latest_charge,
+        intent=intent,
         reason=request.reason,
         metadata=request.metadata,
         created_s=now_s(),

@@ -4,14 +4,14 @@ failure classification. Pure functions over wire data; nothing here talks to the
 
 import json
 import re
-from collections.abc import Mapping
-from typing import Any, assert_never
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx
 
 from app.providers import outcome_rules
 from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
-from app.providers.outcome_rules import NOT_SENT_ERRORS, failure_message, retry_after_s
+from app.providers.outcome_rules import failure_message, retry_after_s
 
 CHARGE_PATH = "/transaction/charge_authorization"
 VERIFY_PATH = "/transaction/verify/{reference}"
@@ -66,11 +66,9 @@ def is_reference_not_found(status_code: int, envelope: Mapping[str, Any]) -> boo
 
 def transaction_answer(envelope: Mapping[str, Any], request: ChargeRequest) -> ProviderAnswer:
     """A 200 from charge or verify: the transaction is in ``data``."""
-    data = envelope.get("data")
-    if envelope.get("status") is not True or not isinstance(data, Mapping):
-        message = failure_message(f"unreadable 200 answer: {envelope.get('message')}")
-        return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
-    return outcome_of_transaction(checked_transaction(data, request))
+    return _answer_in_data(
+        envelope, lambda data: outcome_of_transaction(checked_transaction(data, request))
+    )
 
 
 def outcome_of_transaction(data: Mapping[str, Any]) -> ProviderAnswer:
@@ -82,14 +80,18 @@ def outcome_of_transaction(data: Mapping[str, Any]) -> ProviderAnswer:
             return ProviderAnswer(Outcome.SUCCEEDED, provider_reference=reference)
         case "failed":
             code = failure_code(data.get("gateway_response"))
-            return _declined(code, failure_message(data.get("gateway_response")), reference)
+            return outcome_rules.declined(
+                code, failure_message(data.get("gateway_response")), reference
+            )
         case "reversed":
-            return _declined("reversed", failure_message(data.get("gateway_response")), reference)
+            return outcome_rules.declined(
+                "reversed", failure_message(data.get("gateway_response")), reference
+            )
         case "abandoned":
             # Nothing was charged, but the reference is spent: a new charge under it would only
             # answer "Duplicate Transaction Reference" and verify would say abandoned again.
             # Final, never NOT_ATTEMPTED, so the actor cannot loop.
-            return _declined("abandoned", "the transaction was abandoned", reference)
+            return outcome_rules.declined("abandoned", "the transaction was abandoned", reference)
         case (
             "send_pin"
             | "send_otp"
@@ -104,10 +106,7 @@ def outcome_of_transaction(data: Mapping[str, Any]) -> ProviderAnswer:
         case "pending" | "ongoing" | "processing" | "queued":
             return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case status:
-            message = f"unrecognised transaction status {status!r}"
-            return ProviderAnswer(
-                Outcome.UNKNOWN, provider_reference=reference, failure_message=message
-            )
+            return outcome_rules.unrecognised_status("transaction", status, reference)
 
 
 def failure_code(gateway_response: object) -> str:
@@ -127,14 +126,14 @@ def classify_failure(
     message = failure_message(envelope.get("message"))
     match status_code:
         case 401 | 403:
-            return _retryable(message, AUTH_FAILURE_RETRY_AFTER_S)
+            return outcome_rules.retryable(message, AUTH_FAILURE_RETRY_AFTER_S)
         case 429:
-            return ProviderAnswer(
-                Outcome.RATE_LIMITED, failure_message=message, retry_after_s=retry_after_s(headers)
-            )
+            return outcome_rules.rate_limited(message, retry_after_s(headers))
         case _ if 400 <= status_code <= 499:
             code = envelope.get("code")
-            return _declined(code if isinstance(code, str) and code else "invalid_request", message)
+            return outcome_rules.declined(
+                code if isinstance(code, str) and code else "invalid_request", message
+            )
         case _:
             # Paystack sends no "should retry" signal: a 5xx (or anything unexpected) may
             # come after the charge ran.
@@ -142,11 +141,7 @@ def classify_failure(
 
 
 def classify_transport_error(error: httpx.RequestError) -> ProviderAnswer:
-    message = failure_message(f"{type(error).__name__}: {error}")
-    if isinstance(error, NOT_SENT_ERRORS):
-        return ProviderAnswer(Outcome.RETRYABLE, failure_message=message)
-    # Timed out or dropped after the request went out: Paystack may have acted on it.
-    return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
+    return outcome_rules.transport_failure(error)
 
 
 def as_charge_answer(outcome: ProviderAnswer) -> ProviderAnswer:
@@ -154,22 +149,17 @@ def as_charge_answer(outcome: ProviderAnswer) -> ProviderAnswer:
 
 
 def as_lookup_failure(outcome: ProviderAnswer) -> ProviderAnswer:
-    """A refused verify says nothing about the charge, so it is never a decline."""
-    if outcome.outcome is not Outcome.DECLINED:
-        return outcome
-    message = f"verify refused ({outcome.failure_code}): {outcome.failure_message}"
-    return ProviderAnswer(Outcome.UNKNOWN, failure_message=failure_message(message))
+    return outcome_rules.as_lookup_failure(outcome, "verify")
 
 
 def checked_transaction(data: Mapping[str, Any], request: ChargeRequest) -> Mapping[str, Any]:
-    """A transaction answering for another payment, amount or currency is a bug, never an
-    outcome: raise rather than record someone else's money."""
+    """The transaction itself, once its reference (our payment id), amount and currency are
+    ours."""
     if data.get("reference") != request.payment_id:
         raise RuntimeError(f"transaction {data.get('reference')!r} belongs to another payment")
-    if data.get("amount") != request.amount:
-        raise RuntimeError(f"transaction {request.payment_id} has another amount")
-    if str(data.get("currency", "")).upper() != request.currency.upper():
-        raise RuntimeError(f"transaction {request.payment_id} has another currency")
+    outcome_rules.require_same_money(
+        f"transaction {request.payment_id}", data, request.amount, request.currency
+    )
     return data
 
 
@@ -179,11 +169,7 @@ def refund_body(request: RefundRequest) -> dict[str, object]:
 
 def refund_answer(envelope: Mapping[str, Any], request: RefundRequest) -> ProviderAnswer:
     """A 200 from refund or its fetch: the refund is in ``data``."""
-    data = envelope.get("data")
-    if envelope.get("status") is not True or not isinstance(data, Mapping):
-        message = failure_message(f"unreadable 200 answer: {envelope.get('message')}")
-        return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
-    return outcome_of_refund(checked_refund(data, request))
+    return _answer_in_data(envelope, lambda data: outcome_of_refund(checked_refund(data, request)))
 
 
 def outcome_of_refund(data: Mapping[str, Any]) -> ProviderAnswer:
@@ -197,49 +183,39 @@ def outcome_of_refund(data: Mapping[str, Any]) -> ProviderAnswer:
         case "needs-attention":
             return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case "failed":
-            return _declined("refund_failed", failure_message(data.get("merchant_note")), reference)
-        case status:
-            message = f"unrecognised refund status {status!r}"
-            return ProviderAnswer(
-                Outcome.UNKNOWN, provider_reference=reference, failure_message=message
+            return outcome_rules.declined(
+                "refund_failed", failure_message(data.get("merchant_note")), reference
             )
+        case status:
+            return outcome_rules.unrecognised_status("refund", status, reference)
 
 
 def checked_refund(data: Mapping[str, Any], request: RefundRequest) -> Mapping[str, Any]:
-    """A refund of another transaction, amount or currency is a bug, never an outcome."""
+    """The refund itself, once its transaction, amount and currency are ours."""
     transaction = data.get("transaction")
     reference = transaction.get("reference") if isinstance(transaction, Mapping) else None
     if reference != request.provider_reference:
         raise RuntimeError(f"Paystack refund {data.get('id')} refunds another transaction")
-    if data.get("amount") != request.amount:
-        raise RuntimeError(f"Paystack refund {data.get('id')} has another amount")
-    if str(data.get("currency", "")).upper() != request.currency.upper():
-        raise RuntimeError(f"Paystack refund {data.get('id')} has another currency")
+    outcome_rules.require_same_money(
+        f"Paystack refund {data.get('id')}", data, request.amount, request.currency
+    )
     return data
 
 
 def as_refund_failure(outcome: ProviderAnswer) -> ProviderAnswer:
-    """A failed refund call never means a refund succeeded: anything but a refusal or a
-    known-safe retry is ambiguous."""
-    match outcome.outcome:
-        case Outcome.DECLINED | Outcome.RETRYABLE | Outcome.RATE_LIMITED | Outcome.UNKNOWN:
-            return outcome
-        case Outcome.SUCCEEDED | Outcome.REQUIRES_ACTION | Outcome.PENDING | Outcome.NOT_ATTEMPTED:
-            message = f"refund call failed with a {outcome.outcome.value} answer"
-            return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
-        case unreachable:
-            assert_never(unreachable)
+    return outcome_rules.as_refund_failure(outcome)
+
+
+def _answer_in_data(
+    envelope: Mapping[str, Any], read: Callable[[Mapping[str, Any]], ProviderAnswer]
+) -> ProviderAnswer:
+    """Reads a 200's ``data`` object; an envelope without one says nothing certain."""
+    data = envelope.get("data")
+    if envelope.get("status") is not True or not isinstance(data, Mapping):
+        message = failure_message(f"unreadable 200 answer: {envelope.get('message')}")
+        return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
+    return read(data)
 
 
 def _lower_message(envelope: Mapping[str, Any]) -> str:
     return str(envelope.get("message") or "").lower()
-
-
-def _declined(code: str, message: str | None, reference: str | None = None) -> ProviderAnswer:
-    return ProviderAnswer(
-        Outcome.DECLINED, provider_reference=reference, failure_code=code, failure_message=message
-    )
-
-
-def _retryable(message: str | None, delay_s: float | None) -> ProviderAnswer:
-    return ProviderAnswer(Outcome.RETRYABLE, failure_message=message, retry_after_s=delay_s)

@@ -4,14 +4,14 @@ error classification. Pure functions over wire data; nothing here talks to the n
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, assert_never
+from typing import Any
 
 import stripe
 from stripe.params import PaymentIntentConfirmParams, PaymentIntentCreateParams, RefundCreateParams
 
 from app.providers import outcome_rules
 from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
-from app.providers.outcome_rules import NOT_SENT_ERRORS, failure_message, retry_after_s
+from app.providers.outcome_rules import failure_message, retry_after_s
 
 #: Stripe's metadata limits: at most 50 keys, each at most 40 characters, no square brackets.
 METADATA_KEYS_MAX = 50
@@ -93,12 +93,9 @@ def outcome_of_intent(intent: Mapping[str, Any]) -> ProviderAnswer:
             return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case "canceled":
             reason = intent.get("cancellation_reason") or "the PaymentIntent was canceled"
-            return _declined("canceled", str(reason), reference)
+            return outcome_rules.declined("canceled", str(reason), reference)
         case status:
-            message = f"unrecognised PaymentIntent status {status!r}"
-            return ProviderAnswer(
-                Outcome.UNKNOWN, provider_reference=reference, failure_message=message
-            )
+            return outcome_rules.unrecognised_status("PaymentIntent", status, reference)
 
 
 def _outcome_of_attempt(last_payment_error: object, reference: str | None) -> ProviderAnswer:
@@ -115,7 +112,7 @@ def outcome_of_card_error(error: Mapping[str, Any], reference: str | None) -> Pr
         return ProviderAnswer(
             Outcome.REQUIRES_ACTION, provider_reference=reference, failure_message=message
         )
-    return _declined(decline_code(error), message, reference)
+    return outcome_rules.declined(decline_code(error), message, reference)
 
 
 def decline_code(error: Mapping[str, Any]) -> str:
@@ -130,12 +127,12 @@ def decline_code(error: Mapping[str, Any]) -> str:
 def classify_error(error: stripe.StripeError) -> ProviderAnswer:
     """What a failed Stripe call means for the money; the table lives in ``_classify_status``."""
     if isinstance(error, stripe.APIConnectionError):
-        return classify_connection_error(error.__cause__)
+        return outcome_rules.transport_failure(error.__cause__)
     headers = {key.lower(): value for key, value in (error.headers or {}).items()}
     # Stripe's explicit "a retry may succeed": with our deterministic idempotency key a retry can
     # only replay or finish the one request, so it is safe whatever the status.
     if headers.get("stripe-should-retry") == "true":
-        return _retryable(error.user_message, retry_after_s(headers))
+        return outcome_rules.retryable(error.user_message, retry_after_s(headers))
     body = _error_body(error)
     return _classify_status(error.http_status or 0, body, headers, error.user_message)
 
@@ -148,22 +145,22 @@ def _classify_status(
         case 402:
             return outcome_of_card_error(body, None)
         case 401 | 403:
-            return _retryable(message, AUTH_FAILURE_RETRY_AFTER_S)
+            return outcome_rules.retryable(message, AUTH_FAILURE_RETRY_AFTER_S)
         case 409:
             # Another request with this key is still in flight (or the object is locked). Stripe
             # stored nothing for ours; the retry replays whatever the first one stored.
-            return _retryable(message, retry_after_s(headers))
+            return outcome_rules.retryable(message, retry_after_s(headers))
         case 429:
-            return _rate_limited(message, retry_after_s(headers))
+            return outcome_rules.rate_limited(message, retry_after_s(headers))
         case 400 if code == "rate_limit":
-            return _rate_limited(message, retry_after_s(headers))
+            return outcome_rules.rate_limited(message, retry_after_s(headers))
         case 400 if body.get("type") == "idempotency_error":
             # This key already carried different parameters: something ran under it.
             return ProviderAnswer(Outcome.UNKNOWN, failure_message=failure_message(message))
         case 400 if code == "payment_intent_unexpected_state" and isinstance(intent, Mapping):
             return outcome_of_intent(intent)
         case _ if 400 <= status <= 499:
-            return _declined(
+            return outcome_rules.declined(
                 code if isinstance(code, str) else "invalid_request", failure_message(message)
             )
         case _:
@@ -171,37 +168,24 @@ def _classify_status(
             return ProviderAnswer(Outcome.UNKNOWN, failure_message=failure_message(message))
 
 
-def classify_connection_error(cause: BaseException | None) -> ProviderAnswer:
-    message = failure_message(f"{type(cause).__name__}: {cause}")
-    if isinstance(cause, NOT_SENT_ERRORS):
-        return ProviderAnswer(Outcome.RETRYABLE, failure_message=message)
-    # Timed out or dropped after the request went out: Stripe may have acted on it.
-    return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
-
-
 def as_charge_answer(outcome: ProviderAnswer) -> ProviderAnswer:
     return outcome_rules.as_charge_answer(outcome, "the PaymentIntent", "confirmation")
 
 
 def as_lookup_failure(outcome: ProviderAnswer) -> ProviderAnswer:
-    """A refused lookup (404 included: we only look up ids Stripe gave us) says nothing about
-    the charge, so it is never a decline."""
-    if outcome.outcome is not Outcome.DECLINED:
-        return outcome
-    message = f"lookup refused ({outcome.failure_code}): {outcome.failure_message}"
-    return ProviderAnswer(Outcome.UNKNOWN, failure_message=failure_message(message))
+    """A 404 included: we only look up ids Stripe gave us."""
+    return outcome_rules.as_lookup_failure(outcome, "lookup")
 
 
 def checked_intent(intent: Mapping[str, Any], request: ChargeRequest) -> Mapping[str, Any]:
-    """A PaymentIntent answering for another payment, amount or currency is a bug, never an
-    outcome: raise rather than record someone else's money."""
+    """The PaymentIntent itself, once the payment id in its metadata, its amount and its
+    currency are ours."""
     metadata = intent.get("metadata") or {}
     if metadata.get("payment_id") != request.payment_id:
         raise RuntimeError(f"PaymentIntent {intent.get('id')} belongs to another payment")
-    if intent.get("amount") != request.amount:
-        raise RuntimeError(f"PaymentIntent {intent.get('id')} has another amount")
-    if str(intent.get("currency", "")).lower() != request.currency.lower():
-        raise RuntimeError(f"PaymentIntent {intent.get('id')} has another currency")
+    outcome_rules.require_same_money(
+        f"PaymentIntent {intent.get('id')}", intent, request.amount, request.currency
+    )
     return intent
 
 
@@ -237,60 +221,34 @@ def outcome_of_refund(refund: Mapping[str, Any]) -> ProviderAnswer:
             return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case "failed" | "canceled":
             reason = refund.get("failure_reason") or f"the refund {refund.get('status')}"
-            return _declined(f"refund_{refund.get('status')}", failure_message(reason), reference)
-        case status:
-            message = f"unrecognised refund status {status!r}"
-            return ProviderAnswer(
-                Outcome.UNKNOWN, provider_reference=reference, failure_message=message
+            return outcome_rules.declined(
+                f"refund_{refund.get('status')}", failure_message(reason), reference
             )
+        case status:
+            return outcome_rules.unrecognised_status("refund", status, reference)
 
 
 def checked_refund(refund: Mapping[str, Any], request: RefundRequest) -> Mapping[str, Any]:
-    """A refund answering for another refund, payment or amount is a bug, never an outcome."""
+    """The refund itself, once the refund id in its metadata, its PaymentIntent, amount and
+    currency are ours."""
     metadata = refund.get("metadata") or {}
     if metadata.get("refund_id") != request.refund_id:
         raise RuntimeError(f"Stripe refund {refund.get('id')} belongs to another refund")
     if refund.get("payment_intent") != request.provider_reference:
         raise RuntimeError(f"Stripe refund {refund.get('id')} refunds another PaymentIntent")
-    if refund.get("amount") != request.amount:
-        raise RuntimeError(f"Stripe refund {refund.get('id')} has another amount")
-    if str(refund.get("currency", "")).lower() != request.currency.lower():
-        raise RuntimeError(f"Stripe refund {refund.get('id')} has another currency")
+    outcome_rules.require_same_money(
+        f"Stripe refund {refund.get('id')}", refund, request.amount, request.currency
+    )
     return refund
 
 
 def as_refund_failure(outcome: ProviderAnswer) -> ProviderAnswer:
-    """A failed refund call never means a refund succeeded or is in flight: anything but a
-    refusal or a known-safe retry is ambiguous. The reference would be the PaymentIntent's."""
-    match outcome.outcome:
-        case Outcome.DECLINED | Outcome.RETRYABLE | Outcome.RATE_LIMITED | Outcome.UNKNOWN:
-            return replace(outcome, provider_reference=None)
-        case Outcome.SUCCEEDED | Outcome.REQUIRES_ACTION | Outcome.PENDING | Outcome.NOT_ATTEMPTED:
-            message = f"refund call failed with a {outcome.outcome.value} answer"
-            return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
-        case unreachable:
-            assert_never(unreachable)
+    """The shared rule, without a reference: on a failed refund call it would be the
+    PaymentIntent's, never a refund's."""
+    return replace(outcome_rules.as_refund_failure(outcome), provider_reference=None)
 
 
 def _error_body(error: stripe.StripeError) -> Mapping[str, Any]:
     json_body = error.json_body
     body = json_body.get("error") if isinstance(json_body, dict) else None
     return body if isinstance(body, Mapping) else {}
-
-
-def _declined(code: str, message: str | None, reference: str | None = None) -> ProviderAnswer:
-    return ProviderAnswer(
-        Outcome.DECLINED, provider_reference=reference, failure_code=code, failure_message=message
-    )
-
-
-def _retryable(message: str | None, delay_s: float | None) -> ProviderAnswer:
-    return ProviderAnswer(
-        Outcome.RETRYABLE, failure_message=failure_message(message), retry_after_s=delay_s
-    )
-
-
-def _rate_limited(message: str | None, delay_s: float | None) -> ProviderAnswer:
-    return ProviderAnswer(
-        Outcome.RATE_LIMITED, failure_message=failure_message(message), retry_after_s=delay_s
-    )

@@ -1,0 +1,14 @@
+"""What every face of the simulator answers from: the shared books and the fault source."""
+
+from dataclasses import dataclass
+
+from app.simulator.faults import Faults
+from app.simulator.state import SimState
+
+
+@dataclass(frozen=True, slots=True)
+class Face:
+    """A set of routes (Stripe's, Paystack's, the control endpoints) over one simulator."""
+
+    state: SimState
+    faults: Faults
