@@ -5,19 +5,17 @@ a state machine needs one round trip per phase. A refund's final moves also sett
 reservation on the payment, in the same script."""
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from app.payments.record import PaymentRecord
-from app.payments.record import decode as decode_payment
+from app.payments.record import PAYMENTS, PaymentRecord
 from app.queue import keys
 from app.queue.batch import Batcher
 from app.queue.scripts import lua_source
-from app.recovery import RecoveryStep
-from app.refunds.record import RefundRecord
-from app.refunds.record import decode as decode_refund
+from app.recovery import RecordKind, RecoveryStep
+from app.refunds.record import REFUNDS, RefundRecord
 
 LUA_DIRECTORY = Path(__file__).parent / "lua"
 ADVANCE_LUA = lua_source(LUA_DIRECTORY, "advance")
@@ -65,33 +63,21 @@ def as_mapping(flat: Sequence[bytes]) -> dict[bytes, bytes]:
 class RecoveryPoints(Generic[Record]):
     """Records of one kind, found by id: ``prefix`` and ``key_for`` from the key layout."""
 
-    def __init__(
-        self,
-        batcher: Batcher,
-        partitions: int,
-        prefix: str,
-        key_for: Callable[[int, str], str],
-        decode: Callable[[Mapping[bytes, bytes]], Record],
-    ) -> None:
+    def __init__(self, batcher: Batcher, partitions: int, kind: RecordKind[Record]) -> None:
         self._batcher = batcher
         self._partitions = partitions
-        self._prefix = prefix
-        self._key_for = key_for
-        self._decode = decode
+        self._kind = kind
         self._advance = batcher.script(ADVANCE_LUA)
 
-    def partition(self, object_id: str) -> int:
-        partition = keys.partition_of(object_id, self._prefix, self._partitions)
-        if partition is None:
-            raise ValueError(f"{object_id!r} is not an id of this deployment")
-        return partition
-
     def key(self, object_id: str) -> str:
-        return self._key_for(self.partition(object_id), object_id)
+        key = self._kind.key_of(object_id, self._partitions)
+        if key is None:
+            raise ValueError(f"{object_id!r} is not a {self._kind.noun} id of this deployment")
+        return key
 
     async def load(self, object_id: str) -> Record | None:
         raw: Mapping[bytes, bytes] = await self._batcher.command("HGETALL", self.key(object_id))
-        return self._decode(raw) if raw else None
+        return self._kind.decode(raw) if raw else None
 
     async def apply(
         self, object_id: str, expected: RecoveryStep, transition: Transition
@@ -109,33 +95,29 @@ class RecoveryPoints(Generic[Record]):
         moved, flat = reply
         if not isinstance(flat, list):
             raise TypeError(f"Bug: a move answered {reply!r}")
-        return Moved(moved == 1, self._decode(as_mapping(flat)) if flat else None)
+        return Moved(moved == 1, self._kind.decode(as_mapping(flat)) if flat else None)
 
 
 class PaymentState(RecoveryPoints[PaymentRecord]):
     def __init__(self, batcher: Batcher, partitions: int) -> None:
-        super().__init__(
-            batcher, partitions, keys.PAYMENT_ID_PREFIX, keys.payment_key, decode_payment
-        )
+        super().__init__(batcher, partitions, PAYMENTS)
 
 
 class RefundState(RecoveryPoints[RefundRecord]):
     def __init__(self, batcher: Batcher, partitions: int) -> None:
-        super().__init__(batcher, partitions, keys.REFUND_ID_PREFIX, keys.refund_key, decode_refund)
+        super().__init__(batcher, partitions, REFUNDS)
         self._settle = batcher.script(SETTLE_REFUND_LUA)
 
     async def apply_to(self, record: RefundRecord, transition: Transition) -> Moved[RefundRecord]:
         """``apply``, settling the reservation on the payment when the transition says so."""
         if transition.settlement is None:
             return await self.apply(record.id, record.step, transition)
-        partition = self.partition(record.id)
-        payment_partition = keys.partition_of(
-            record.payment_id, keys.PAYMENT_ID_PREFIX, self._partitions
-        )
-        if payment_partition != partition:
+        refund_key = self.key(record.id)
+        payment_key = PAYMENTS.key_of(record.payment_id, self._partitions)
+        if payment_key is None or keys.tag_of(payment_key) != keys.tag_of(refund_key):
             raise RuntimeError(f"Bug: refund {record.id} is not on its payment's partition")
         reply = await self._settle(
-            [keys.refund_key(partition, record.id), keys.payment_key(partition, record.payment_id)],
+            [refund_key, payment_key],
             [
                 record.step.value,
                 transition.target.value,

@@ -35,15 +35,16 @@ class StreamOptions:
     def __post_init__(self) -> None:
         if not 1 <= self.partitions <= PARTITIONS_MAX:
             raise ValueError(f"partitions must be within 1..{PARTITIONS_MAX}")
-        if self.reclaim_idle_ms < 1:
-            raise ValueError("reclaim_idle_ms must be positive")
-        if self.deliveries_max < 1:
-            raise ValueError("deliveries_max must be at least 1")
-        if self.read_count_max < 1:
-            raise ValueError("read_count_max must be positive")
-        if self.block_ms < 1:
-            raise ValueError("block_ms must be positive: BLOCK 0 waits for ever")
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be positive")
+        # block_ms too: BLOCK 0 would wait for ever.
+        positive = (
+            "reclaim_idle_ms",
+            "deliveries_max",
+            "read_count_max",
+            "block_ms",
+            "concurrency",
+        )
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
         if self.shutdown_grace_ms < 0:
             raise ValueError("shutdown_grace_ms must not be negative")

@@ -2,11 +2,17 @@
 
 import argparse
 import json
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis
 
 from app.cli.resources import redis_client
 from app.queue import ops
 from app.queue.dispatch import PAYMENTS_QUEUE
 from app.settings import settings
+
+Found = TypeVar("Found")
 
 
 def status(args: argparse.Namespace) -> int:
@@ -47,23 +53,27 @@ def _dead_address(address: str) -> tuple[int, str]:
     return int(partition), entry_id
 
 
-def dead_show(args: argparse.Namespace) -> int:
+def _at_dead_entry(
+    args: argparse.Namespace, operation: Callable[[redis.Redis, str, int, str], Found | None]
+) -> tuple[int, Found]:
+    """``operation`` on the dead entry the command names; exit 1 when there is no such entry."""
     partition, entry_id = _dead_address(args.entry)
     with redis_client() as client:
-        entry = ops.dead_entry(client, args.queue, partition, entry_id)
-    if entry is None:
+        found = operation(client, args.queue, partition, entry_id)
+    if found is None:
         raise SystemExit(f"no dead entry {args.entry}")
+    return partition, found
+
+
+def dead_show(args: argparse.Namespace) -> int:
+    _, entry = _at_dead_entry(args, ops.dead_entry)
     shown = {"reason": entry.reason, "deliveries": entry.deliveries, "message": entry.message}
     print(json.dumps(shown, indent=2))
     return 0
 
 
 def dead_replay(args: argparse.Namespace) -> int:
-    partition, entry_id = _dead_address(args.entry)
-    with redis_client() as client:
-        new_entry = ops.replay(client, args.queue, partition, entry_id)
-    if new_entry is None:
-        raise SystemExit(f"no dead entry {args.entry}")
+    partition, new_entry = _at_dead_entry(args, ops.replay)
     print(f"replayed {args.entry} as {partition}/{new_entry}")
     return 0
 

@@ -2,7 +2,6 @@
 key, the mutations they send under an Idempotency-Key, and records read by id that answer 404
 unless they are that merchant's."""
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -12,8 +11,8 @@ from app.errors import NotFound
 from app.http.auth import Authenticator
 from app.http.body import parse_json_object, read_json_body
 from app.http.idempotency_header import parse_key
-from app.queue import keys
 from app.queue.connection import unavailable_as_503
+from app.recovery import RecordKind
 from app.settings import Settings
 
 
@@ -54,26 +53,21 @@ async def read_mutation(
 
 
 async def owned_record(
-    request: Request,
-    noun: str,
-    object_id: str,
-    prefix: str,
-    key_for: Callable[[int, str], str],
-    decode: Callable[[Mapping[bytes, bytes]], OwnedRecord],
+    request: Request, kind: RecordKind[OwnedRecord], object_id: str
 ) -> OwnedRecord:
-    """One of this merchant's objects read from Redis by its id; anything else is a 404."""
+    """One of this merchant's records read from Redis by its id; anything else is a 404."""
     merchant_id = await authenticate(request)
     settings: Settings = request.app.state.settings
-    missing = NotFound(f"No {noun} '{object_id}'.")
-    partition = keys.partition_of(object_id, prefix, settings.stream_partitions)
-    if partition is None:
+    missing = NotFound(f"No {kind.noun} '{object_id}'.")
+    key = kind.key_of(object_id, settings.stream_partitions)
+    if key is None:
         raise missing
     with unavailable_as_503():
-        raw = await request.app.state.redis.hgetall(key_for(partition, object_id))
-    # Another merchant's object answers exactly like a missing one.
+        raw = await request.app.state.redis.hgetall(key)
+    # Another merchant's record answers exactly like a missing one.
     if not raw:
         raise missing
-    record = decode(raw)
+    record = kind.decode(raw)
     if record.merchant_id != merchant_id:
         raise missing
     return record

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.payments.request import PaymentRequest
-from app.recovery import RecoveryStep
+from app.queue import keys
+from app.recovery import RecordKind, RecoveryStep
 
 
 class Step(RecoveryStep):
@@ -113,3 +114,6 @@ def view(record: PaymentRecord) -> dict[str, Any]:
             "seq": record.ledger_seq,
         }
     return payment
+
+
+PAYMENTS = RecordKind("payment", keys.PAYMENT_ID_PREFIX, keys.payment_key, decode)

@@ -43,6 +43,11 @@ def tag(partition: int) -> str:
     return f"{{ps:{partition}}}"
 
 
+def tag_of(key: str) -> str:
+    """The hash tag a key's slot is chosen by: keys with equal tags share a Cluster slot."""
+    return key[: key.index("}") + 1]
+
+
 def partition_for(scope: str, partitions: int) -> int:
     """Stable partition of an idempotency scope (merchant + key): a replay lands on its slot."""
     return zlib.crc32(scope.encode()) % partitions

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.recovery import RecoveryStep
+from app.queue import keys
+from app.recovery import RecordKind, RecoveryStep
 
 
 class RefundStep(RecoveryStep):
@@ -64,6 +65,9 @@ def decode(raw: Mapping[bytes, bytes]) -> RefundRecord:
         ledger_transaction_id=fields.get("ledger_transaction_id"),
         ledger_seq=None if ledger_seq is None else int(ledger_seq),
     )
+
+
+REFUNDS = RecordKind("refund", keys.REFUND_ID_PREFIX, keys.refund_key, decode)
 
 
 def view(record: RefundRecord) -> dict[str, Any]:

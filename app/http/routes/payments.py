@@ -7,9 +7,8 @@ from app.http.access import owned_record, read_mutation
 from app.http.responses import answer_response, json_response
 from app.metrics import PAYMENTS_ACCEPTED, PAYMENTS_REPLAYED
 from app.payments.accept import Acceptor
-from app.payments.record import decode, view
+from app.payments.record import PAYMENTS, view
 from app.payments.request import validate
-from app.queue import keys
 
 
 async def create_payment(request: Request) -> Response:
@@ -23,7 +22,5 @@ async def create_payment(request: Request) -> Response:
 
 async def get_payment(request: Request) -> Response:
     payment_id = request.path_params["payment_id"]
-    record = await owned_record(
-        request, "payment", payment_id, keys.PAYMENT_ID_PREFIX, keys.payment_key, decode
-    )
+    record = await owned_record(request, PAYMENTS, payment_id)
     return json_response(view(record))

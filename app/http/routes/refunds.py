@@ -5,9 +5,8 @@ from starlette.responses import Response
 
 from app.http.access import owned_record, read_mutation
 from app.http.responses import answer_response, json_response
-from app.queue import keys
 from app.refunds.accept import RefundAcceptor
-from app.refunds.record import decode, view
+from app.refunds.record import REFUNDS, view
 from app.refunds.request import validate_refund
 
 
@@ -25,7 +24,5 @@ async def create_refund(request: Request) -> Response:
 
 async def get_refund(request: Request) -> Response:
     refund_id = request.path_params["refund_id"]
-    record = await owned_record(
-        request, "refund", refund_id, keys.REFUND_ID_PREFIX, keys.refund_key, decode
-    )
+    record = await owned_record(request, REFUNDS, refund_id)
     return json_response(view(record))

@@ -2,6 +2,7 @@
 verify that reference after any ambiguous answer, on one pooled ``httpx.AsyncClient``.
 """
 
+from collections.abc import Awaitable
 from dataclasses import replace
 from urllib.parse import quote
 
@@ -85,17 +86,10 @@ class PaystackProvider:
         return replace(outcome, provider_reference=provider_reference)
 
     async def refund(self, request: RefundRequest) -> ProviderAnswer:
-        try:
-            response = await self._client.post(
-                transformers.REFUND_PATH, json=transformers.refund_body(request)
-            )
-        except httpx.RequestError as error:
-            return transformers.classify_transport_error(error)
-        envelope = transformers.parse_envelope(response.content)
-        if response.status_code == 200:
-            return transformers.refund_answer(envelope, request)
-        failure = transformers.classify_failure(response.status_code, response.headers, envelope)
-        return transformers.as_refund_failure(failure)
+        body = transformers.refund_body(request)
+        return await self._refund_call(
+            self._client.post(transformers.REFUND_PATH, json=body), request
+        )
 
     async def lookup_refund(
         self, request: RefundRequest, provider_refund_reference: str | None
@@ -105,15 +99,23 @@ class PaystackProvider:
         path = transformers.REFUND_FETCH_PATH.format(
             refund_id=quote(provider_refund_reference, safe="")
         )
+        return await self._refund_call(self._client.get(path), request, lookup=True)
+
+    async def _refund_call(
+        self, call: Awaitable[httpx.Response], request: RefundRequest, *, lookup: bool = False
+    ) -> ProviderAnswer:
+        """A refund call's answer; a refused lookup says nothing of the refund itself."""
         try:
-            response = await self._client.get(path)
+            response = await call
         except httpx.RequestError as error:
             return transformers.classify_transport_error(error)
         envelope = transformers.parse_envelope(response.content)
         if response.status_code == 200:
             return transformers.refund_answer(envelope, request)
         failure = transformers.classify_failure(response.status_code, response.headers, envelope)
-        return transformers.as_refund_failure(transformers.as_lookup_failure(failure))
+        if lookup:
+            failure = transformers.as_lookup_failure(failure)
+        return transformers.as_refund_failure(failure)
 
     async def aclose(self) -> None:
         await self._client.aclose()
