@@ -6,13 +6,16 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, assert_never
 
-import httpx
+import aiohttp
 
 from app.providers.base import Outcome, ProviderAnswer
 
 FAILURE_MESSAGE_CHARS_MAX = 500
+#: Failures of a call that got no HTTP answer (a timeout is asyncio's own error).
+TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
 #: Transport failures that happen before a request leaves: the provider cannot have acted.
-NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: (aiohttp's connect timeout covers waiting for the pool and for the TCP handshake.)
+NOT_SENT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
 def failure_message(message: object) -> str | None:

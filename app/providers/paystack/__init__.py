@@ -1,1 +1,1 @@
-"""Paystack: the httpx wiring in ``client``; wire vocabulary and mapping in ``transformers``."""
+"""Paystack: the HTTP wiring in ``client``; wire vocabulary and mapping in ``transformers``."""

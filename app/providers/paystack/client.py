@@ -1,14 +1,16 @@
-"""Paystack over httpx: charge a saved authorization with ``reference`` = our payment id, and
-verify that reference after any ambiguous answer, on one pooled ``httpx.AsyncClient``.
+"""Paystack over aiohttp (see ``app.providers.http``): charge a saved authorization with
+``reference`` = our payment id, and verify that reference after any ambiguous answer.
 """
 
-from collections.abc import Awaitable
-from dataclasses import replace
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 
 from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
+from app.providers.http import HttpOptions
+from app.providers.outcome_rules import TRANSPORT_ERRORS
 from app.providers.paystack import transformers
 
 #: Paystack has no refund idempotency and finds a refund only by its own id: a refund whose
@@ -19,22 +21,38 @@ REFUND_NOT_FINDABLE = ProviderAnswer(
 )
 
 
+@dataclass(frozen=True)
+class Response:
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
 class PaystackProvider:
     name = "paystack"
     #: The reference is ours, so charging is the only call.
     calls_to_charge = 1
 
-    def __init__(
-        self, secret_key: str, api_base: str, timeout: httpx.Timeout, limits: httpx.Limits
-    ) -> None:
-        self._client = httpx.AsyncClient(
-            base_url=api_base,
-            timeout=timeout,
-            limits=limits,
-            headers={"Authorization": f"Bearer {secret_key}"},
-            # A redirected charge could land anywhere; Paystack's API never redirects.
-            follow_redirects=False,
-        )
+    def __init__(self, secret_key: str, api_base: str, http: HttpOptions) -> None:
+        self._secret_key = secret_key
+        self._api_base = api_base.rstrip("/")
+        self._http = http
+        self._session: aiohttp.ClientSession | None = None
+
+    async def _call(self, method: str, path: str, body: object = None) -> Response:
+        """One call's status, headers and body; aiohttp's errors reach the caller."""
+        if self._session is None:
+            # Built inside the event loop that first calls Paystack: aiohttp binds to it.
+            self._session = aiohttp.ClientSession(
+                connector=self._http.connector(),
+                timeout=self._http.timeout(),
+                headers={"Authorization": f"Bearer {self._secret_key}"},
+            )
+        # A redirected charge could land anywhere; Paystack's API never redirects.
+        async with self._session.request(
+            method, self._api_base + path, json=body, allow_redirects=False
+        ) as response:
+            return Response(response.status, response.headers, await response.read())
 
     async def prepare(self, request: ChargeRequest) -> ProviderAnswer:
         # Paystack needs no object before the charge: the reference is our payment id.
@@ -47,8 +65,8 @@ class PaystackProvider:
             return replace(transformers.EMAIL_REQUIRED, provider_reference=provider_reference)
         body = transformers.charge_body(request, provider_reference)
         try:
-            response = await self._client.post(transformers.CHARGE_PATH, json=body)
-        except httpx.RequestError as error:
+            response = await self._call("POST", transformers.CHARGE_PATH, body)
+        except TRANSPORT_ERRORS as error:
             outcome = transformers.classify_transport_error(error)
             return replace(outcome, provider_reference=provider_reference)
         envelope = transformers.parse_envelope(response.content)
@@ -69,8 +87,8 @@ class PaystackProvider:
     async def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         path = transformers.VERIFY_PATH.format(reference=quote(provider_reference, safe=""))
         try:
-            response = await self._client.get(path)
-        except httpx.RequestError as error:
+            response = await self._call("GET", path)
+        except TRANSPORT_ERRORS as error:
             outcome = transformers.classify_transport_error(error)
             return replace(outcome, provider_reference=provider_reference)
         envelope = transformers.parse_envelope(response.content)
@@ -87,9 +105,7 @@ class PaystackProvider:
 
     async def refund(self, request: RefundRequest) -> ProviderAnswer:
         body = transformers.refund_body(request)
-        return await self._refund_call(
-            self._client.post(transformers.REFUND_PATH, json=body), request
-        )
+        return await self._refund_call(self._call("POST", transformers.REFUND_PATH, body), request)
 
     async def lookup_refund(
         self, request: RefundRequest, provider_refund_reference: str | None
@@ -99,15 +115,15 @@ class PaystackProvider:
         path = transformers.REFUND_FETCH_PATH.format(
             refund_id=quote(provider_refund_reference, safe="")
         )
-        return await self._refund_call(self._client.get(path), request, lookup=True)
+        return await self._refund_call(self._call("GET", path), request, lookup=True)
 
     async def _refund_call(
-        self, call: Awaitable[httpx.Response], request: RefundRequest, *, lookup: bool = False
+        self, call: Awaitable[Response], request: RefundRequest, *, lookup: bool = False
     ) -> ProviderAnswer:
         """A refund call's answer; a refused lookup says nothing of the refund itself."""
         try:
             response = await call
-        except httpx.RequestError as error:
+        except TRANSPORT_ERRORS as error:
             return transformers.classify_transport_error(error)
         envelope = transformers.parse_envelope(response.content)
         if response.status_code == 200:
@@ -118,4 +134,5 @@ class PaystackProvider:
         return transformers.as_refund_failure(failure)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()

@@ -7,8 +7,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
-
 from app.providers import outcome_rules
 from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
 from app.providers.outcome_rules import failure_message, retry_after_s
@@ -140,7 +138,7 @@ def classify_failure(
             return ProviderAnswer(Outcome.UNKNOWN, failure_message=message)
 
 
-def classify_transport_error(error: httpx.RequestError) -> ProviderAnswer:
+def classify_transport_error(error: BaseException) -> ProviderAnswer:
     return outcome_rules.transport_failure(error)
 
 

@@ -5,7 +5,9 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 
 import app.settings
 from app.providers.base import Outcome, ProviderAnswer
@@ -34,6 +36,12 @@ def settings(simulator_url: str) -> Settings:
 @pytest.fixture
 def payment_id() -> str:
     return new_id(PAYMENT_ID_PREFIX, 0)
+
+
+def refused_connection() -> aiohttp.ClientConnectorError:
+    """What aiohttp raises when a provider's port refuses the connection."""
+    key = ConnectionKey("127.0.0.1", 1, False, True, None, None, None)
+    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
 
 
 def closed_port_url() -> str:

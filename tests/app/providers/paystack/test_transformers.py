@@ -2,11 +2,12 @@
 
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
 from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
 from app.providers.paystack import transformers
+from tests.app.providers.conftest import refused_connection
 
 REQUEST = ChargeRequest(
     payment_id="pay_00test",
@@ -178,7 +179,7 @@ def test_failure_classification(
 
 
 def test_a_rate_limit_carries_its_delay_and_an_auth_failure_a_long_one() -> None:
-    limited = transformers.classify_failure(429, httpx.Headers({"Retry-After": "3"}), {})
+    limited = transformers.classify_failure(429, {"Retry-After": "3"}, {})
     refused = transformers.classify_failure(401, {}, {"message": "Invalid key"})
 
     assert limited.retry_after_s == 3.0
@@ -199,18 +200,20 @@ def test_a_refused_request_is_declined_with_paystacks_code_when_given() -> None:
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (httpx.ConnectError("Connection refused"), Outcome.RETRYABLE),
-        (httpx.ConnectTimeout("timed out"), Outcome.RETRYABLE),
-        (httpx.PoolTimeout("no connection free"), Outcome.RETRYABLE),
-        (httpx.ReadTimeout("timed out"), Outcome.UNKNOWN),
-        (httpx.WriteTimeout("timed out"), Outcome.UNKNOWN),
-        (httpx.ReadError("reset"), Outcome.UNKNOWN),
-        (httpx.RemoteProtocolError("Server disconnected"), Outcome.UNKNOWN),
-        (httpx.DecodingError("bad gzip"), Outcome.UNKNOWN),
+        (refused_connection(), Outcome.RETRYABLE),
+        (
+            aiohttp.ConnectionTimeoutError("no connection within the connect timeout"),
+            Outcome.RETRYABLE,
+        ),
+        (aiohttp.SocketTimeoutError("timed out reading"), Outcome.UNKNOWN),
+        (TimeoutError(), Outcome.UNKNOWN),
+        (aiohttp.ClientOSError(104, "Connection reset by peer"), Outcome.UNKNOWN),
+        (aiohttp.ServerDisconnectedError(), Outcome.UNKNOWN),
+        (aiohttp.ClientPayloadError("bad gzip"), Outcome.UNKNOWN),
     ],
 )
 def test_transport_errors_are_retryable_only_before_sending(
-    error: httpx.RequestError, expected: Outcome
+    error: Exception, expected: Outcome
 ) -> None:
     assert transformers.classify_transport_error(error).outcome is expected
 

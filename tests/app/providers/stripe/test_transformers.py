@@ -2,13 +2,14 @@
 
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 import stripe
 from stripe._api_requestor import _APIRequestor
 
 from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
 from app.providers.stripe import transformers
+from tests.app.providers.conftest import refused_connection
 
 REQUEST = ChargeRequest(
     payment_id="pay_00test",
@@ -177,9 +178,8 @@ def test_decline_code_prefers_a_specific_issuer_reason(
 @pytest.mark.parametrize(
     "cause",
     [
-        httpx.ConnectError("Connection refused"),
-        httpx.ConnectTimeout("timed out"),
-        httpx.PoolTimeout("no connection free"),
+        refused_connection(),
+        aiohttp.ConnectionTimeoutError("no connection within the connect timeout"),
     ],
 )
 def test_a_request_that_never_left_is_retryable(cause: Exception) -> None:
@@ -191,10 +191,10 @@ def test_a_request_that_never_left_is_retryable(cause: Exception) -> None:
 @pytest.mark.parametrize(
     "cause",
     [
-        httpx.ReadTimeout("timed out"),
-        httpx.ReadError("reset"),
-        httpx.RemoteProtocolError("Server disconnected without sending a response."),
-        httpx.WriteTimeout("timed out"),
+        aiohttp.SocketTimeoutError("timed out reading"),
+        TimeoutError(),
+        aiohttp.ClientOSError(104, "Connection reset by peer"),
+        aiohttp.ServerDisconnectedError(),
         None,
     ],
 )
