@@ -6,6 +6,7 @@ from dramatiq.middleware import Middleware, default_middleware
 
 from actors.middleware import retries
 from actors.middleware.merchant_sync import MerchantSync
+from actors.middleware.one_stop import OneStop
 from actors.streams.broker import StreamsBroker
 from actors.streams.options import StreamOptions
 from app.queue.connection import worker_async_client, worker_client
@@ -32,7 +33,7 @@ def build_broker() -> StreamsBroker:
             shutdown_grace_ms=config.worker_shutdown_grace_s * 1000,
         ),
         async_client=worker_async_client(config),
-        middleware=[*worker_middleware(), MerchantSync()],
+        middleware=[*worker_middleware(), MerchantSync(), OneStop()],
     )
 
 

@@ -9,14 +9,14 @@ One simulator process serves every run; each case sets its latency with `POST /_
 with N payments of which one in ten goes to Paystack:
 
 - paystream (bench/settlement/paystream.py): a private redis-server (AOF everysec, as
-  production should run) and a fresh migrated database. The Procfile's `web:` line, under
-  honcho, accepts N payments from 32 concurrent clients while no worker runs; then the
-  Procfile's `worker:` line starts under honcho, provider rate limits lifted, and the clock runs
-  from its start until every payment's recovery point in Redis is terminal (one pipelined HGET
-  per open payment every 100 ms). Accept→terminal latency runs from each payment's 202 to the
-  first poll that saw it terminal. RSS: VmRSS of the forked Dramatiq worker processes, sampled
-  every 200 ms. Every payment must end terminal and every recorded one charged exactly once
-  (`GET /_sim/charges`), or the run stops without a figure.
+  production should run) and a fresh migrated database. The Procfile's `web:` line, run by
+  `sh -c` as a platform runs it, accepts N payments from 32 concurrent clients while no worker
+  runs; then the Procfile's `worker:` line starts the same way, provider rate limits lifted,
+  and the clock runs from its start until every payment's recovery point in Redis is terminal
+  (one pipelined HGET per open payment every 100 ms). Accept→terminal latency runs from each
+  payment's 202 to the first poll that saw it terminal. RSS: VmRSS of the forked Dramatiq
+  worker processes, sampled every 200 ms. Every payment must end terminal and every recorded
+  one charged exactly once (`GET /_sim/charges`), or the run stops without a figure.
 - the naive peer (bench/naive_peer, driven by bench/settlement/peer.py): stock Dramatiq on the
   same Redis (db 1) with its default processes and threads, the same N payments enqueued first,
   one actor per payment (create + confirm over sync httpx, one INSERT); the clock runs from
@@ -24,8 +24,10 @@ with N payments of which one in ten goes to Paystack:
 - the ceiling (bench/settlement/simulator.py): wrk drives the simulator directly with
   paystream's per-payment provider calls for 5 s: the payments/s the simulator itself serves.
 
-Defaults: N = 3,000 per case; the 0ms case runs the Procfile's worker defaults, the 200ms and
-lognormal cases WORKER_PROCESSES=1 (DESIGN §7 asks for one worker process there).
+Defaults: N = 10,000 at 0ms and 6,000 otherwise (so a worker's boot, about a second, is a small
+part of its drain, and the peer's drain still ends); the 0ms case runs the Procfile's worker
+defaults, the 200ms and lognormal cases WORKER_PROCESSES=1 (DESIGN §7 asks for one worker
+process there).
 """
 
 import argparse
@@ -40,12 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.settlement import paystream, peer, simulator  # noqa: E402
 from bench.settlement.figures import Ceiling, Drain  # noqa: E402
-from bench.settlement.processes import HONCHO  # noqa: E402
 from tests.support.processes import Process, free_port, python_argv, wait_for_http  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
 from tests.support.simulator import FAULT_FREE, Simulator  # noqa: E402
 
-PAYMENTS_DEFAULT = 3_000
 #: Payments of every hundred charged through Paystack (one call) rather than Stripe (two).
 PAYSTACK_PERCENT = 10
 SETTLE_TIMEOUT_S_DEFAULT = 1_800
@@ -62,21 +62,25 @@ class LatencyCase:
     latency: dict[str, object]
     #: DESIGN §7 states this case's figure for ONE worker process.
     one_worker_process: bool
+    #: Enough that a worker's boot is a small part of its drain, and the peer's still ends.
+    payments_default: int
 
 
 CASES = {
-    "0ms": LatencyCase("0ms", "no provider latency", {"latency_ms": 0}, False),
+    "0ms": LatencyCase("0ms", "no provider latency", {"latency_ms": 0}, False, 10_000),
     "200ms": LatencyCase(
         "200ms",
         "provider latency 200 ms, uniform, no jitter",
         {"latency_distribution": "uniform", "latency_ms": 200, "latency_jitter_ms": 0},
         True,
+        6_000,
     ),
     "lognormal": LatencyCase(
         "lognormal",
         "provider latency lognormal, median 200 ms, p99 1,000 ms",
         {"latency_distribution": "lognormal", "latency_ms": 200, "latency_p99_ms": 1000},
         True,
+        6_000,
     ),
 }
 
@@ -102,7 +106,7 @@ def worker_knobs(case: LatencyCase, processes: int | None) -> tuple[dict[str, st
 def run_case(
     case: LatencyCase, sim: Simulator, options: argparse.Namespace, log_dir: Path
 ) -> CaseResult:
-    count = options.payments or PAYMENTS_DEFAULT
+    count = options.payments or case.payments_default
     print(f"\n== {case.name}: {case.description}; {count:,} payments ==", flush=True)
     sim.configure(**{**FAULT_FREE, **case.latency})
     redis_server = RedisServer(log_dir / f"redis-{case.name}", appendonly=True)
@@ -214,7 +218,9 @@ def parse_options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     known = ", ".join(CASES)
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated: {known}")
-    parser.add_argument("--payments", type=int, help=f"per case (default {PAYMENTS_DEFAULT:,})")
+    parser.add_argument(
+        "--payments", type=int, help="per case (default: 10,000 at 0 ms, 6,000 otherwise)"
+    )
     parser.add_argument("--worker-processes", type=int, help="WORKER_PROCESSES for every case")
     parser.add_argument("--skip-peer", action="store_true", help="paystream and ceiling only")
     parser.add_argument("--ceiling-connections", type=int, default=CEILING_CONNECTIONS)
@@ -234,8 +240,6 @@ def main() -> None:
     options = parse_options()
     # SIGTERM unwinds like Ctrl-C, so every process and database is cleaned up.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    if not HONCHO.exists():
-        raise SystemExit("honcho is missing: install with scripts/install")
     simulator.ensure_wrk()
     try:
         results = run_cases(options)

@@ -1,4 +1,7 @@
-"""Chaos: 2,000 payments through real processes while everything that can break, breaks.
+"""Chaos: payments through real processes while everything that can break, breaks.
+
+The first test sends 2,000 payments through the whole stack under every fault at once; the
+second kills worker processes that each hold hundreds of payments in flight mid-call.
 
 The simulator fails 10 % of charge calls with a 500 before charging and makes 3 % ambiguous
 (charged, then a 500 or an answer that hangs past the client timeout). A worker process is
@@ -24,7 +27,13 @@ import psycopg
 import pytest
 
 from tests.conftest import migrate
-from tests.support.payments import dead_letter_count, wait_until_terminal
+from tests.support.payments import (
+    dead_letter_count,
+    ids_of,
+    send_card_payments,
+    wait_for_in_flight,
+    wait_until_terminal,
+)
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer
 from tests.support.simulator import Simulator
@@ -251,3 +260,51 @@ def test_nothing_lost_nothing_doubled_under_chaos(chaos: Chaos) -> None:
         f"{faults.redis_outage_s:.1f} s, answers {dict(statuses)}, drained "
         f"{drained_s:.1f} s after the last fault"
     )
+
+
+IN_FLIGHT_PAYMENTS = 1_500
+IN_FLIGHT_LATENCY_MS = 200
+#: A worker is killed each time at least this many of its messages are in flight.
+IN_FLIGHT_AT_KILL = 200
+IN_FLIGHT_KILLS = 3
+IN_FLIGHT_FAULTS = {"fail_after_rate": 0.02, "hang_after_rate": 0.01, "hang_ms": 3_500}
+
+
+@pytest.fixture
+def backlog_stack(
+    private_redis: RedisServer, fresh_database_url: str, tmp_path: Path
+) -> Iterator[Stack]:
+    env = {
+        "PROVIDER_TIMEOUT_S": str(PROVIDER_TIMEOUT_S),
+        "CHARGE_TIME_LIMIT_S": str(CHARGE_TIME_LIMIT_S),
+        "RECLAIM_GRACE_S": str(RECLAIM_GRACE_S),
+    }
+    yield from running_stack(private_redis.url, fresh_database_url, tmp_path, env, workers=0)
+
+
+def test_workers_killed_with_hundreds_in_flight_lose_and_double_nothing(
+    backlog_stack: Stack,
+) -> None:
+    """At 200 ms provider latency one worker process holds hundreds of payments mid-call; it
+    is SIGKILLed, again and again, its replacement each time taking over what it held."""
+    stack = backlog_stack
+    simulator = Simulator(stack.simulator_url)
+    simulator.configure(latency_ms=IN_FLIGHT_LATENCY_MS, **IN_FLIGHT_FAULTS)
+    payment_ids = ids_of(send_card_payments(stack, IN_FLIGHT_PAYMENTS, "in-flight"))
+    stack.workers.start()
+    seen = []
+    for _ in range(IN_FLIGHT_KILLS):
+        seen.append(wait_for_in_flight(stack.env["REDIS_URL"], IN_FLIGHT_AT_KILL))
+        stack.workers.kill_oldest()
+
+    final = wait_until_terminal(stack, payment_ids, DRAIN_TIMEOUT_S)
+
+    assert {payment["status"] for payment in final.values()} == {"succeeded"}
+    charges = collections.Counter(charge["payment_id"] for charge in simulator.charges())
+    assert charges == collections.Counter(payment_ids), "each charged exactly once"
+    moved = {c["payment_id"]: (c["amount"], c["currency"].lower()) for c in simulator.charges()}
+    assert moved == ledger_captures(stack.env["DATABASE_URL"])
+    assert dead_letter_count(stack.env["REDIS_URL"]) == 0
+    verified = cli(stack.env, "ledger", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    print(f"in flight when killed: {seen}")

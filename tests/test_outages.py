@@ -1,8 +1,10 @@
 """One test per failure mode, each with real processes on a Redis and PostgreSQL of its own:
 PostgreSQL down, a provider down, Redis killed and restarted on its AOF, a worker killed with
-SIGKILL mid-charge. In each, nothing accepted is lost and nothing is charged twice."""
+SIGKILL mid-charge, a worker stopped with SIGTERM mid-charge. In each, nothing accepted is lost
+and nothing is charged twice."""
 
 import collections
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,9 @@ from tests.support.payments import (
     dead_letter_count,
     ids_of,
     ledger_transactions_by_reference,
+    pending_count,
     send_card_payments,
+    wait_for_in_flight,
     wait_until_terminal,
 )
 from tests.support.postgres_server import PostgresServer
@@ -32,6 +36,11 @@ CHARGED_TIMEOUT_S = 60.0
 PROVIDER_OUTAGE_S = 5.0
 #: Provider latency that keeps a worker mid-call when it is killed.
 SLOW_PROVIDER_MS = 1_500
+#: A provider so slow that nothing in flight finishes within a stopping worker's grace.
+STUCK_PROVIDER_MS = 8_000
+SHUTDOWN_GRACE_S = 1
+#: Platforms send SIGKILL 30 s after SIGTERM; a worker must be gone well before.
+SHUTDOWN_BOUND_S = 25
 #: Short attempt limits so a killed worker's entries are reclaimed within seconds.
 FAST_RECLAIM_ENV = {"CHARGE_TIME_LIMIT_S": "4", "RECLAIM_GRACE_S": "1", "PROVIDER_TIMEOUT_S": "3"}
 
@@ -166,4 +175,35 @@ def test_a_worker_killed_mid_charge_is_reclaimed_and_charges_once(
     stack.workers.kill_oldest()
     stack.workers.kill_oldest()
 
+    assert_settled_once(stack, payment_ids)
+
+
+@pytest.fixture
+def quick_grace_stack(
+    private_redis: RedisServer, fresh_database_url: str, tmp_path: Path
+) -> Iterator[Stack]:
+    env = {"WORKER_SHUTDOWN_GRACE_S": str(SHUTDOWN_GRACE_S)}
+    yield from running_stack(private_redis.url, fresh_database_url, tmp_path, env, workers=1)
+
+
+def test_a_stopped_worker_hands_back_what_it_could_not_finish_in_its_grace(
+    quick_grace_stack: Stack,
+) -> None:
+    """SIGTERM, as a platform sends before it kills: the worker lets its messages in flight
+    finish for the grace, hands the rest back for others to take at once (not after a reclaim
+    timeout), and exits well inside the platform's 30 s."""
+    stack = quick_grace_stack
+    simulator = Simulator(stack.simulator_url)
+    simulator.configure(latency_ms=STUCK_PROVIDER_MS)
+    payment_ids = ids_of(send_card_payments(stack, PAYMENTS, "stopped"))
+    wait_for_in_flight(stack.env["REDIS_URL"], PAYMENTS)
+
+    worker = stack.workers.running.popleft()
+    worker.kill(signal.SIGTERM)
+    worker.popen.wait(timeout=SHUTDOWN_BOUND_S)  # raises if the worker outstays the platform
+    stack.workers.stopped.append(worker)
+
+    assert pending_count(stack.env["REDIS_URL"]) == 0, "everything unfinished was handed back"
+    simulator.configure(latency_ms=0)
+    stack.workers.start()
     assert_settled_once(stack, payment_ids)

@@ -255,7 +255,7 @@ def run(
         env = {**paystream_env(redis_url, database_url, simulator_url), **knobs[0]}
         accepted = accept_backlog(env, count, paystack_percent, log_dir)
         command = expanded(procfile_line("worker"), env)
-        print(f"    worker: honcho start worker → `{command}` ({knobs[1]})", flush=True)
+        print(f"    worker: the Procfile's line → `{command}` ({knobs[1]})", flush=True)
         watched = drain(env, list(accepted), log_dir, timeout_s)
     finally:
         drop_database(database_url)

@@ -7,9 +7,6 @@ from pathlib import Path
 
 from tests.support.processes import ROOT, Process
 
-#: honcho sits next to this interpreter (scripts/install puts it there: the bench extra).
-HONCHO = Path(sys.executable).parent / "honcho"
-
 
 def venv_path() -> str:
     """PATH with this interpreter's folder first: the Procfile's commands come from its venv."""
@@ -25,7 +22,7 @@ def procfile_line(name: str) -> str:
 
 
 def expanded(command: str, env: dict[str, str]) -> str:
-    """The command as the shell honcho starts will expand it, for the report."""
+    """The command as the shell that starts it expands it, for the report."""
     shown = subprocess.run(
         ["sh", "-c", f"echo {command}"],
         env={**os.environ, **env},
@@ -37,12 +34,12 @@ def expanded(command: str, env: dict[str, str]) -> str:
 
 
 def procfile_process(name: str, env: dict[str, str], log_dir: Path, port: int) -> Process:
-    """``honcho start NAME``: the Procfile's line, with PORT set to ``port``."""
-    if not HONCHO.exists():
-        raise SystemExit("honcho is missing: install with scripts/install")
-    # No .env file: the benchmark's environment alone decides, whatever a developer keeps there.
-    argv = [str(HONCHO), "start", "--env", os.devnull, "--no-prefix", "-p", str(port), name]
-    return Process(name, argv, env, log_dir)
+    """The Procfile's line run by a shell, as a platform runs it, with PORT set to ``port``.
+
+    ``exec``: the shell becomes the command, so the process watched is the command itself,
+    started exactly as the naive peer's worker is (no process manager in between)."""
+    argv = ["sh", "-c", f"exec {procfile_line(name)}"]
+    return Process(name, argv, {**env, "PATH": venv_path(), "PORT": str(port)}, log_dir)
 
 
 def ensure_running(process: Process) -> None:

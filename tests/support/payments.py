@@ -9,7 +9,7 @@ import psycopg
 import redis
 
 from app.queue.dispatch import PAYMENTS_QUEUE
-from app.queue.keys import dead_key
+from app.queue.keys import CONSUMER_GROUP, dead_key, stream_key
 from app.settings import load
 from tests.support.stack import Stack
 
@@ -51,6 +51,29 @@ def dead_letter_count(redis_url: str) -> int:
         return sum(int(client.xlen(dead_key(p, PAYMENTS_QUEUE))) for p in partitions)
     finally:
         client.close()
+
+
+def pending_count(redis_url: str) -> int:
+    """Messages delivered to a worker and not settled yet (in flight), over every partition."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        streams = [stream_key(p, PAYMENTS_QUEUE) for p in range(load().stream_partitions)]
+        summaries = [client.xpending(stream, CONSUMER_GROUP) for stream in streams]
+        return sum(int(summary["pending"]) for summary in summaries)
+    except redis.ResponseError:  # no group yet: no worker has read anything
+        return 0
+    finally:
+        client.close()
+
+
+def wait_for_in_flight(redis_url: str, count: int, timeout_s: float = SETTLE_TIMEOUT_S) -> int:
+    """Until at least ``count`` messages are in flight; how many were seen."""
+    deadline = time.monotonic() + timeout_s
+    while (seen := pending_count(redis_url)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"only {seen} messages were ever in flight, not {count}")
+        time.sleep(POLL_INTERVAL_S)
+    return seen
 
 
 def wait_until_terminal(
