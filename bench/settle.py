@@ -13,7 +13,7 @@ with N payments of which one in ten goes to Paystack:
   `sh -c` as a platform runs it, accepts N payments from 32 concurrent clients while no worker
   runs; then the Procfile's `worker:` line starts the same way, provider rate limits lifted,
   and the clock runs from its start until every payment's recovery point in Redis is terminal
-  (one pipelined HGET per open payment every 100 ms). Accept→terminal latency runs from each
+  (one pipelined HGET per open payment every 250 ms). Accept→terminal latency runs from each
   payment's 202 to the first poll that saw it terminal. RSS: VmRSS of the forked Dramatiq
   worker processes, sampled every 200 ms. Every payment must end terminal and every recorded
   one charged exactly once (`GET /_sim/charges`), or the run stops without a figure.
