@@ -33,5 +33,12 @@ CARDS: dict[str, TestCard] = {
         "insufficient_funds",
         "Your card has insufficient funds.",
     ),
-    "pm_card_authenticationRequired": TestCard(CardOutcome.REQUIRE_ACTION, "visa"),
+    # Off-session, Stripe refuses it as a card error with this code; on-session it asks for 3DS.
+    "pm_card_authenticationRequired": TestCard(
+        CardOutcome.REQUIRE_ACTION,
+        "visa",
+        "authentication_required",
+        "authentication_required",
+        "Your card was declined. This transaction requires authentication.",
+    ),
 }

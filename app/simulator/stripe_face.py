@@ -41,7 +41,7 @@ from app.simulator.wire import (
     Answer,
     BodyTooLarge,
     Headers,
-    bearer_key,
+    bearer_or_basic_key,
     json_bytes,
     json_response,
     pause,
@@ -102,7 +102,7 @@ class StripeFace(Face):
 
     async def _get(self, request: Request, prepare: PrepareRead) -> Response:
         request_id = new_request_id()
-        if bearer_key(request) is None:
+        if bearer_or_basic_key(request) is None:
             return _unauthorized(request, request_id)
         await pause(self.faults)
         try:
@@ -113,7 +113,7 @@ class StripeFace(Face):
 
     async def _post(self, request: Request, prepare: Prepare, *, faulty: bool) -> Response:
         request_id = new_request_id()
-        api_key = bearer_key(request)
+        api_key = bearer_or_basic_key(request)
         if api_key is None:
             return _unauthorized(request, request_id)
         method = await self._payment_method(request) if faulty else None
@@ -301,7 +301,7 @@ def _unauthorized(request: Request, request_id: str) -> Response:
             "YOUR_SECRET_KEY')."
         )
     else:
-        message = "Invalid API Key provided: expected 'Authorization: Bearer sk_...'."
+        message = "Invalid API Key provided: expected Bearer or Basic auth with a secret key."
     body = error_body("invalid_request_error", message)
     return json_response(401, body, (("Request-Id", request_id),))
 

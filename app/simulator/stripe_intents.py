@@ -2,8 +2,9 @@
 
     requires_payment_method ─┐
     requires_confirmation ───┼─ confirm ─→ succeeded (money moves; final)
-    requires_action ─────────┘         ├─→ requires_payment_method (declined)
-                                       └─→ requires_action (authentication required)
+    requires_action ─────────┘         ├─→ requires_payment_method (declined, or off-session
+                                       │   authentication required: 402, as Stripe answers)
+                                       └─→ requires_action (on-session authentication required)
 
 Only ``succeeded`` moves money, and no transition leaves it, so one intent is charged once.
 """
@@ -57,12 +58,13 @@ def create(state: SimState, request: CreateIntent) -> Answer:
         state.payment_intents[intent.id] = intent
         if not request.confirm:
             return Answer(200, intent_json(intent), changed=True)
-        return replace(_confirm(state, intent, None), changed=True)
+        return replace(_confirm(state, intent, None, request.off_session), changed=True)
 
 
 def confirm(state: SimState, intent_id: str, request: ConfirmIntent) -> Answer:
     with state.lock:
-        return _confirm(state, _intent(state, intent_id), request.payment_method)
+        intent = _intent(state, intent_id)
+        return _confirm(state, intent, request.payment_method, request.off_session)
 
 
 def retrieve(state: SimState, intent_id: str) -> Answer:
@@ -114,7 +116,9 @@ def _intent(state: SimState, intent_id: str) -> PaymentIntent:
     return intent
 
 
-def _confirm(state: SimState, intent: PaymentIntent, payment_method: str | None) -> Answer:
+def _confirm(
+    state: SimState, intent: PaymentIntent, payment_method: str | None, off_session: bool
+) -> Answer:
     if intent.status not in CONFIRMABLE_STATUSES:
         return _unexpected_state(intent)
     if payment_method is not None:
@@ -126,6 +130,9 @@ def _confirm(state: SimState, intent: PaymentIntent, payment_method: str | None)
         case CardOutcome.SUCCEED:
             return _succeed(state, intent)
         case CardOutcome.DECLINE:
+            return _decline(intent, card)
+        case CardOutcome.REQUIRE_ACTION if off_session:
+            # The customer is not there to authenticate: Stripe refuses it as a card error.
             return _decline(intent, card)
         case CardOutcome.REQUIRE_ACTION:
             return _require_action(intent)

@@ -31,7 +31,9 @@ CREATE_INTENT_PARAMS = frozenset(
 CONFIRM_INTENT_PARAMS = frozenset({"payment_method", "off_session", "return_url"})
 CREATE_REFUND_PARAMS = frozenset({"payment_intent", "amount", "reason", "metadata"})
 REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
-OFF_SESSION_VALUES = frozenset({"true", "false", "one_off", "recurring"})
+#: ``off_session`` values meaning the customer is not in the flow; "false" means they are.
+OFF_SESSION_TRUE_VALUES = frozenset({"true", "one_off", "recurring"})
+OFF_SESSION_VALUES = OFF_SESSION_TRUE_VALUES | {"false"}
 
 # `metadata[payment_id]` → ("metadata", "payment_id"); one level is all these endpoints take.
 _NESTED_NAME = re.compile(r"^([a-z_]+)\[([^\[\]]+)\]$")
@@ -71,6 +73,8 @@ class CreateIntent:
     currency: str
     payment_method: str | None
     confirm: bool
+    #: The customer is not in the flow: a card that wants authentication is refused (402).
+    off_session: bool
     customer: str | None
     description: str | None
     metadata: dict[str, str]
@@ -79,6 +83,7 @@ class CreateIntent:
 @dataclass(frozen=True, slots=True)
 class ConfirmIntent:
     payment_method: str | None
+    off_session: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +153,7 @@ def nest(pairs: Pairs) -> Form:
 
 def parse_create_intent(form: Form) -> CreateIntent:
     _refuse_unknown(form, CREATE_INTENT_PARAMS)
-    _off_session(form)
+    off_session = _off_session(form)
     payment_method = _payment_method(form)
     confirm = _boolean(form, "confirm") or False
     if confirm and payment_method is None:
@@ -162,6 +167,7 @@ def parse_create_intent(form: Form) -> CreateIntent:
         currency=_currency(form),
         payment_method=payment_method,
         confirm=confirm,
+        off_session=off_session,
         customer=_text(form, "customer"),
         description=_text(form, "description"),
         metadata=_metadata(form),
@@ -170,8 +176,7 @@ def parse_create_intent(form: Form) -> CreateIntent:
 
 def parse_confirm_intent(form: Form) -> ConfirmIntent:
     _refuse_unknown(form, CONFIRM_INTENT_PARAMS)
-    _off_session(form)
-    return ConfirmIntent(payment_method=_payment_method(form))
+    return ConfirmIntent(payment_method=_payment_method(form), off_session=_off_session(form))
 
 
 def parse_create_refund(form: Form) -> CreateRefund:
@@ -256,11 +261,11 @@ def _boolean(form: Form, name: str) -> bool | None:
     return value == "true"
 
 
-def _off_session(form: Form) -> None:
-    # Validated for fidelity only: off-session or not, the test cards answer the same here.
+def _off_session(form: Form) -> bool:
     value = _text(form, "off_session")
     if value is not None and value not in OFF_SESSION_VALUES:
         raise invalid(f"Invalid off_session: {value}", param="off_session")
+    return value in OFF_SESSION_TRUE_VALUES
 
 
 def _currency(form: Form) -> str:

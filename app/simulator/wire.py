@@ -1,6 +1,8 @@
 """HTTP plumbing both provider faces share: bodies in, JSON out, bearer keys, waiting."""
 
 import asyncio
+import base64
+import binascii
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -49,9 +51,29 @@ def raw_json_response(status_code: int, content: bytes, headers: Headers = ()) -
 def bearer_key(request: Request) -> str | None:
     """The secret key of an ``Authorization: Bearer sk_…`` header; None when absent or malformed."""
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.startswith(API_KEY_PREFIX):
+    if scheme.lower() != "bearer":
         return None
-    return key if len(key) > len(API_KEY_PREFIX) else None
+    return _secret_key(key)
+
+
+def bearer_or_basic_key(request: Request) -> str | None:
+    """Stripe's two ways of sending the key: as a bearer token, or as the HTTP Basic user with
+    an empty password (``curl -u sk_test_…:``)."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return bearer_key(request)
+    try:
+        user_password = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, _, _ = user_password.partition(":")
+    return _secret_key(user)
+
+
+def _secret_key(key: str) -> str | None:
+    if not key.startswith(API_KEY_PREFIX) or len(key) == len(API_KEY_PREFIX):
+        return None
+    return key
 
 
 async def read_body(request: Request) -> bytes:

@@ -136,10 +136,29 @@ def test_sdk_declined_intent_can_be_confirmed_with_another_card(
     assert len(charges()) == 1
 
 
-def test_sdk_authentication_required_needs_action(
+def test_sdk_authentication_required_off_session_is_a_402_card_error(
     stripe_client: stripe.StripeClient, charges: Charges
 ) -> None:
+    """As Stripe answers a merchant-initiated charge the issuer wants authenticated."""
     params = intent_params("pay_e", "pm_card_authenticationRequired", confirm=True)
+
+    with pytest.raises(stripe.CardError) as raised:
+        stripe_client.v1.payment_intents.create(params=params)
+
+    assert raised.value.http_status == 402
+    assert raised.value.code == "authentication_required"
+    intent = error_of(raised)["payment_intent"]
+    assert intent["status"] == "requires_payment_method"
+    assert intent["last_payment_error"]["code"] == "authentication_required"
+    assert intent["client_secret"].startswith(intent["id"] + "_secret_")
+    assert charges() == []
+
+
+def test_sdk_authentication_required_on_session_needs_action(
+    stripe_client: stripe.StripeClient, charges: Charges
+) -> None:
+    params = intent_params("pay_e2", "pm_card_authenticationRequired", confirm=True)
+    params["off_session"] = False
 
     intent = stripe_client.v1.payment_intents.create(params=params)
 
@@ -515,6 +534,17 @@ def test_sdk_with_a_bad_key_raises_authentication_error(sim: httpx.Client) -> No
             client.v1.payment_intents.retrieve("pi_x")
     finally:
         http_client.close()
+
+
+def test_the_key_is_accepted_as_the_basic_auth_user_as_stripe_does(sim: httpx.Client) -> None:
+    """``curl -u sk_test_…:`` is Stripe's own documented way; the face must not be stricter."""
+    as_user = sim.post("/v1/payment_intents", data=form("pay_basic"), auth=("sk_test_basic", ""))
+    as_password = sim.post("/v1/payment_intents", data=form("pay_basic2"), auth=("", "sk_test_x"))
+    garbled = sim.get("/v1/payment_intents/pi_x", headers={"Authorization": "Basic !!!"})
+
+    assert as_user.status_code == 200, as_user.text
+    assert as_user.json()["metadata"] == {"payment_id": "pay_basic"}
+    assert as_password.status_code == garbled.status_code == 401
 
 
 def test_unknown_stripe_route_answers_stripe_json(api: httpx.Client) -> None:
