@@ -168,4 +168,12 @@ def _record_refund(
 def _movement(transaction: PaystackTransaction, amount: int) -> Movement:
     # Lower-case like our payments and Stripe, so one list compares across providers.
     currency = transaction.currency.lower()
-    return Movement(PROVIDER, transaction.reference, amount, currency, transaction.reference)
+    reference = transaction.reference
+    return Movement(PROVIDER, _payment_id(transaction), amount, currency, reference, reference)
+
+
+def _payment_id(transaction: PaystackTransaction) -> str:
+    """Who the money is for: the payment id a client put in the metadata, else the reference."""
+    metadata = transaction.metadata
+    named = metadata.get("payment_id") if isinstance(metadata, dict) else None
+    return named if isinstance(named, str) else transaction.reference

@@ -13,9 +13,9 @@ REFERENCE_LENGTH_MAX = 100
 EMAIL_LENGTH_MAX = 254
 CURRENCY_DEFAULT = "NGN"
 CURRENCIES = frozenset({"NGN", "GHS", "ZAR", "KES", "USD"})
-#: Paystack allows only alphanumerics, '-', '.' and '='. The simulator also allows '_', because
-#: our payment ids (`pay_…`) are the references; this is a deliberate deviation.
-_REFERENCE = re.compile(r"^[A-Za-z0-9\-.=_]+$")
+#: Paystack's documented rule: "Only -, ., = and alphanumeric characters allowed".
+_REFERENCE = re.compile(r"^[A-Za-z0-9\-.=]+$")
+REFERENCE_REFUSED_MESSAGE = "Invalid reference: only -, ., = and alphanumeric characters allowed"
 
 
 class PaystackError(Exception):
@@ -122,9 +122,7 @@ def _reference(body: dict[str, Any]) -> str | None:
         or len(reference) > REFERENCE_LENGTH_MAX
         or _REFERENCE.match(reference) is None
     ):
-        raise PaystackError(
-            400, "Invalid transaction reference: only alphanumerics and -, ., =, _ are allowed"
-        )
+        raise PaystackError(400, REFERENCE_REFUSED_MESSAGE)
     return reference
 
 

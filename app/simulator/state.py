@@ -90,11 +90,14 @@ class Movement:
     """One movement of money, as `GET /_sim/charges` and `GET /_sim/refunds` list it."""
 
     provider: str
-    #: Our payment id: the PaymentIntent's ``metadata[payment_id]`` or the Paystack reference.
+    #: Our payment id: the ``metadata[payment_id]`` of the PaymentIntent or the Paystack
+    #: transaction (for a Paystack charge without one, its reference).
     payment_id: str | None
     amount: int
     currency: str
     provider_reference: str
+    #: Paystack only: the reference exactly as the client sent it.
+    reference: str | None = None
 
     def as_json(self) -> dict[str, object]:
         # The control endpoints list a movement field for field, under the fields' own names.

@@ -1,5 +1,6 @@
-"""Paystack over aiohttp (see ``app.providers.http``): charge a saved authorization with
-``reference`` = our payment id, and verify that reference after any ambiguous answer.
+"""Paystack over aiohttp (see ``app.providers.http``): charge a saved authorization with a
+``reference`` mapped one-to-one from our payment id (``transformers.reference_of``), and verify
+that reference after any ambiguous answer.
 """
 
 from collections.abc import Awaitable, Mapping
@@ -55,53 +56,54 @@ class PaystackProvider:
             return Response(response.status, response.headers, await response.read())
 
     async def prepare(self, request: ChargeRequest) -> ProviderAnswer:
-        # Paystack needs no object before the charge: the reference is our payment id.
+        # Paystack needs no object before the charge: the reference is our payment id's.
         if not request.customer_email:
             return transformers.EMAIL_REQUIRED
-        return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=request.payment_id)
+        reference = transformers.reference_of(request.payment_id)
+        return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=reference)
 
     async def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
+        reference = transformers.reference_of(provider_reference)
         if not request.customer_email:
-            return replace(transformers.EMAIL_REQUIRED, provider_reference=provider_reference)
-        body = transformers.charge_body(request, provider_reference)
+            return replace(transformers.EMAIL_REQUIRED, provider_reference=reference)
+        body = transformers.charge_body(request, reference)
         try:
             response = await self._call("POST", transformers.CHARGE_PATH, body)
         except TRANSPORT_ERRORS as error:
             outcome = transformers.classify_transport_error(error)
-            return replace(outcome, provider_reference=provider_reference)
+            return replace(outcome, provider_reference=reference)
         envelope = transformers.parse_envelope(response.content)
         if transformers.is_duplicate_reference(response.status_code, envelope):
             # An earlier attempt under this reference ran and its answer was lost; Paystack
             # will never charge the reference twice, and verify tells what that attempt did.
-            return transformers.as_charge_answer(await self.lookup(request, provider_reference))
+            return transformers.as_charge_answer(await self.lookup(request, reference))
         if response.status_code == 200:
-            outcome = transformers.transaction_answer(envelope, request)
+            outcome = transformers.transaction_answer(envelope, request, reference)
         else:
             outcome = transformers.classify_failure(
                 response.status_code, response.headers, envelope
             )
-        return replace(
-            transformers.as_charge_answer(outcome), provider_reference=provider_reference
-        )
+        return replace(transformers.as_charge_answer(outcome), provider_reference=reference)
 
     async def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
-        path = transformers.VERIFY_PATH.format(reference=quote(provider_reference, safe=""))
+        reference = transformers.reference_of(provider_reference)
+        path = transformers.VERIFY_PATH.format(reference=quote(reference, safe=""))
         try:
             response = await self._call("GET", path)
         except TRANSPORT_ERRORS as error:
             outcome = transformers.classify_transport_error(error)
-            return replace(outcome, provider_reference=provider_reference)
+            return replace(outcome, provider_reference=reference)
         envelope = transformers.parse_envelope(response.content)
         if transformers.is_reference_not_found(response.status_code, envelope):
-            return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=provider_reference)
+            return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=reference)
         if response.status_code == 200:
-            outcome = transformers.transaction_answer(envelope, request)
+            outcome = transformers.transaction_answer(envelope, request, reference)
         else:
             failure = transformers.classify_failure(
                 response.status_code, response.headers, envelope
             )
             outcome = transformers.as_lookup_failure(failure)
-        return replace(outcome, provider_reference=provider_reference)
+        return replace(outcome, provider_reference=reference)
 
     async def refund(self, request: RefundRequest) -> ProviderAnswer:
         body = transformers.refund_body(request)

@@ -23,6 +23,10 @@ REFERENCE_NOT_FOUND_MESSAGE = "transaction reference not found"
 #: operator fixes the configuration, so the queue waits this long between attempts.
 AUTH_FAILURE_RETRY_AFTER_S = 300.0
 FAILURE_CODE_CHARS_MAX = 64
+#: Paystack allows only letters, digits, "-", "." and "=" in a reference. Our ids hold one "_"
+#: (after their prefix, ``pay_``) and never a "-", so swapping the two is a reversible mapping.
+ID_SEPARATOR = "_"
+REFERENCE_SEPARATOR = "-"
 
 #: Characters a gateway message loses on its way to a failure code.
 _NOT_A_CODE_CHARACTERS = re.compile(r"[^a-z0-9]+")
@@ -32,6 +36,19 @@ EMAIL_REQUIRED = ProviderAnswer(
     failure_code="email_required",
     failure_message="Paystack charges an authorization on behalf of a customer email",
 )
+
+
+def reference_of(payment_id: str) -> str:
+    """The Paystack reference of a payment (``pay_…`` → ``pay-…``).
+
+    Idempotent, so a reference stored by an earlier version (the id verbatim, which Paystack
+    would have refused) maps to the same valid reference as the id itself."""
+    return payment_id.replace(ID_SEPARATOR, REFERENCE_SEPARATOR)
+
+
+def payment_id_of(reference: str) -> str:
+    """The payment id behind one of our references; for anyone else's, a string that is no id."""
+    return reference.replace(REFERENCE_SEPARATOR, ID_SEPARATOR)
 
 
 def charge_body(request: ChargeRequest, reference: str) -> dict[str, object]:
@@ -62,10 +79,13 @@ def is_reference_not_found(status_code: int, envelope: Mapping[str, Any]) -> boo
     return status_code in (400, 404) and REFERENCE_NOT_FOUND_MESSAGE in _lower_message(envelope)
 
 
-def transaction_answer(envelope: Mapping[str, Any], request: ChargeRequest) -> ProviderAnswer:
+def transaction_answer(
+    envelope: Mapping[str, Any], request: ChargeRequest, reference: str
+) -> ProviderAnswer:
     """A 200 from charge or verify: the transaction is in ``data``."""
     return _answer_in_data(
-        envelope, lambda data: outcome_of_transaction(checked_transaction(data, request))
+        envelope,
+        lambda data: outcome_of_transaction(checked_transaction(data, request, reference)),
     )
 
 
@@ -150,10 +170,12 @@ def as_lookup_failure(outcome: ProviderAnswer) -> ProviderAnswer:
     return outcome_rules.as_lookup_failure(outcome, "verify")
 
 
-def checked_transaction(data: Mapping[str, Any], request: ChargeRequest) -> Mapping[str, Any]:
-    """The transaction itself, once its reference (our payment id), amount and currency are
+def checked_transaction(
+    data: Mapping[str, Any], request: ChargeRequest, reference: str
+) -> Mapping[str, Any]:
+    """The transaction itself, once its reference (the one we sent), amount and currency are
     ours."""
-    if data.get("reference") != request.payment_id:
+    if data.get("reference") != reference:
         raise RuntimeError(f"transaction {data.get('reference')!r} belongs to another payment")
     outcome_rules.require_same_money(
         f"transaction {request.payment_id}", data, request.amount, request.currency
@@ -162,7 +184,7 @@ def checked_transaction(data: Mapping[str, Any], request: ChargeRequest) -> Mapp
 
 
 def refund_body(request: RefundRequest) -> dict[str, object]:
-    return {"transaction": request.provider_reference, "amount": request.amount}
+    return {"transaction": reference_of(request.provider_reference), "amount": request.amount}
 
 
 def refund_answer(envelope: Mapping[str, Any], request: RefundRequest) -> ProviderAnswer:
@@ -192,7 +214,7 @@ def checked_refund(data: Mapping[str, Any], request: RefundRequest) -> Mapping[s
     """The refund itself, once its transaction, amount and currency are ours."""
     transaction = data.get("transaction")
     reference = transaction.get("reference") if isinstance(transaction, Mapping) else None
-    if reference != request.provider_reference:
+    if reference != reference_of(request.provider_reference):
         raise RuntimeError(f"Paystack refund {data.get('id')} refunds another transaction")
     outcome_rules.require_same_money(
         f"Paystack refund {data.get('id')}", data, request.amount, request.currency

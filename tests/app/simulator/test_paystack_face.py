@@ -32,30 +32,43 @@ def charge(api: httpx.Client, body: dict[str, Any]) -> httpx.Response:
 
 
 def test_success_moves_money_once(api: httpx.Client, charges: Charges) -> None:
-    response = charge(api, charge_body("pay_a"))
+    response = charge(api, charge_body("pay-a"))
 
     assert response.status_code == 200
     envelope = response.json()
     assert envelope["status"] is True and envelope["message"] == "Charge attempted"
     data = envelope["data"]
     assert data["status"] == "success" and data["gateway_response"] == "Approved"
-    assert (data["reference"], data["amount"], data["currency"]) == ("pay_a", 500_000, "NGN")
+    assert (data["reference"], data["amount"], data["currency"]) == ("pay-a", 500_000, "NGN")
     assert (data["domain"], data["channel"]) == ("test", "card")
     assert isinstance(data["id"], int) and data["fees"] == 17_500
     assert data["transaction_date"].endswith("Z")
     assert charges() == [
         {
             "provider": "paystack",
-            "payment_id": "pay_a",
+            "payment_id": "pay-a",
             "amount": 500_000,
             "currency": "ngn",
-            "provider_reference": "pay_a",
+            "provider_reference": "pay-a",
+            "reference": "pay-a",
         }
     ]
 
 
+def test_a_charge_lists_the_reference_as_sent_and_the_payment_id_in_its_metadata(
+    api: httpx.Client, charges: Charges
+) -> None:
+    body = charge_body("pay-00mapped")
+    body["metadata"] = {"payment_id": "pay_00mapped"}
+
+    assert charge(api, body).status_code == 200
+
+    [entry] = charges()
+    assert (entry["payment_id"], entry["reference"]) == ("pay_00mapped", "pay-00mapped")
+
+
 def test_declined_is_a_200_with_a_failed_transaction(api: httpx.Client, charges: Charges) -> None:
-    response = charge(api, charge_body("pay_b", "AUTH_declined"))
+    response = charge(api, charge_body("pay-b", "AUTH_declined"))
 
     assert response.status_code == 200
     data = response.json()["data"]
@@ -66,9 +79,9 @@ def test_declined_is_a_200_with_a_failed_transaction(api: httpx.Client, charges:
 def test_duplicate_reference_is_refused_without_moving_money(
     api: httpx.Client, charges: Charges
 ) -> None:
-    charge(api, charge_body("pay_c"))
+    charge(api, charge_body("pay-c"))
 
-    duplicate = charge(api, charge_body("pay_c"))
+    duplicate = charge(api, charge_body("pay-c"))
 
     assert duplicate.status_code == 400
     assert duplicate.json() == {"status": False, "message": "Duplicate Transaction Reference"}
@@ -76,20 +89,20 @@ def test_duplicate_reference_is_refused_without_moving_money(
 
 
 def test_a_declined_reference_is_spent_too(api: httpx.Client, charges: Charges) -> None:
-    charge(api, charge_body("pay_d", "AUTH_declined"))
+    charge(api, charge_body("pay-d", "AUTH_declined"))
 
-    retried = charge(api, charge_body("pay_d"))
+    retried = charge(api, charge_body("pay-d"))
 
     assert retried.status_code == 400
     assert charges() == []
 
 
 def test_verify_reports_the_transaction(api: httpx.Client) -> None:
-    charged = charge(api, charge_body("pay_e")).json()["data"]
-    charge(api, charge_body("pay_f", "AUTH_declined"))
+    charged = charge(api, charge_body("pay-e")).json()["data"]
+    charge(api, charge_body("pay-f", "AUTH_declined"))
 
-    verified = api.get("/transaction/verify/pay_e")
-    declined = api.get("/transaction/verify/pay_f")
+    verified = api.get("/transaction/verify/pay-e")
+    declined = api.get("/transaction/verify/pay-f")
 
     assert verified.status_code == declined.status_code == 200
     assert verified.json()["message"] == "Verification successful"
@@ -98,7 +111,7 @@ def test_verify_reports_the_transaction(api: httpx.Client) -> None:
 
 
 def test_verify_of_an_unknown_reference_is_a_400(api: httpx.Client) -> None:
-    response = api.get("/transaction/verify/pay_never")
+    response = api.get("/transaction/verify/pay-never")
 
     assert response.status_code == 400
     assert response.json() == {"status": False, "message": "Transaction reference not found"}
@@ -114,6 +127,7 @@ def test_verify_of_an_unknown_reference_is_a_400(api: httpx.Client) -> None:
         {"amount": "12.50"},
         {"email": "not-an-email"},
         {"reference": "pay g"},
+        {"reference": "pay_g"},
         {"currency": "EUR"},
         {"authorization_code": "AUTH_unknown"},
     ],
@@ -121,7 +135,7 @@ def test_verify_of_an_unknown_reference_is_a_400(api: httpx.Client) -> None:
 def test_bad_requests_are_refused(
     api: httpx.Client, charges: Charges, change: dict[str, Any]
 ) -> None:
-    merged = {**charge_body("pay_g"), **change}
+    merged = {**charge_body("pay-g"), **change}
     body = {key: value for key, value in merged.items() if value is not None}
 
     response = charge(api, body)
@@ -142,9 +156,9 @@ def test_amount_as_digits_and_a_generated_reference_are_accepted(api: httpx.Clie
 
 
 def test_refund_by_reference_and_by_id(sim: httpx.Client, api: httpx.Client) -> None:
-    transaction = charge(api, charge_body("pay_h")).json()["data"]
+    transaction = charge(api, charge_body("pay-h")).json()["data"]
 
-    partial = api.post("/refund", json={"transaction": "pay_h", "amount": 100_000})
+    partial = api.post("/refund", json={"transaction": "pay-h", "amount": 100_000})
     over = api.post("/refund", json={"transaction": transaction["id"], "amount": 400_001})
     rest = api.post("/refund", json={"transaction": str(transaction["id"])})
     fetched = api.get(f"/refund/{rest.json()['data']['id']}")
@@ -153,7 +167,7 @@ def test_refund_by_reference_and_by_id(sim: httpx.Client, api: httpx.Client) -> 
     assert partial.json()["message"] == "Refund has been queued for processing"
     data = rest.json()["data"]
     assert (data["amount"], data["status"], data["currency"]) == (400_000, "pending", "NGN")
-    assert data["transaction"]["reference"] == "pay_h"
+    assert data["transaction"]["reference"] == "pay-h"
     assert fetched.json()["data"]["amount"] == 400_000
     assert over.status_code == 400 and over.json()["status"] is False
     refunds = sim.get("/_sim/refunds").json()["refunds"]
@@ -162,10 +176,10 @@ def test_refund_by_reference_and_by_id(sim: httpx.Client, api: httpx.Client) -> 
 
 @pytest.mark.parametrize(
     "reference",
-    ["pay_declined", "pay_unknown"],
+    ["pay-declined", "pay-unknown"],
 )
 def test_refund_without_a_successful_charge_is_refused(api: httpx.Client, reference: str) -> None:
-    charge(api, charge_body("pay_declined", "AUTH_declined"))
+    charge(api, charge_body("pay-declined", "AUTH_declined"))
 
     response = api.post("/refund", json={"transaction": reference})
 
@@ -178,12 +192,12 @@ def test_fail_after_charges_then_answers_500(
 ) -> None:
     sim.post("/_sim/config", json={"fail_after_rate": 1}).raise_for_status()
 
-    response = charge(api, charge_body("pay_i"))
+    response = charge(api, charge_body("pay-i"))
 
     assert response.status_code == 500
     assert response.json()["status"] is False
-    assert [entry["payment_id"] for entry in charges()] == ["pay_i"]
-    assert api.get("/transaction/verify/pay_i").json()["data"]["status"] == "success"
+    assert [entry["payment_id"] for entry in charges()] == ["pay-i"]
+    assert api.get("/transaction/verify/pay-i").json()["data"]["status"] == "success"
 
 
 def test_fail_before_answers_500_and_changes_nothing(
@@ -191,13 +205,13 @@ def test_fail_before_answers_500_and_changes_nothing(
 ) -> None:
     sim.post("/_sim/config", json={"fail_before_rate": 1}).raise_for_status()
 
-    response = charge(api, charge_body("pay_j"))
+    response = charge(api, charge_body("pay-j"))
 
     assert response.status_code == 500
     assert charges() == []
-    assert api.get("/transaction/verify/pay_j").status_code == 400
+    assert api.get("/transaction/verify/pay-j").status_code == 400
     sim.post("/_sim/config", json={"fail_before_rate": 0}).raise_for_status()
-    assert charge(api, charge_body("pay_j")).status_code == 200
+    assert charge(api, charge_body("pay-j")).status_code == 200
 
 
 def test_rate_limit_answers_429_and_changes_nothing(
@@ -205,7 +219,7 @@ def test_rate_limit_answers_429_and_changes_nothing(
 ) -> None:
     sim.post("/_sim/config", json={"rate_limit_rate": 1}).raise_for_status()
 
-    response = charge(api, charge_body("pay_k"))
+    response = charge(api, charge_body("pay-k"))
 
     assert response.status_code == 429
     assert response.json() == RATE_LIMITED
@@ -222,15 +236,15 @@ def test_hang_after_charges_and_outlasts_the_client_timeout(
     with pytest.raises(httpx.ReadTimeout):
         api.post(
             "/transaction/charge_authorization",
-            json=charge_body("pay_hang"),
+            json=charge_body("pay-hang"),
             timeout=CLIENT_TIMEOUT_SHORT_S,
         )
     charged = charges()
-    verified = api.get("/transaction/verify/pay_hang")
-    retried = charge(api, charge_body("pay_hang"))
+    verified = api.get("/transaction/verify/pay-hang")
+    retried = charge(api, charge_body("pay-hang"))
     elapsed_s = time.monotonic() - started
 
-    assert [entry["payment_id"] for entry in charged] == ["pay_hang"]
+    assert [entry["payment_id"] for entry in charged] == ["pay-hang"]
     assert verified.json()["data"]["status"] == "success"
     assert retried.status_code == 400
     assert retried.json()["message"] == "Duplicate Transaction Reference"
@@ -243,17 +257,17 @@ def test_a_burst_answers_429_for_its_window_then_stops(
 ) -> None:
     started = time.monotonic()
     sim.post("/_sim/config", json={"rate_limit_burst_s": BURST_S}).raise_for_status()
-    limited = [charge(api, charge_body("pay_burst")) for _ in range(3)]
-    verified = api.get("/transaction/verify/pay_burst")
+    limited = [charge(api, charge_body("pay-burst")) for _ in range(3)]
+    verified = api.get("/transaction/verify/pay-burst")
     time.sleep(max(0.0, started + BURST_S - time.monotonic()) + 0.05)
-    after = charge(api, charge_body("pay_burst"))
+    after = charge(api, charge_body("pay-burst"))
 
     assert [response.status_code for response in limited] == [429] * 3
     assert [response.json() for response in limited] == [RATE_LIMITED] * 3
     assert limited[0].headers["Retry-After"] == "1"
     assert verified.status_code == 400
     assert after.status_code == 200
-    assert [entry["payment_id"] for entry in charges()] == ["pay_burst"]
+    assert [entry["payment_id"] for entry in charges()] == ["pay-burst"]
 
 
 def test_a_rule_applies_to_its_authorization_only(
@@ -262,17 +276,17 @@ def test_a_rule_applies_to_its_authorization_only(
     rules = {"AUTH_declined": {"rate_limit_rate": 1}, "AUTH_success": {"fail_after_rate": 1}}
     sim.post("/_sim/config", json={"rules": rules}).raise_for_status()
 
-    declined = charge(api, charge_body("pay_rule_a", "AUTH_declined"))
-    succeeded = charge(api, charge_body("pay_rule_b"))
-    unknown = charge(api, charge_body("pay_rule_d", "AUTH_unknown"))
+    declined = charge(api, charge_body("pay-rule-a", "AUTH_declined"))
+    succeeded = charge(api, charge_body("pay-rule-b"))
+    unknown = charge(api, charge_body("pay-rule-d", "AUTH_unknown"))
     sim.post("/_sim/config", json={"rules": {}}).raise_for_status()
-    unruled = charge(api, charge_body("pay_rule_c"))
+    unruled = charge(api, charge_body("pay-rule-c"))
 
     assert declined.status_code == 429
     assert succeeded.status_code == 500
     assert unknown.json()["message"] == "Invalid authorization code"
     assert unruled.status_code == 200
-    assert [entry["payment_id"] for entry in charges()] == ["pay_rule_b", "pay_rule_c"]
+    assert [entry["payment_id"] for entry in charges()] == ["pay-rule-b", "pay-rule-c"]
 
 
 @pytest.mark.parametrize("authorization", [None, "Bearer pk_test_public", "Basic sk_test_x"])
@@ -280,10 +294,10 @@ def test_missing_or_malformed_key_answers_401(sim: httpx.Client, authorization: 
     headers = {} if authorization is None else {"Authorization": authorization}
 
     charged = sim.post(
-        "/transaction/charge_authorization", json=charge_body("pay_l"), headers=headers
+        "/transaction/charge_authorization", json=charge_body("pay-l"), headers=headers
     )
-    verified = sim.get("/transaction/verify/pay_l", headers=headers)
-    refunded = sim.post("/refund", json={"transaction": "pay_l"}, headers=headers)
+    verified = sim.get("/transaction/verify/pay-l", headers=headers)
+    refunded = sim.post("/refund", json={"transaction": "pay-l"}, headers=headers)
 
     assert charged.status_code == verified.status_code == refunded.status_code == 401
     assert charged.json()["status"] is False

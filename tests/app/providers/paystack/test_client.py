@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.providers.base import ChargeRequest, Outcome, Provider, RefundRequest
+from app.providers.paystack import transformers
 from app.providers.registry import build_provider
 from app.queue.keys import REFUND_ID_PREFIX, new_id
 from app.settings import Settings
@@ -48,7 +49,7 @@ def charge_request(
 async def prepared(provider: Provider, request: ChargeRequest) -> str:
     outcome = await provider.prepare(request)
     assert outcome.outcome is Outcome.NOT_ATTEMPTED
-    assert outcome.provider_reference == request.payment_id
+    assert outcome.provider_reference == transformers.reference_of(request.payment_id)
     return outcome.provider_reference
 
 
@@ -61,10 +62,25 @@ async def test_a_good_authorization_is_charged_once(
     assert (await paystack_provider.lookup(request, reference)).outcome is Outcome.NOT_ATTEMPTED
     outcome = await paystack_provider.charge(request, reference)
 
-    assert (outcome.outcome, outcome.provider_reference) == (Outcome.SUCCEEDED, payment_id)
+    assert (outcome.outcome, outcome.provider_reference) == (Outcome.SUCCEEDED, reference)
     assert (await paystack_provider.lookup(request, reference)).outcome is Outcome.SUCCEEDED
     [charge] = simulator.charges_for(payment_id)
     assert (charge["amount"], charge["currency"].lower()) == (AMOUNT, "ngn")
+    assert charge["reference"] == reference
+
+
+async def test_a_reference_stored_verbatim_by_an_earlier_version_still_charges(
+    paystack_provider: Provider, simulator: Simulator, payment_id: str
+) -> None:
+    """Records in Redis keep the id itself as their reference; Paystack would refuse its "_"."""
+    request = charge_request(payment_id)
+
+    outcome = await paystack_provider.charge(request, payment_id)
+
+    assert outcome.outcome is Outcome.SUCCEEDED
+    assert outcome.provider_reference == transformers.reference_of(payment_id)
+    assert (await paystack_provider.lookup(request, payment_id)).outcome is Outcome.SUCCEEDED
+    assert len(simulator.charges_for(payment_id)) == 1
 
 
 async def test_a_repeated_charge_verifies_instead_and_charges_once(

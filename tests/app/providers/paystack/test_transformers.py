@@ -1,14 +1,22 @@
 """Paystack's wire vocabulary mapped to our outcomes: pure functions, no network."""
 
+import re
 from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
 from app.providers.paystack import transformers
+from app.queue.keys import PARTITIONS_MAX, PAYMENT_ID_PREFIX, new_id
 from tests.app.providers.conftest import refused_connection
 
+#: Paystack's documented rule for a reference: letters, digits, "-", "." and "=" only.
+PAYSTACK_REFERENCE = re.compile(r"[A-Za-z0-9\-.=]+")
+
+REFERENCE = "pay-00test"
 REQUEST = ChargeRequest(
     payment_id="pay_00test",
     merchant_id="mer_1",
@@ -21,7 +29,7 @@ REQUEST = ChargeRequest(
 
 def transaction(status: str, **fields: Any) -> dict[str, Any]:
     return {
-        "reference": "pay_00test",
+        "reference": REFERENCE,
         "amount": 50_000,
         "currency": "NGN",
         "status": status,
@@ -29,12 +37,23 @@ def transaction(status: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+@given(partition=st.integers(0, PARTITIONS_MAX - 1))
+def test_a_payment_id_maps_to_a_valid_reference_and_back(partition: int) -> None:
+    payment_id = new_id(PAYMENT_ID_PREFIX, partition)
+
+    reference = transformers.reference_of(payment_id)
+
+    assert PAYSTACK_REFERENCE.fullmatch(reference), reference
+    assert transformers.payment_id_of(reference) == payment_id
+    assert transformers.reference_of(reference) == reference
+
+
 def test_charge_body_uses_our_reference_and_paystack_conventions() -> None:
-    assert transformers.charge_body(REQUEST, "pay_00test") == {
+    assert transformers.charge_body(REQUEST, REFERENCE) == {
         "email": "ada@example.com",
         "amount": 50_000,
         "authorization_code": "AUTH_success",
-        "reference": "pay_00test",
+        "reference": REFERENCE,
         "currency": "NGN",
         "metadata": {"payment_id": "pay_00test", "merchant_id": "mer_1"},
     }
@@ -80,7 +99,7 @@ def test_every_transaction_status_maps_to_one_outcome(status: str, expected: Out
     outcome = transformers.outcome_of_transaction(transaction(status))
 
     assert outcome.outcome is expected
-    assert outcome.provider_reference == "pay_00test"
+    assert outcome.provider_reference == REFERENCE
 
 
 def test_a_paused_transaction_requires_action_whatever_its_status() -> None:
@@ -92,7 +111,7 @@ def test_a_paused_transaction_requires_action_whatever_its_status() -> None:
 def test_a_success_carries_its_reference() -> None:
     outcome = transformers.outcome_of_transaction(transaction("success", fees=750))
 
-    assert outcome == ProviderAnswer(Outcome.SUCCEEDED, "pay_00test")
+    assert outcome == ProviderAnswer(Outcome.SUCCEEDED, REFERENCE)
 
 
 def test_a_failed_transaction_is_declined_with_a_normalised_code() -> None:
@@ -101,7 +120,7 @@ def test_a_failed_transaction_is_declined_with_a_normalised_code() -> None:
     )
 
     assert outcome == ProviderAnswer(
-        Outcome.DECLINED, "pay_00test", "insufficient_funds", "Insufficient Funds"
+        Outcome.DECLINED, REFERENCE, "insufficient_funds", "Insufficient Funds"
     )
 
 
@@ -130,7 +149,9 @@ def test_failure_code_is_a_stable_snake_case_code(gateway_response: object, expe
 def test_a_200_transaction_answer_is_checked_and_mapped() -> None:
     envelope = {"status": True, "message": "Charge attempted", "data": transaction("success")}
 
-    assert transformers.transaction_answer(envelope, REQUEST).outcome is Outcome.SUCCEEDED
+    answer = transformers.transaction_answer(envelope, REQUEST, REFERENCE)
+
+    assert answer.outcome is Outcome.SUCCEEDED
 
 
 @pytest.mark.parametrize(
@@ -143,19 +164,19 @@ def test_a_200_transaction_answer_is_checked_and_mapped() -> None:
     ],
 )
 def test_an_unreadable_200_is_unknown(envelope: dict[str, Any]) -> None:
-    assert transformers.transaction_answer(envelope, REQUEST).outcome is Outcome.UNKNOWN
+    assert transformers.transaction_answer(envelope, REQUEST, REFERENCE).outcome is Outcome.UNKNOWN
 
 
 def test_a_transaction_for_another_payment_raises() -> None:
     own = transaction("success")
 
-    assert transformers.checked_transaction(own, REQUEST) is own
+    assert transformers.checked_transaction(own, REQUEST, REFERENCE) is own
     with pytest.raises(RuntimeError, match="another payment"):
-        transformers.checked_transaction({**own, "reference": "pay_other"}, REQUEST)
+        transformers.checked_transaction({**own, "reference": "pay-other"}, REQUEST, REFERENCE)
     with pytest.raises(RuntimeError, match="another amount"):
-        transformers.checked_transaction({**own, "amount": 1}, REQUEST)
+        transformers.checked_transaction({**own, "amount": 1}, REQUEST, REFERENCE)
     with pytest.raises(RuntimeError, match="another currency"):
-        transformers.checked_transaction({**own, "currency": "GHS"}, REQUEST)
+        transformers.checked_transaction({**own, "currency": "GHS"}, REQUEST, REFERENCE)
 
 
 @pytest.mark.parametrize(
@@ -267,13 +288,14 @@ def paystack_refund(**changes: Any) -> dict[str, Any]:
         "amount": 5000,
         "currency": "NGN",
         "status": "pending",
-        "transaction": {"id": 1, "reference": "pay_00test", "amount": 10000},
+        "transaction": {"id": 1, "reference": REFERENCE, "amount": 10000},
     }
     return refund | changes
 
 
 def test_refund_body_names_the_transaction_by_our_reference() -> None:
-    assert transformers.refund_body(REFUND) == {"transaction": "pay_00test", "amount": 5000}
+    """Even when the payment's record keeps the reference an earlier version stored verbatim."""
+    assert transformers.refund_body(REFUND) == {"transaction": REFERENCE, "amount": 5000}
 
 
 @pytest.mark.parametrize(
