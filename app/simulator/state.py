@@ -100,8 +100,12 @@ class Movement:
     reference: str | None = None
 
     def as_json(self) -> dict[str, object]:
-        # The control endpoints list a movement field for field, under the fields' own names.
-        return asdict(self)
+        # The control endpoints list a movement field for field, under the fields' own names;
+        # ``reference`` only where the provider has one.
+        fields = asdict(self)
+        if self.reference is None:
+            del fields["reference"]
+        return fields
 
 
 @dataclass(slots=True)
