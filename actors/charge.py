@@ -56,6 +56,7 @@ def charge_request(record: PaymentRecord) -> ChargeRequest:
         currency=request.currency,
         payment_method=request.payment_method,
         customer_email=request.customer.get("email"),
+        customer_id=request.customer.get("id"),
         description=request.description,
         metadata=request.metadata,
     )

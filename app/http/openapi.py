@@ -39,7 +39,11 @@ _PAYMENT_CREATE = {
         "customer": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {"email": {"type": "string"}, "name": {"type": "string"}},
+            "properties": {
+                "email": {"type": "string"},
+                "name": {"type": "string"},
+                "id": {"type": "string", "pattern": "^cus_[A-Za-z0-9]+$", "maxLength": 255},
+            },
         },
         "description": {"type": ["string", "null"], "maxLength": DESCRIPTION_CHARS_MAX},
         "metadata": {

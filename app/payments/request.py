@@ -18,6 +18,8 @@ METADATA_VALUE_CHARS_MAX = 500
 PAYMENT_METHOD_CHARS_MAX = 255
 EMAIL_CHARS_MAX = 254
 NAME_CHARS_MAX = 200
+#: Stripe's object ids are far shorter; the bound only keeps a record small.
+CUSTOMER_ID_CHARS_MAX = 255
 
 PROVIDERS = ("stripe", "paystack")
 PAYSTACK_CURRENCIES = frozenset({"ngn", "ghs", "zar", "kes"})
@@ -26,8 +28,10 @@ PAYMENT_METHOD_PREFIXES = {"stripe": "pm_", "paystack": "AUTH_"}
 _FIELDS = frozenset(
     {"amount", "currency", "provider", "payment_method", "customer", "description", "metadata"}
 )
-_CUSTOMER_FIELDS = frozenset({"email", "name"})
+_CUSTOMER_FIELDS = frozenset({"email", "name", "id"})
 _PAYMENT_METHOD_PATTERN = re.compile(r"[A-Za-z0-9_]+")
+#: A Stripe Customer id; whether it exists, and owns the payment method, is Stripe's to say.
+_CUSTOMER_ID_PATTERN = re.compile(r"cus_[A-Za-z0-9]+")
 # Deliberately loose: the provider is the authority on deliverability; we refuse only what
 # cannot be an address at all.
 _EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -107,9 +111,22 @@ def _customer(value: object, provider: str) -> dict[str, str]:
         customer["email"] = email
     if "name" in value:
         customer["name"] = _string(value["name"], "customer.name", NAME_CHARS_MAX)
+    if "id" in value:
+        customer["id"] = _customer_id(value["id"], provider)
     if provider == "paystack" and "email" not in customer:
         raise InvalidRequest("Paystack payments need 'customer.email'.", field="customer.email")
     return customer
+
+
+def _customer_id(value: object, provider: str) -> str:
+    customer_id = _string(value, "customer.id", CUSTOMER_ID_CHARS_MAX)
+    if provider != "stripe":
+        raise InvalidRequest("'customer.id' names a Stripe customer.", field="customer.id")
+    if not _CUSTOMER_ID_PATTERN.fullmatch(customer_id):
+        raise InvalidRequest(
+            "'customer.id' must be a Stripe customer id ('cus_…').", field="customer.id"
+        )
+    return customer_id
 
 
 def _metadata(value: object) -> dict[str, str]:

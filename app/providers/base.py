@@ -53,6 +53,8 @@ class ChargeRequest:
     currency: str
     payment_method: str
     customer_email: str | None = None
+    #: The provider's own customer the payment method is saved to (Stripe: ``cus_…``).
+    customer_id: str | None = None
     description: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 

@@ -113,6 +113,8 @@ class SimState:
     #: Handlers run on one event loop, so the lock is uncontended; it keeps every
     #: read-check-write on the books atomic should a handler ever run in a thread.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Stripe Customers by id, with their email: a PaymentIntent may name only these.
+    customers: dict[str, str | None] = field(default_factory=dict)
     payment_intents: dict[str, PaymentIntent] = field(default_factory=dict)
     stripe_refunds: dict[str, StripeRefund] = field(default_factory=dict)
     transactions: dict[str, PaystackTransaction] = field(default_factory=dict)
@@ -126,6 +128,7 @@ class SimState:
 
     def reset(self) -> None:
         with self.lock:
+            self.customers.clear()
             self.payment_intents.clear()
             self.stripe_refunds.clear()
             self.transactions.clear()

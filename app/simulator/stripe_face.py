@@ -33,6 +33,7 @@ from app.simulator.stripe_wire import (
     invalid,
     nest,
     parse_confirm_intent,
+    parse_create_customer,
     parse_create_intent,
     parse_create_refund,
     parse_search,
@@ -84,6 +85,7 @@ class StripeFace(Face):
     def routes(self) -> list[Route]:
         return [
             self._post_route("/v1/payment_intents", _prepare_create_intent, faulty=True),
+            self._post_route("/v1/customers", _prepare_create_customer, faulty=False),
             self._get_route("/v1/payment_intents/search", _prepare_search_intents),
             self._get_route("/v1/payment_intents/{intent_id}", _prepare_retrieve_intent),
             self._post_route(
@@ -189,6 +191,10 @@ class StripeFace(Face):
 
 def _prepare_create_intent(request: Request, form: Form) -> Execute:
     return partial(stripe_intents.create, request=parse_create_intent(form))
+
+
+def _prepare_create_customer(request: Request, form: Form) -> Execute:
+    return partial(stripe_intents.create_customer, request=parse_create_customer(form))
 
 
 def _prepare_confirm_intent(request: Request, form: Form) -> Execute:

@@ -24,9 +24,11 @@ from app.simulator.state import (
 from app.simulator.stripe_cards import CARDS, CardOutcome, TestCard
 from app.simulator.stripe_wire import (
     ConfirmIntent,
+    CreateCustomer,
     CreateIntent,
     CreateRefund,
     SearchIntents,
+    customer_json,
     error_body,
     intent_json,
     no_such,
@@ -38,6 +40,13 @@ from app.simulator.wire import Answer
 CONFIRMABLE_STATUSES = ("requires_confirmation", "requires_action", "requires_payment_method")
 CLIENT_SECRET_RANDOM_BYTES = 12
 PROVIDER = "stripe"
+
+
+def create_customer(state: SimState, request: CreateCustomer) -> Answer:
+    customer_id = new_object_id("cus_")
+    with state.lock:
+        state.customers[customer_id] = request.email
+    return Answer(200, customer_json(customer_id, request.email), changed=True)
 
 
 def create(state: SimState, request: CreateIntent) -> Answer:
@@ -55,6 +64,8 @@ def create(state: SimState, request: CreateIntent) -> Answer:
         client_secret=f"{intent_id}_secret_{secrets.token_hex(CLIENT_SECRET_RANDOM_BYTES)}",
     )
     with state.lock:
+        if request.customer is not None and request.customer not in state.customers:
+            raise no_such("customer", request.customer, "customer", 400)
         state.payment_intents[intent.id] = intent
         if not request.confirm:
             return Answer(200, intent_json(intent), changed=True)

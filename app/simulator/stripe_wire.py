@@ -29,6 +29,7 @@ CREATE_INTENT_PARAMS = frozenset(
     | {"statement_descriptor", "statement_descriptor_suffix"}
 )
 CONFIRM_INTENT_PARAMS = frozenset({"payment_method", "off_session", "return_url"})
+CREATE_CUSTOMER_PARAMS = frozenset({"email", "name", "description", "metadata"})
 CREATE_REFUND_PARAMS = frozenset({"payment_intent", "amount", "reason", "metadata"})
 REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
 #: ``off_session`` values meaning the customer is not in the flow; "false" means they are.
@@ -78,6 +79,11 @@ class CreateIntent:
     customer: str | None
     description: str | None
     metadata: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateCustomer:
+    email: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +178,12 @@ def parse_create_intent(form: Form) -> CreateIntent:
         description=_text(form, "description"),
         metadata=_metadata(form),
     )
+
+
+def parse_create_customer(form: Form) -> CreateCustomer:
+    _refuse_unknown(form, CREATE_CUSTOMER_PARAMS)
+    _metadata(form)
+    return CreateCustomer(email=_text(form, "email"))
 
 
 def parse_confirm_intent(form: Form) -> ConfirmIntent:
@@ -324,6 +336,10 @@ def intent_json(intent: PaymentIntent) -> dict[str, Any]:
         "payment_method_types": ["card"],
         "status": intent.status,
     }
+
+
+def customer_json(customer_id: str, email: str | None) -> dict[str, Any]:
+    return {"id": customer_id, "object": "customer", "email": email, "livemode": False}
 
 
 def refund_json(refund: StripeRefund) -> dict[str, Any]:

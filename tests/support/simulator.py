@@ -21,6 +21,8 @@ FAULT_FREE: dict[str, object] = {
     "rules": {},
 }
 CONTROL_TIMEOUT_S = 5.0
+#: Any secret key opens the simulator's provider faces.
+SECRET_KEY = "sk_test_paystream"
 
 
 class Simulator:
@@ -42,6 +44,16 @@ class Simulator:
 
     def charges_for(self, payment_id: str) -> list[dict[str, Any]]:
         return [charge for charge in self.charges() if charge["payment_id"] == payment_id]
+
+    def intent(self, intent_id: str) -> dict[str, Any]:
+        """A PaymentIntent as Stripe's face shows it."""
+        response = httpx.get(
+            f"{self.base_url}/v1/payment_intents/{intent_id}",
+            headers={"Authorization": f"Bearer {SECRET_KEY}"},
+            timeout=CONTROL_TIMEOUT_S,
+        )
+        response.raise_for_status()
+        return dict(response.json())
 
     def refunds(self) -> list[dict[str, Any]]:
         response = httpx.get(f"{self.base_url}/_sim/refunds", timeout=CONTROL_TIMEOUT_S)

@@ -63,6 +63,10 @@ def create_params(request: ChargeRequest) -> PaymentIntentCreateParams:
         "confirm": False,
         "metadata": payment_intent_metadata(request),
     }
+    if request.customer_id is not None:
+        # A saved card is charged on behalf of the Customer it is attached to; whether the two
+        # belong together is Stripe's to check, and its refusal becomes the payment's failure.
+        params["customer"] = request.customer_id
     if request.description is not None:
         params["description"] = request.description
     return params

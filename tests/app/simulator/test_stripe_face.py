@@ -548,7 +548,7 @@ def test_the_key_is_accepted_as_the_basic_auth_user_as_stripe_does(sim: httpx.Cl
 
 
 def test_unknown_stripe_route_answers_stripe_json(api: httpx.Client) -> None:
-    response = api.get("/v1/customers")
+    response = api.get("/v1/balance_transactions")
 
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "invalid_request_error"

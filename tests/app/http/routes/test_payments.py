@@ -51,6 +51,18 @@ def stream_entries(client: redis.Redis, payment_id: str, partitions: int) -> lis
     return [message for message in messages if message["args"] == [payment_id]]
 
 
+def test_a_stripe_customer_id_is_accepted_and_shown(
+    api: TestClient, merchant: Merchant
+) -> None:
+    body = BODY | {"customer": {"email": "ada@example.com", "id": "cus_Nf2x9Q"}}
+
+    response = post(api, merchant, body, new_key())
+
+    assert response.status_code == 202, response.text
+    shown = api.get(f"/v1/payments/{response.json()['id']}", headers=merchant.headers).json()
+    assert shown["customer"] == {"email": "ada@example.com", "id": "cus_Nf2x9Q"}
+
+
 def test_new_payment_is_accepted_stored_and_published(
     api: TestClient, merchant: Merchant, redis_client: redis.Redis, settings: Settings
 ) -> None:
@@ -193,12 +205,23 @@ def test_bad_idempotency_keys_are_400_and_store_nothing(
         ({"customer": "ada"}, "customer"),
         ({"customer": {"email": "not-an-email"}}, "customer.email"),
         ({"customer": {"phone": "1"}}, "customer.phone"),
+        ({"customer": {"id": "acct_1"}}, "customer.id"),
+        ({"customer": {"id": "cus_a b"}}, "customer.id"),
+        ({"customer": {"id": 7}}, "customer.id"),
         ({"description": "d" * 501}, "description"),
         ({"metadata": {"k": 1}}, "metadata.k"),
         ({"metadata": {"k" * 41: "v"}}, "metadata"),
         ({"metadata": {f"k{i}": "v" for i in range(51)}}, "metadata"),
         ({"surprise": 1}, "surprise"),
         ({"currency": "ngn", "payment_method": "AUTH_success", "customer": {}}, "customer.email"),
+        (
+            {
+                "currency": "ngn",
+                "payment_method": "AUTH_success",
+                "customer": {"email": "ada@example.com", "id": "cus_1"},
+            },
+            "customer.id",
+        ),
     ],
 )
 def test_invalid_bodies_are_400_naming_the_field_and_enqueue_nothing(

@@ -4,6 +4,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
+import stripe
 
 from app.providers.base import ChargeRequest, Outcome, Provider, RefundRequest
 from app.providers.registry import build_provider
@@ -15,7 +16,7 @@ from tests.app.providers.conftest import (
     closed_port_url,
     lookup_until_settled,
 )
-from tests.support.simulator import Simulator
+from tests.support.simulator import SECRET_KEY, Simulator
 
 pytestmark = pytest.mark.anyio
 
@@ -115,6 +116,41 @@ async def test_a_card_needing_authentication_requires_action(
 
     assert (await stripe_provider.charge(request, intent_id)).outcome is Outcome.REQUIRES_ACTION
     assert (await stripe_provider.lookup(request, intent_id)).outcome is Outcome.REQUIRES_ACTION
+    assert simulator.charges_for(payment_id) == []
+
+
+def stripe_customer(simulator: Simulator) -> str:
+    """A Customer made through the official SDK, as a merchant's own backend would."""
+    http_client = stripe.HTTPXClient(allow_sync_methods=True)
+    client = stripe.StripeClient(
+        SECRET_KEY, base_addresses={"api": simulator.base_url}, http_client=http_client
+    )
+    try:
+        return client.v1.customers.create(params={"email": "ada@example.com"}).id
+    finally:
+        http_client.close()
+
+
+async def test_a_customer_is_passed_to_the_payment_intent(
+    stripe_provider: Provider, simulator: Simulator, payment_id: str
+) -> None:
+    customer_id = stripe_customer(simulator)
+    request = dataclasses.replace(charge_request(payment_id), customer_id=customer_id)
+    intent_id = await prepared(stripe_provider, request)
+
+    assert (await stripe_provider.charge(request, intent_id)).outcome is Outcome.SUCCEEDED
+    assert simulator.intent(intent_id)["customer"] == customer_id
+
+
+async def test_a_customer_stripe_refuses_fails_the_payment_with_its_reason(
+    stripe_provider: Provider, simulator: Simulator, payment_id: str
+) -> None:
+    request = dataclasses.replace(charge_request(payment_id), customer_id="cus_unknown")
+
+    outcome = await stripe_provider.prepare(request)
+
+    assert (outcome.outcome, outcome.failure_code) == (Outcome.DECLINED, "resource_missing")
+    assert outcome.failure_message == "No such customer: 'cus_unknown'"
     assert simulator.charges_for(payment_id) == []
 
 
