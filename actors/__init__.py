@@ -39,6 +39,10 @@ def build_broker() -> StreamsBroker:
 
 dramatiq.set_broker(build_broker())
 
-from actors import charge, refund  # noqa: E402  (declare their actors on the broker above)
+from actors import (  # noqa: E402  (declare their actors on the broker above)
+    charge,
+    provider_events,
+    refund,
+)
 
-__all__ = ["build_broker", "charge", "refund", "worker_middleware"]
+__all__ = ["build_broker", "charge", "provider_events", "refund", "worker_middleware"]

@@ -107,7 +107,7 @@ class StateMachine(Generic[Record]):
             if record is None:
                 logger.error("%s has no record; dropping its message", self.object_id)
                 return
-            if record.step.final:
+            if self.done(record):
                 return
             transition = await self.phase(record, fresh)
             moved = await self.store(record, transition)
@@ -117,6 +117,10 @@ class StateMachine(Generic[Record]):
             elif transition.then is not None:
                 raise transition.then
         raise RuntimeError(f"Bug: {self.object_id} did not settle in {PHASES_MAX} phases")
+
+    def done(self, record: Record) -> bool:
+        """Whether this run is over: once the record is final, unless a machine stops sooner."""
+        return record.step.final
 
     async def phase(self, record: Record, fresh: bool) -> Transition:
         raise NotImplementedError

@@ -77,6 +77,12 @@ class PaymentNotRefundable(ApiError):
     code = "payment_not_refundable"
 
 
+class InvalidSignature(ApiError):
+    """A provider webhook whose signature is missing, wrong or stale; nothing was processed."""
+
+    code = "invalid_signature"
+
+
 class Unauthorized(ApiError):
     """No API key, or one we do not know."""
 

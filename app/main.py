@@ -11,8 +11,9 @@ from starlette.routing import Route
 from app.http.auth import Authenticator
 from app.http.openapi import SPEC
 from app.http.problems import EXCEPTION_HANDLERS
-from app.http.routes import operations, payments, refunds
+from app.http.routes import operations, payments, provider_webhooks, refunds
 from app.payments.accept import Acceptor
+from app.provider_events.receive import Inbox
 from app.queue.batch import Batcher
 from app.queue.connection import web_client
 from app.refunds.accept import RefundAcceptor
@@ -35,6 +36,7 @@ def create_app(config: Settings | None = None) -> Starlette:
         app.state.acceptor = Acceptor(batcher, config)
         app.state.refund_acceptor = RefundAcceptor(batcher, config)
         app.state.authenticator = Authenticator(client)
+        app.state.provider_inbox = Inbox(batcher, config)
         yield
         await client.aclose()
 
@@ -43,6 +45,8 @@ def create_app(config: Settings | None = None) -> Starlette:
         Route("/v1/payments/{payment_id}", payments.get_payment, methods=["GET"]),
         Route("/v1/payments/{payment_id}/refunds", refunds.create_refund, methods=["POST"]),
         Route("/v1/refunds/{refund_id}", refunds.get_refund, methods=["GET"]),
+        Route("/v1/webhooks/stripe", provider_webhooks.stripe_webhook, methods=["POST"]),
+        Route("/v1/webhooks/paystack", provider_webhooks.paystack_webhook, methods=["POST"]),
         Route("/healthz", operations.healthz, methods=["GET"]),
         Route("/readyz", operations.readyz, methods=["GET"]),
         Route("/metrics", operations.metrics, methods=["GET"]),

@@ -22,15 +22,21 @@ async def read_json_body(request: Request) -> bytes:
     """The raw body; 415 unless declared JSON, 413 past ``BODY_BYTES_MAX`` (read no further)."""
     if not _is_json(request.headers.get("content-type", "")):
         raise UnsupportedMediaType("Send the body as 'Content-Type: application/json'.")
+    return await read_body(request, BODY_BYTES_MAX)
+
+
+async def read_body(request: Request, body_bytes_max: int) -> bytes:
+    """The raw body, exactly as sent; 413 past ``body_bytes_max`` (read no further)."""
+    too_large = PayloadTooLarge(f"The body must be at most {body_bytes_max} bytes.")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > BODY_BYTES_MAX:
-        raise PayloadTooLarge(f"The body must be at most {BODY_BYTES_MAX} bytes.")
+    if declared is not None and declared.isdigit() and int(declared) > body_bytes_max:
+        raise too_large
     chunks: list[bytes] = []
     size_bytes = 0
     async for chunk in request.stream():
         size_bytes += len(chunk)
-        if size_bytes > BODY_BYTES_MAX:
-            raise PayloadTooLarge(f"The body must be at most {BODY_BYTES_MAX} bytes.")
+        if size_bytes > body_bytes_max:
+            raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
 

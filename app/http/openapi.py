@@ -167,6 +167,36 @@ _REFUND_PATHS: dict[str, Any] = {
     },
 }
 
+
+def _provider_webhook(provider: str, signature: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "operationId": f"{provider}Webhook",
+            "security": [],
+            "description": f"{provider.title()}'s own events, verified by their {signature} "
+            "header on the raw body; stored and deduplicated by event id before the 200.",
+            "parameters": [
+                {"name": signature, "in": "header", "required": True, "schema": {"type": "string"}}
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "200": {"description": "Taken in (or a duplicate, or about nothing of ours)."},
+                "400": _problem("invalid_signature: missing, wrong or stale; nothing processed"),
+                "413": _problem("payload_too_large: over 256 KiB"),
+                "503": _problem("unavailable: nothing stored; the provider delivers it again"),
+            },
+        }
+    }
+
+
+_WEBHOOK_PATHS: dict[str, Any] = {
+    "/v1/webhooks/stripe": _provider_webhook("stripe", "Stripe-Signature"),
+    "/v1/webhooks/paystack": _provider_webhook("paystack", "x-paystack-signature"),
+}
+
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "paystream", "version": "1"},
@@ -245,6 +275,7 @@ SPEC: dict[str, Any] = {
             }
         },
         **_REFUND_PATHS,
+        **_WEBHOOK_PATHS,
         "/healthz": {"get": {"security": [], "responses": {"200": {"description": "Alive."}}}},
         "/readyz": {
             "get": {

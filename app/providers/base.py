@@ -69,6 +69,21 @@ class RefundRequest:
     currency: str
 
 
+#: NextAction types: send the customer to the provider's page, or hand the provider's client
+#: secret to its own SDK in the customer's browser.
+REDIRECT_TO_URL = "redirect_to_url"
+USE_STRIPE_SDK = "use_stripe_sdk"
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """What the customer must do before the money can move (3-D Secure, a bank's page)."""
+
+    type: str
+    redirect_url: str | None = None
+    client_secret: str | None = None
+
+
 @dataclass(frozen=True)
 class ProviderAnswer:
     """What one provider call came to, in our vocabulary: a charge's or a refund's."""
@@ -81,6 +96,8 @@ class ProviderAnswer:
     failure_message: str | None = None
     #: Seconds the provider asked us to wait (Retry-After), when it said.
     retry_after_s: float | None = None
+    #: REQUIRES_ACTION only, when the provider says how the customer can act.
+    next_action: NextAction | None = None
 
 
 class Provider(Protocol):

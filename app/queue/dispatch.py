@@ -9,6 +9,7 @@ import dramatiq
 PAYMENTS_QUEUE = "payments"
 CHARGE_ACTOR = "charge_payment"
 REFUND_ACTOR = "refund_payment"
+PROVIDER_EVENT_ACTOR = "settle_from_provider_event"
 
 
 def charge_message(payment_id: str, partition: int) -> bytes:
@@ -21,11 +22,17 @@ def refund_message(refund_id: str, partition: int) -> bytes:
     return _message(REFUND_ACTOR, refund_id, partition)
 
 
-def _message(actor_name: str, object_id: str, partition: int) -> bytes:
+def provider_event_message(event_json: str, partition: int) -> bytes:
+    """An encoded message asking the provider-event actor to apply one verified webhook event
+    (``app.providers.events`` JSON) to its payment or refund, on the payment's partition."""
+    return _message(PROVIDER_EVENT_ACTOR, event_json, partition)
+
+
+def _message(actor_name: str, argument: str, partition: int) -> bytes:
     message: dramatiq.Message[None] = dramatiq.Message(
         queue_name=PAYMENTS_QUEUE,
         actor_name=actor_name,
-        args=(object_id,),
+        args=(argument,),
         kwargs={},
         # The broker keeps every message of a payment (refunds too) on the payment's partition.
         options={"partition": partition},

@@ -8,7 +8,11 @@ any process can find its keys from the id alone.
     {ps:N}:idem:<merchant_id>:<payment_id>:refunds:<sha256(idempotency key)>
                                                          hash   stored refund answer + fingerprint
     {ps:N}:pay:<payment_id>                              hash   payment record and recovery point
+    {ps:N}:pay:<payment_id>:refunds                      set    the payment's refund ids
     {ps:N}:refund:<refund_id>                            hash   refund record and recovery point
+    {ps:N}:pevt:<provider>:<sha256(event id)>            hash   a provider webhook event taken
+                                                                in (type, received): its dedupe
+                                                                mark, on its payment's partition
     {ps:N}:q:<queue>                                     stream Dramatiq messages (group "workers")
     {ps:N}:q:<queue>:delayed                             zset   message id -> due time in ms
     {ps:N}:q:<queue>:delayed:msgs                        hash   message id -> encoded message
@@ -97,6 +101,15 @@ def refund_idempotency_key(
 
 def payment_key(partition: int, payment_id: str) -> str:
     return f"{tag(partition)}:pay:{payment_id}"
+
+
+def payment_refunds_key(partition: int, payment_id: str) -> str:
+    return f"{payment_key(partition, payment_id)}:refunds"
+
+
+def provider_event_key(partition: int, provider: str, event_id: str) -> str:
+    digest = hashlib.sha256(event_id.encode()).hexdigest()
+    return f"{tag(partition)}:pevt:{provider}:{digest}"
 
 
 def refund_key(partition: int, refund_id: str) -> str:

@@ -16,6 +16,8 @@
 --                                      "amount_refund_pending" (the reservations)
 -- KEYS[3]  {ps:N}:refund:<refund id>   hash: the refund record (flat fields, "step")
 -- KEYS[4]  {ps:N}:q:payments           stream: MESSAGE_FIELD = message
+-- KEYS[5]  {ps:N}:pay:<payment id>:refunds   set: the payment's refund ids, so a provider event
+--                                      naming only the payment finds the refund it settles
 -- ARGV[1]  fingerprint of the canonical validated body, bound to the payment's path
 -- ARGV[2]  the merchant asking
 -- ARGV[3]  amount asked for, minor units; "0" means what remains
@@ -74,6 +76,8 @@ redis.call("HSET", KEYS[3],
   "currency", data["currency"], "provider", data["provider"], "payment_reference", payment[3],
   "created", ARGV[5], "step", "requested")
 redis.call("EXPIRE", KEYS[3], ARGV[7])
+redis.call("SADD", KEYS[5], ARGV[4])
+redis.call("EXPIRE", KEYS[5], ARGV[7])
 -- The payment must outlive its refund, whose settlement writes to it (GT: never shorten).
 redis.call("EXPIRE", KEYS[2], ARGV[7], "GT")
 redis.call("HSET", KEYS[1],

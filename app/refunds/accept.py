@@ -49,6 +49,7 @@ class RefundAcceptor:
             keys.payment_key(partition, payment_id),
             keys.refund_key(partition, refund_id),
             keys.stream_key(partition, PAYMENTS_QUEUE),
+            keys.payment_refunds_key(partition, payment_id),
         ]
         ttls_s = [self._settings.idempotency_key_ttl_s, self._settings.payment_record_ttl_s]
         message = refund_message(refund_id, partition)

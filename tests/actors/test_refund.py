@@ -65,6 +65,7 @@ async def accept_refund(runtime: Runtime, payment_id: str, amount: int = REFUND_
             keys.payment_key(partition, payment_id),
             keys.refund_key(partition, refund_id),
             keys.stream_key(partition, PAYMENTS_QUEUE),
+            keys.payment_refunds_key(partition, payment_id),
         ],
         args=[
             fingerprint({"amount": amount}, f"POST /v1/payments/{payment_id}/refunds"),

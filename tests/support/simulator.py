@@ -47,8 +47,18 @@ class Simulator:
 
     def intent(self, intent_id: str) -> dict[str, Any]:
         """A PaymentIntent as Stripe's face shows it."""
+        return self._provider_object(f"/v1/payment_intents/{intent_id}")
+
+    def stripe_refund(self, refund_id: str) -> dict[str, Any]:
+        return self._provider_object(f"/v1/refunds/{refund_id}")
+
+    def transaction(self, reference: str) -> dict[str, Any]:
+        """A Paystack transaction as verify shows it."""
+        return dict(self._provider_object(f"/transaction/verify/{reference}")["data"])
+
+    def _provider_object(self, path: str) -> dict[str, Any]:
         response = httpx.get(
-            f"{self.base_url}/v1/payment_intents/{intent_id}",
+            self.base_url + path,
             headers={"Authorization": f"Bearer {SECRET_KEY}"},
             timeout=CONTROL_TIMEOUT_S,
         )

@@ -51,9 +51,7 @@ def stream_entries(client: redis.Redis, payment_id: str, partitions: int) -> lis
     return [message for message in messages if message["args"] == [payment_id]]
 
 
-def test_a_stripe_customer_id_is_accepted_and_shown(
-    api: TestClient, merchant: Merchant
-) -> None:
+def test_a_stripe_customer_id_is_accepted_and_shown(api: TestClient, merchant: Merchant) -> None:
     body = BODY | {"customer": {"email": "ada@example.com", "id": "cus_Nf2x9Q"}}
 
     response = post(api, merchant, body, new_key())

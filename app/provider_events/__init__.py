@@ -1,0 +1,1 @@
+"""Provider webhooks taken in: verified events stored, deduplicated and queued in one step."""
