@@ -13,19 +13,22 @@ from app.simulator.paystack_wire import failure
 from app.simulator.state import SimState
 from app.simulator.stripe_face import StripeFace
 from app.simulator.stripe_wire import error_body
+from app.simulator.webhooks import WebhookConfig, WebhookSender
 from app.simulator.wire import json_response
 
 STRIPE_PATH_PREFIX = "/v1/"
 
 
-def create_app(config: SimConfig) -> Starlette:
+def create_app(config: SimConfig, webhook_config: WebhookConfig | None = None) -> Starlette:
     state = SimState()
     faults = Faults(config)
+    webhooks = WebhookSender(webhook_config or WebhookConfig(), config.seed)
+
     # Starlette tries routes in order: the providers' hot paths go first.
     routes = [
-        *StripeFace(state, faults).routes(),
-        *PaystackFace(state, faults).routes(),
-        *ControlFace(state, faults).routes(),
+        *StripeFace(state, faults, webhooks).routes(),
+        *PaystackFace(state, faults, webhooks).routes(),
+        *ControlFace(state, faults, webhooks).routes(),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _unrecognized})
 

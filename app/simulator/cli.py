@@ -8,6 +8,7 @@ import uvicorn
 
 from app.simulator.app import create_app
 from app.simulator.config import HANG_MS_DEFAULT, LatencyDistribution, SimConfig
+from app.simulator.webhooks import STRIPE_WEBHOOK_SECRET_DEFAULT, WEBHOOK_FIELDS, WebhookConfig
 
 HOST_DEFAULT = "127.0.0.1"
 #: Connections idle this long are closed; long enough for a worker's pooled keep-alive.
@@ -54,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--rules", default="{}", help='JSON: {"pm_card_visa": {"fail_after_rate": 0.5}, ...}'
     )
     parser.add_argument("--seed", type=int, default=None, help="seed of every random draw")
+    parser.add_argument("--stripe-webhook-url", default=None, help="send Stripe's events here")
+    parser.add_argument("--paystack-webhook-url", default=None, help="send Paystack's here")
+    parser.add_argument(
+        "--stripe-webhook-secret",
+        default=STRIPE_WEBHOOK_SECRET_DEFAULT,
+        help="Stripe endpoint signing secret (Paystack signs with the charge's API key)",
+    )
+    parser.add_argument("--webhook-delay-rate", type=float, default=0.0, help="fraction held back")
+    parser.add_argument("--webhook-delay-ms", type=float, default=1000.0, help="for how long")
+    parser.add_argument("--webhook-duplicate-rate", type=float, default=0.0, help="sent twice")
+    parser.add_argument(
+        "--webhook-reorder-rate", type=float, default=0.0, help="overtaken by the next one"
+    )
     return parser
 
 
@@ -80,17 +94,27 @@ def parse_config(parser: argparse.ArgumentParser, arguments: argparse.Namespace)
         parser.error(str(error))
 
 
+def parse_webhook_config(
+    parser: argparse.ArgumentParser, arguments: argparse.Namespace
+) -> WebhookConfig:
+    try:
+        return WebhookConfig().updated({name: getattr(arguments, name) for name in WEBHOOK_FIELDS})
+    except ValueError as error:
+        parser.error(str(error))
+
+
 def main(argv: list[str]) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     config = parse_config(parser, arguments)
+    webhooks = parse_webhook_config(parser, arguments)
     print(
         f"paystream simulator on http://{arguments.host}:{arguments.port}",
         file=sys.stderr,
         flush=True,
     )
     uvicorn.run(
-        create_app(config),
+        create_app(config, webhooks),
         host=arguments.host,
         port=arguments.port,
         workers=1,

@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 from app.simulator.config import ConfigError
 from app.simulator.face import Face
+from app.simulator.webhooks import WEBHOOK_FIELDS
 from app.simulator.wire import BodyTooLarge, json_response, read_body
 
 
@@ -33,18 +34,26 @@ class ControlFace(Face):
         return json_response(200, {"refunds": self.state.refunds_json()})
 
     async def config(self, request: Request) -> Response:
-        return json_response(200, self.faults.config.as_json())
+        return json_response(200, self._config_json())
 
     async def update_config(self, request: Request) -> Response:
+        """Fault and webhook fields alike; either all of a change applies or none of it."""
         try:
             changes = json.loads(await read_body(request))
             if not isinstance(changes, dict):
                 raise ConfigError("expected a JSON object")
-            config = self.faults.update(changes)
+            webhook_changes = {k: v for k, v in changes.items() if k in WEBHOOK_FIELDS}
+            webhooks = self.webhooks.config.updated(webhook_changes)
+            fault_changes = {k: v for k, v in changes.items() if k not in WEBHOOK_FIELDS}
+            self.faults.update(fault_changes)
         except (ValueError, BodyTooLarge) as error:
             # ConfigError, JSONDecodeError and UnicodeDecodeError are all ValueErrors.
             return json_response(400, {"error": str(error)})
-        return json_response(200, config.as_json())
+        self.webhooks.apply(webhooks)
+        return json_response(200, self._config_json())
+
+    def _config_json(self) -> dict[str, object]:
+        return self.faults.config.as_json() | self.webhooks.config.as_json()
 
     async def reset(self, request: Request) -> Response:
         """Forget every object, movement and idempotency key; the configuration stays.

@@ -1,9 +1,11 @@
-"""What every face of the simulator answers from: the shared books and the fault source."""
+"""What every face of the simulator answers from: the shared books, the fault source and the
+webhook sender."""
 
 from dataclasses import dataclass
 
 from app.simulator.faults import Faults
 from app.simulator.state import SimState
+from app.simulator.webhooks import WebhookSender
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,3 +14,4 @@ class Face:
 
     state: SimState
     faults: Faults
+    webhooks: WebhookSender

@@ -69,6 +69,7 @@ class PaystackFace(Face):
             answer = paystack_transactions.charge(self.state, charge)
         except PaystackError as error:
             return _error_response(error)
+        self._send_webhook(answer, request)
         if fault is Fault.FAIL_AFTER and answer.changed:
             return json_response(500, failure(SERVER_ERROR_MESSAGE))
         if fault is Fault.HANG_AFTER and answer.changed:
@@ -84,7 +85,9 @@ class PaystackFace(Face):
             refund = parse_refund(await _read_json(request))
         except PaystackError as error:
             return _error_response(error)
-        return await self._execute(lambda: paystack_transactions.refund(self.state, refund))
+        return await self._execute(
+            lambda: paystack_transactions.refund(self.state, refund), request
+        )
 
     async def fetch_refund(self, request: Request) -> Response:
         refund_id = request.path_params["refund_id"]
@@ -92,13 +95,23 @@ class PaystackFace(Face):
             lambda: paystack_transactions.fetch_refund(self.state, refund_id)
         )
 
-    async def _execute(self, execute: Callable[[], Answer]) -> Response:
+    async def _execute(
+        self, execute: Callable[[], Answer], request: Request | None = None
+    ) -> Response:
         await pause(self.faults)
         try:
             answer = execute()
         except PaystackError as error:
             return _error_response(error)
+        if request is not None:
+            self._send_webhook(answer, request)
         return json_response(answer.status_code, answer.body)
+
+    def _send_webhook(self, answer: Answer, request: Request) -> None:
+        """Sent whatever becomes of the answer, signed with the key of the account it is on."""
+        secret_key = bearer_key(request)
+        if answer.webhook is not None and secret_key is not None:
+            self.webhooks.paystack(*answer.webhook, secret_key)
 
 
 def _route(method: str, path: str, endpoint: Endpoint) -> Route:

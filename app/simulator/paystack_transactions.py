@@ -12,6 +12,7 @@ from app.simulator.paystack_wire import (
     ChargeAuthorization,
     CreateRefund,
     PaystackError,
+    refund_event_json,
     refund_json,
     success,
     transaction_json,
@@ -56,7 +57,8 @@ def charge(state: SimState, request: ChargeAuthorization) -> Answer:
             raise PaystackError(400, "Duplicate Transaction Reference")
         transaction = _record(state, request, reference, authorization)
         data = transaction_json(transaction)
-    return Answer(200, success("Charge attempted", data), changed=True)
+    event = ("charge.success", data) if transaction.status == "success" else None
+    return Answer(200, success("Charge attempted", data), changed=True, webhook=event)
 
 
 def verify(state: SimState, reference: str) -> Answer:
@@ -78,7 +80,10 @@ def refund(state: SimState, request: CreateRefund) -> Answer:
             raise PaystackError(400, "Refund amount cannot be more than the unrefunded amount")
         refunded = _record_refund(state, transaction, amount)
         data = refund_json(refunded)
-    return Answer(200, success("Refund has been queued for processing", data), changed=True)
+    event = ("refund.processed", refund_event_json(refunded))
+    return Answer(
+        200, success("Refund has been queued for processing", data), changed=True, webhook=event
+    )
 
 
 def fetch_refund(state: SimState, refund_id: int) -> Answer:

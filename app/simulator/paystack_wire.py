@@ -175,6 +175,20 @@ def refund_json(refund: PaystackRefund) -> dict[str, Any]:
     }
 
 
+def refund_event_json(refund: PaystackRefund) -> dict[str, Any]:
+    """A refund as Paystack's refund events describe it: the transaction by its reference."""
+    return {
+        "id": refund.id,
+        "status": "processed",
+        "transaction_reference": refund.transaction.reference,
+        "refund_reference": None,
+        "amount": refund.amount,
+        "currency": refund.transaction.currency,
+        "domain": "test",
+        "customer": {"email": refund.transaction.email},
+    }
+
+
 def _authorization_json(authorization_code: str) -> dict[str, Any]:
     return {
         "authorization_code": authorization_code,

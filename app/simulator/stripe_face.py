@@ -183,6 +183,9 @@ class StripeFace(Face):
             answer = execute(self.state)
         except StripeError as error:
             return _Reply(error.status_code, json_bytes(error.body()), (), storable=False)
+        if answer.webhook is not None:
+            # Sent whatever becomes of the answer: the work happened.
+            self.webhooks.stripe(*answer.webhook)
         if fault is Fault.FAIL_AFTER and answer.changed:
             return _server_error(should_retry=False, storable=True)
         hang_s = self.faults.hang_s(method) if fault is Fault.HANG_AFTER and answer.changed else 0

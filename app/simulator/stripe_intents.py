@@ -28,6 +28,7 @@ from app.simulator.stripe_wire import (
     CreateIntent,
     CreateRefund,
     SearchIntents,
+    charge_json,
     customer_json,
     error_body,
     intent_json,
@@ -159,7 +160,8 @@ def _succeed(state: SimState, intent: PaymentIntent) -> Answer:
     intent.next_action = None
     payment_id = intent.metadata.get("payment_id")
     state.charges.append(Movement(PROVIDER, payment_id, intent.amount, intent.currency, intent.id))
-    return Answer(200, intent_json(intent), changed=True)
+    body = intent_json(intent)
+    return Answer(200, body, changed=True, webhook=("payment_intent.succeeded", body))
 
 
 def _decline(intent: PaymentIntent, card: TestCard) -> Answer:
@@ -179,7 +181,9 @@ def _decline(intent: PaymentIntent, card: TestCard) -> Answer:
     intent.latest_charge = charge_id
     intent.last_payment_error = error
     intent.next_action = None
-    return Answer(402, {"error": {**error, "payment_intent": intent_json(intent)}}, changed=True)
+    failed = intent_json(intent)
+    body = {"error": {**error, "payment_intent": failed}}
+    return Answer(402, body, changed=True, webhook=("payment_intent.payment_failed", failed))
 
 
 def _require_action(intent: PaymentIntent) -> Answer:
@@ -188,7 +192,8 @@ def _require_action(intent: PaymentIntent) -> Answer:
         "type": "use_stripe_sdk",
         "use_stripe_sdk": {"type": "three_d_secure_redirect"},
     }
-    return Answer(200, intent_json(intent), changed=True)
+    body = intent_json(intent)
+    return Answer(200, body, changed=True, webhook=("payment_intent.requires_action", body))
 
 
 def _unexpected_state(intent: PaymentIntent) -> Answer:
@@ -257,4 +262,5 @@ def _refund(state: SimState, intent: PaymentIntent, request: CreateRefund) -> An
     state.stripe_refunds[refunded.id] = refunded
     payment_id = intent.metadata.get("payment_id")
     state.refunds.append(Movement(PROVIDER, payment_id, amount, intent.currency, intent.id))
-    return Answer(200, refund_json(refunded), changed=True)
+    body = refund_json(refunded)
+    return Answer(200, body, changed=True, webhook=("charge.refunded", charge_json(intent, body)))

@@ -342,6 +342,22 @@ def customer_json(customer_id: str, email: str | None) -> dict[str, Any]:
     return {"id": customer_id, "object": "customer", "email": email, "livemode": False}
 
 
+def charge_json(intent: PaymentIntent, refund: dict[str, Any]) -> dict[str, Any]:
+    """The intent's charge, as charge.refunded shows it, with the refund just made listed (as
+    API versions that embed a charge's refunds do)."""
+    return {
+        "id": intent.latest_charge,
+        "object": "charge",
+        "amount": intent.amount_received,
+        "amount_refunded": intent.amount_refunded,
+        "currency": intent.currency,
+        "metadata": intent.metadata,
+        "payment_intent": intent.id,
+        "refunded": intent.amount_refunded == intent.amount_received,
+        "refunds": {"object": "list", "data": [refund], "has_more": False},
+    }
+
+
 def refund_json(refund: StripeRefund) -> dict[str, Any]:
     return {
         "id": refund.id,

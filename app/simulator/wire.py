@@ -19,6 +19,8 @@ BODY_BYTES_MAX = 64 * 1024
 JSON_MEDIA_TYPE = "application/json"
 
 Headers = tuple[tuple[str, str], ...]
+#: A provider event an executed call gives rise to: its type and its object (or data).
+Webhook = tuple[str, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class Answer:
     #: The call changed provider state (an object created, money moved), so a failure
     #: injected after it leaves the client unsure whether it happened.
     changed: bool
+    #: The event the provider sends about it, whatever becomes of the answer itself.
+    webhook: Webhook | None = None
 
 
 class BodyTooLarge(ValueError):

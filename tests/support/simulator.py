@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 
 from app.simulator.config import HANG_MS_DEFAULT
+from app.simulator.webhooks import STRIPE_WEBHOOK_SECRET_DEFAULT
 
 #: Fault rates and latency back to zero, no burst, no rules: no test inherits another's faults.
 FAULT_FREE: dict[str, object] = {
@@ -19,6 +20,13 @@ FAULT_FREE: dict[str, object] = {
     "rate_limit_rate": 0,
     "rate_limit_burst_s": 0,
     "rules": {},
+    "stripe_webhook_url": None,
+    "paystack_webhook_url": None,
+    "stripe_webhook_secret": STRIPE_WEBHOOK_SECRET_DEFAULT,
+    "webhook_delay_rate": 0,
+    "webhook_delay_ms": 1000,
+    "webhook_duplicate_rate": 0,
+    "webhook_reorder_rate": 0,
 }
 CONTROL_TIMEOUT_S = 5.0
 #: Any secret key opens the simulator's provider faces.

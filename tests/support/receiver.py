@@ -1,0 +1,74 @@
+"""A real HTTP endpoint that records what is posted to it: where tests point webhooks."""
+
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.support.processes import POLL_INTERVAL_S, free_port
+
+RECEIVE_TIMEOUT_S = 15.0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Receiver:
+    """Answers 200 to every POST, or a status from ``refusals`` first, and keeps each one."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self.refusals: list[int] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802  (the stdlib's name)
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                status = receiver._record(Delivery(self.path, dict(self.headers), body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the test reads the deliveries, not a log."""
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _record(self, delivery: Delivery) -> int:
+        with self._lock:
+            if self.refusals:
+                return self.refusals.pop(0)
+            self.deliveries.append(delivery)
+            return 200
+
+    def wait_for(self, count: int, timeout_s: float = RECEIVE_TIMEOUT_S) -> list[Delivery]:
+        """The first ``count`` deliveries answered 200, once that many have arrived."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.deliveries) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.deliveries)} deliveries arrived, not {count}")
+            time.sleep(POLL_INTERVAL_S)
+        return self.deliveries[:count]
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    endpoint = Receiver()
+    yield endpoint
+    endpoint.stop()
