@@ -4,7 +4,8 @@ The first test sends 2,000 payments through the whole stack under every fault at
 second kills worker processes that each hold hundreds of payments in flight mid-call.
 
 The simulator fails 10 % of charge calls with a 500 before charging and makes 3 % ambiguous
-(charged, then a 500 or an answer that hangs past the client timeout). A worker process is
+(charged, then a 500 or an answer that hangs past the client timeout); its webhooks, which
+settle what the ambiguous answers left open, are delayed, duplicated or reordered 10 % each. A worker process is
 killed with SIGKILL every few seconds and replaced; PostgreSQL is stopped for 20 s mid-run;
 Redis, with AOF fsynced on every write, is killed with SIGKILL and restarted. Clients keep
 retrying with the same Idempotency-Key until they get their 202, as real clients do.
@@ -55,6 +56,11 @@ PROVIDER_FAULTS = {
     "fail_after_rate": 0.02,
     "hang_after_rate": 0.01,
     "hang_ms": 3_000,
+    # The providers' webhooks reach the web process late, twice, or out of order.
+    "webhook_delay_rate": 0.10,
+    "webhook_delay_ms": 2_000,
+    "webhook_duplicate_rate": 0.10,
+    "webhook_reorder_rate": 0.10,
 }
 #: A hung answer must outlast the adapters' timeout to be ambiguous.
 PROVIDER_TIMEOUT_S = 2

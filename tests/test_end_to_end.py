@@ -19,6 +19,7 @@ from tests.support.payments import (
     ledger_transactions_by_reference,
     wait_until_terminal,
 )
+from tests.support.simulator import Simulator
 from tests.support.stack import Stack, cli
 
 PAYMENTS = 200
@@ -147,3 +148,34 @@ def wait_until_refunded(client: httpx.Client, expected: dict[str, str]) -> None:
                 del pending[payment_id]
         time.sleep(POLL_INTERVAL_S)
     assert not pending, f"refunds never settled: {pending}"
+
+
+#: How long the simulator holds a charge's answer back: far longer than a webhook takes.
+ANSWER_HELD_MS = 6_000
+WEBHOOK_SETTLES_WITHIN_S = 3.0
+
+
+def test_a_charge_whose_answer_is_held_is_settled_by_its_webhook_first(stack: Stack) -> None:
+    """The charge happens, its answer hangs: the provider's webhook settles and records the
+    payment long before the worker hears back, let alone looks it up. (Paystack: its one call
+    is the charge; a Stripe rule would hold the PaymentIntent's create back too.)"""
+    simulator = Simulator(stack.simulator_url)
+    held = {"hang_after_rate": 1, "hang_ms": ANSWER_HELD_MS}
+    simulator.configure(rules={"AUTH_success": held})
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers) as client:
+        started = time.monotonic()
+        payment_ids = [
+            client.post(
+                "/v1/payments",
+                json=payment_body(index),
+                headers={"Idempotency-Key": f"held-{index}"},
+            ).json()["id"]
+            for index in (10, 20)
+        ]
+        final = wait_until_terminal(stack, payment_ids, WEBHOOK_SETTLES_WITHIN_S)
+        settled_s = time.monotonic() - started
+
+    assert {payment["status"] for payment in final.values()} == {"succeeded"}
+    assert settled_s < ANSWER_HELD_MS / 1000
+    assert sorted(charge["payment_id"] for charge in simulator.charges()) == sorted(payment_ids)

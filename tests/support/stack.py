@@ -17,6 +17,7 @@ CLI_TIMEOUT_S = 60
 UNTHROTTLED_PER_S = 100_000
 WORKERS = 2
 WORKER_THREADS = 8
+STRIPE_WEBHOOK_SECRET = "whsec_test_stack"
 
 
 class Workers:
@@ -96,9 +97,23 @@ def running_stack(
         # rate-limit tests choose their own.
         "STRIPE_ACCOUNT_RATE_PER_S": str(UNTHROTTLED_PER_S),
         "PAYSTACK_ACCOUNT_RATE_PER_S": str(UNTHROTTLED_PER_S),
+        "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
         **(extra_env or {}),
     }
-    simulator_argv = ["-m", "app.simulator", "--port", str(simulator_port)]
+    web_url = f"http://127.0.0.1:{web_port}"
+    # The simulator sends the providers' webhooks to the web process, as the providers would.
+    simulator_argv = [
+        "-m",
+        "app.simulator",
+        "--port",
+        str(simulator_port),
+        "--stripe-webhook-url",
+        f"{web_url}/v1/webhooks/stripe",
+        "--paystack-webhook-url",
+        f"{web_url}/v1/webhooks/paystack",
+        "--stripe-webhook-secret",
+        env["STRIPE_WEBHOOK_SECRET"],
+    ]
     web_argv = ["-m", "uvicorn", "app.main:app", "--port", str(web_port), "--no-access-log"]
     processes = [
         Process("simulator", python_argv(*simulator_argv), env, log_dir),
@@ -108,11 +123,11 @@ def running_stack(
     try:
         pool.start(workers)
         wait_for_http(f"{simulator_url}/healthz", processes[0])
-        wait_for_http(f"http://127.0.0.1:{web_port}/healthz", processes[1])
+        wait_for_http(f"{web_url}/healthz", processes[1])
         created = cli(env, "merchant", "create", "e2e", "--json")
         assert created.returncode == 0, created.stderr
         api_key = json.loads(created.stdout)["api_key"]
-        yield Stack(f"http://127.0.0.1:{web_port}", simulator_url, env, api_key, pool)
+        yield Stack(web_url, simulator_url, env, api_key, pool)
     finally:
         pool.stop()
         for process in processes:
