@@ -13,7 +13,7 @@ gone out: look it up" when found so by a later run.
 """
 
 import logging
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic
 
 import dramatiq
 import psycopg
@@ -24,7 +24,7 @@ from actors.runtime import Runtime
 from actors.state import Moved, RecoveryPoints, Transition
 from app.ledger import Entry, Recorded
 from app.providers.base import Outcome, Provider, ProviderAnswer
-from app.recovery import RecoveryStep
+from app.recovery import Record
 
 #: A record settles in at most this many phases; more means a bug, not bad luck.
 PHASES_MAX = 12
@@ -35,17 +35,6 @@ LEDGER_RETRY_DELAY_MS_MAX = 15_000
 #: When the provider's 429 named no wait.
 RATE_LIMITED_DELAY_MS = 1_000
 logger = logging.getLogger(__name__)
-
-
-class Stepped(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def step(self) -> RecoveryStep: ...
-
-
-Record = TypeVar("Record", bound=Stepped)
 
 
 def retry_delay_ms(answer: ProviderAnswer) -> int | None:
@@ -126,7 +115,7 @@ class StateMachine(Generic[Record]):
         raise NotImplementedError
 
     async def store(self, record: Record, transition: Transition) -> Moved[Record]:
-        return await self.points.apply(record.id, record.step, transition)
+        return await self.points.apply(record, transition)
 
     async def provider(self, name: str, calls: int = 1) -> Provider:
         """The named provider, once ``calls`` calls to it fit the rate limits (else ``Defer``)."""
