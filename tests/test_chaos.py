@@ -5,10 +5,11 @@ second kills worker processes that each hold hundreds of payments in flight mid-
 
 The simulator fails 10 % of charge calls with a 500 before charging and makes 3 % ambiguous
 (charged, then a 500 or an answer that hangs past the client timeout); its webhooks, which
-settle what the ambiguous answers left open, are delayed, duplicated or reordered 10 % each. A worker process is
-killed with SIGKILL every few seconds and replaced; PostgreSQL is stopped for 20 s mid-run;
-Redis, with AOF fsynced on every write, is killed with SIGKILL and restarted. Clients keep
-retrying with the same Idempotency-Key until they get their 202, as real clients do.
+settle what the ambiguous answers left open, are delayed, duplicated or reordered 10 % each.
+A worker process is killed with SIGKILL every few seconds and replaced; PostgreSQL is stopped
+for 20 s mid-run; Redis, with AOF fsynced on every write, is killed with SIGKILL and restarted.
+Clients keep retrying with the same Idempotency-Key until they get their 202, as real clients
+do.
 
 Afterwards every accepted payment is terminal, money moved at the simulator equals the ledger
 exactly, nothing was charged twice, nothing is dead-lettered, and the ledger verifies.
