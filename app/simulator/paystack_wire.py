@@ -13,6 +13,8 @@ REFERENCE_LENGTH_MAX = 100
 EMAIL_LENGTH_MAX = 254
 CURRENCY_DEFAULT = "NGN"
 CURRENCIES = frozenset({"NGN", "GHS", "ZAR", "KES", "USD"})
+#: The simulated account's integration id, which Paystack puts on every refund.
+INTEGRATION_ID = 100_032
 #: Paystack's documented rule: "Only -, ., = and alphanumeric characters allowed".
 _REFERENCE = re.compile(r"^[A-Za-z0-9\-.=]+$")
 REFERENCE_REFUSED_MESSAGE = "Invalid reference: only -, ., = and alphanumeric characters allowed"
@@ -158,18 +160,23 @@ def transaction_json(transaction: PaystackTransaction) -> dict[str, Any]:
 
 
 def refund_json(refund: PaystackRefund) -> dict[str, Any]:
+    """As Paystack answers a refund: notes and ``refunded_by`` are always strings there."""
+    transaction = refund.transaction
     return {
         "id": refund.id,
-        "transaction": transaction_json(refund.transaction),
+        "integration": INTEGRATION_ID,
+        "transaction": transaction_json(transaction),
         "amount": refund.amount,
         "deducted_amount": 0,
         "fully_deducted": False,
-        "currency": refund.transaction.currency,
+        "currency": transaction.currency,
         "channel": None,
         "domain": "test",
         "status": "pending",
-        "merchant_note": None,
-        "customer_note": None,
+        "refunded_by": transaction.email,
+        "merchant_note": f"Refund for transaction {transaction.reference} by {transaction.email}",
+        "customer_note": f"Refund for transaction {transaction.reference}",
+        "expected_at": refund.created_at,
         "createdAt": refund.created_at,
         "updatedAt": refund.created_at,
     }
