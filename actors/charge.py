@@ -10,10 +10,16 @@ stores ``charging`` with its reference before the call that moves money: whoever
 ``charging`` later asks the provider what happened before anything else. ``prepared`` is where
 a payment waits when that call is known not to have happened (and where payments prepared by
 earlier versions wait).
+
+``requires_action`` waits for the customer (3-D Secure; see ``actors.customer_action``): the
+outcome comes by webhook (``actors.provider_events``) or by lookup, ``charged`` or
+``declined``; past the deadline the charge is abandoned and the payment declined with
+``authentication_timeout``.
 """
 
 import dramatiq
 
+from actors import customer_action
 from actors.middleware.retries import Defer
 from actors.phases import (
     StateMachine,
@@ -69,9 +75,12 @@ def prepared_reference(record: PaymentRecord) -> str:
     return record.provider_reference
 
 
-def settled(answer: ProviderAnswer) -> Transition:
-    """Where a charge or lookup answer leaves the payment."""
+def settled(answer: ProviderAnswer, action_timeout_s: int) -> Transition:
+    """Where a charge or lookup answer leaves the payment; a customer who must act has
+    ``action_timeout_s`` to do so."""
     target = SETTLED_STEP.get(answer.outcome)
+    if target is Step.REQUIRES_ACTION:
+        return customer_action.awaiting_customer(answer, action_timeout_s)
     if target is None:
         # A scheduled lookup, not a failure: it repeats, ever less often, until the provider
         # can tell, and never re-charges blindly.
@@ -103,10 +112,16 @@ class Charge(StateMachine[PaymentRecord]):
                 # Found ``charging`` by a later run: the call may have gone out, and the provider
                 # may have moved the money, so ask before anything else.
                 return await self.reconcile(record)
+            case Step.REQUIRES_ACTION:
+                return await self.await_customer(record)
             case Step.CHARGED:
                 return await self.record_capture(record)
             case step:
                 raise RuntimeError(f"Bug: unhandled recovery point {step}")
+
+    @property
+    def action_timeout_s(self) -> int:
+        return self.context.settings.requires_action_timeout_s
 
     async def prepare(self, record: PaymentRecord) -> Transition:
         name = record.request.provider
@@ -135,7 +150,7 @@ class Charge(StateMachine[PaymentRecord]):
         if answer.outcome in (Outcome.RETRYABLE, Outcome.RATE_LIMITED):
             # Known not to have reached the charge: back to prepared, same provider key next time.
             return Transition(Step.PREPARED, then=try_again(answer))
-        return settled(answer)
+        return settled(answer, self.action_timeout_s)
 
     async def reconcile(self, record: PaymentRecord) -> Transition:
         provider = await self.provider(record.request.provider)
@@ -147,7 +162,39 @@ class Charge(StateMachine[PaymentRecord]):
                 return Transition(Step.PREPARED)
             case Outcome.RATE_LIMITED:
                 raise rate_limited(answer)
-        return settled(answer)
+        return settled(answer, self.action_timeout_s)
+
+    async def await_customer(self, record: PaymentRecord) -> Transition:
+        """Look the charge up while the customer may still act (a webhook usually comes
+        first); at the deadline, abandon it."""
+        remaining_ms = customer_action.remaining_ms(record.action_deadline)
+        if remaining_ms <= 0:
+            return await self.abandon(record)
+        provider = await self.provider(record.request.provider)
+        answer = await provider.lookup(charge_request(record), prepared_reference(record))
+        match answer.outcome:
+            case Outcome.SUCCEEDED | Outcome.DECLINED:
+                return settled(answer, self.action_timeout_s)
+            case Outcome.RATE_LIMITED:
+                raise rate_limited(answer)
+        raise customer_action.wait_for_customer(remaining_ms)
+
+    async def abandon(self, record: PaymentRecord) -> Transition:
+        """Have the provider abandon the charge, so a late authentication can no longer move
+        money, and fail the payment, unless the money moved after all."""
+        provider = await self.provider(record.request.provider)
+        answer = await provider.abandon(charge_request(record), prepared_reference(record))
+        match answer.outcome:
+            case Outcome.SUCCEEDED:
+                return settled(answer, self.action_timeout_s)
+            case Outcome.DECLINED | Outcome.REQUIRES_ACTION | Outcome.NOT_ATTEMPTED:
+                return customer_action.timed_out(self.action_timeout_s)
+            case Outcome.RATE_LIMITED:
+                raise rate_limited(answer)
+        # The provider cannot tell yet whether the money moved: ask again soon.
+        raise Defer(
+            "abandoning the charge", delay=RECONCILE_DELAY_MS, delay_max=RECONCILE_DELAY_MS_MAX
+        )
 
     async def record_capture(self, record: PaymentRecord) -> Transition:
         request = record.request

@@ -16,6 +16,7 @@ A Paystack refund event names the refunded transaction and an amount, not our re
 settles the oldest of the payment's refunds waiting in ``unknown`` for that amount.
 """
 
+import dataclasses
 import logging
 
 import dramatiq
@@ -44,12 +45,15 @@ REFUNDS_SEARCHED_MAX = 1_000
 logger = logging.getLogger(__name__)
 
 
-def payment_transition(record: PaymentRecord, answer: ProviderAnswer) -> Transition | None:
-    """Where the answer moves a payment waiting for one; None when it moves nothing."""
+def payment_transition(
+    record: PaymentRecord, answer: ProviderAnswer, action_timeout_s: int
+) -> Transition | None:
+    """Where the answer moves a payment waiting for one; None when it moves nothing. The
+    move's own wait is the charge message's to keep: this message is done once it is stored."""
     target = SETTLED_STEP.get(answer.outcome)
     if target is None or record.step not in AWAITING_ANSWER or target is record.step:
         return None
-    return settled(answer)
+    return dataclasses.replace(settled(answer, action_timeout_s), then=None)
 
 
 def refund_transition(record: RefundRecord, answer: ProviderAnswer) -> Transition | None:
@@ -93,12 +97,15 @@ class ChargeFromEvent(Charge):
             return True
         if record.step is Step.CHARGED:
             return False
-        return self.answered or payment_transition(record, self.answer) is None
+        return self.answered or self.transition(record) is None
+
+    def transition(self, record: PaymentRecord) -> Transition | None:
+        return payment_transition(record, self.answer, self.action_timeout_s)
 
     async def phase(self, record: PaymentRecord, fresh: bool) -> Transition:
         if record.step is Step.CHARGED:
             return await self.record_capture(record)
-        transition = payment_transition(record, self.answer)
+        transition = self.transition(record)
         if transition is None:
             raise RuntimeError(f"Bug: {record.id} at {record.step} has no move for the event")
         self.answered = True

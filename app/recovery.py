@@ -31,7 +31,7 @@ class StoredRecord(Protocol):
 
 Record = TypeVar("Record", bound=StoredRecord)
 #: Fields a move stores that the typed record holds as integers.
-INTEGER_FIELDS = frozenset({"ledger_seq"})
+INTEGER_FIELDS = frozenset({"ledger_seq", "action_deadline"})
 
 
 @dataclass(frozen=True)

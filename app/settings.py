@@ -27,6 +27,11 @@ WORKER_CONCURRENCY_MAX = 10_000
 WORKER_SHUTDOWN_GRACE_S = 15
 WORKER_SHUTDOWN_GRACE_S_MAX = 25
 
+#: How long a customer has to complete 3-D Secure before the payment fails (and its Stripe
+#: PaymentIntent is canceled); a week at most, far inside the record's lifetime.
+REQUIRES_ACTION_TIMEOUT_S = 24 * 3600
+REQUIRES_ACTION_TIMEOUT_S_MAX = 7 * 24 * 3600
+
 #: The providers' documented live-mode limits per account: Stripe 100 operations/s; Paystack
 #: 1,200 charge_authorization calls per minute.
 STRIPE_ACCOUNT_RATE_PER_S = 100
@@ -96,6 +101,8 @@ class Settings:
     stripe_account_rate_per_s: int
     paystack_rate_per_s: int
     paystack_account_rate_per_s: int
+    #: How long a customer has to complete 3-D Secure.
+    requires_action_timeout_s: int
 
     @property
     def reclaim_idle_ms(self) -> int:
@@ -147,6 +154,10 @@ class Settings:
             raise SettingsError(
                 f"WORKER_SHUTDOWN_GRACE_S must be within 0..{WORKER_SHUTDOWN_GRACE_S_MAX}"
             )
+        if not 1 <= self.requires_action_timeout_s <= REQUIRES_ACTION_TIMEOUT_S_MAX:
+            raise SettingsError(
+                f"REQUIRES_ACTION_TIMEOUT_S must be within 1..{REQUIRES_ACTION_TIMEOUT_S_MAX}"
+            )
         for name in RATE_FIELDS:
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name.upper()} must be 0 (no limit) or positive")
@@ -185,6 +196,7 @@ def load() -> Settings:
         paystack_account_rate_per_s=_number(
             "PAYSTACK_ACCOUNT_RATE_PER_S", PAYSTACK_ACCOUNT_RATE_PER_S
         ),
+        requires_action_timeout_s=_number("REQUIRES_ACTION_TIMEOUT_S", REQUIRES_ACTION_TIMEOUT_S),
     ).validate()
 
 

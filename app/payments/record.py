@@ -27,7 +27,9 @@ class Step(RecoveryStep):
     UNKNOWN = "unknown", "processing"
     CHARGED = "charged", "succeeded"
     DECLINED = "declined", "failed", True
-    REQUIRES_ACTION = "requires_action", "requires_action", True
+    #: The customer must act (3-D Secure) until ``action_deadline``; the outcome then comes
+    #: by webhook or lookup, or the payment fails with ``authentication_timeout``.
+    REQUIRES_ACTION = "requires_action", "requires_action"
     RECORDED = "recorded", "succeeded", True
 
 
@@ -48,6 +50,12 @@ class PaymentRecord:
     #: Minor units refunded and recorded; and reserved by refunds not yet settled.
     amount_refunded: int = 0
     amount_refund_pending: int = 0
+    #: While the customer must act: how (the provider's redirect URL or client secret), and
+    #: until when (unix seconds).
+    next_action_type: str | None = None
+    next_action_url: str | None = None
+    next_action_client_secret: str | None = None
+    action_deadline: int | None = None
 
     @property
     def status(self) -> str:
@@ -70,6 +78,7 @@ def decode(raw: Mapping[bytes, bytes]) -> PaymentRecord:
     fields = {key.decode(): value.decode() for key, value in raw.items()}
     data = json.loads(fields["data"])
     ledger_seq = fields.get("ledger_seq")
+    action_deadline = fields.get("action_deadline")
     return PaymentRecord(
         id=data.pop("id"),
         merchant_id=data.pop("merchant_id"),
@@ -83,6 +92,10 @@ def decode(raw: Mapping[bytes, bytes]) -> PaymentRecord:
         ledger_seq=None if ledger_seq is None else int(ledger_seq),
         amount_refunded=int(fields.get("amount_refunded", "0")),
         amount_refund_pending=int(fields.get("amount_refund_pending", "0")),
+        next_action_type=fields.get("next_action_type"),
+        next_action_url=fields.get("next_action_url"),
+        next_action_client_secret=fields.get("next_action_client_secret"),
+        action_deadline=None if action_deadline is None else int(action_deadline),
     )
 
 
@@ -108,12 +121,25 @@ def view(record: PaymentRecord) -> dict[str, Any]:
             "code": record.failure_code or "declined",
             "message": record.failure_message or "",
         }
+    if record.step is Step.REQUIRES_ACTION and record.next_action_type is not None:
+        payment["next_action"] = next_action_view(record)
     if record.ledger_transaction_id is not None:
         payment["ledger"] = {
             "transaction_id": record.ledger_transaction_id,
             "seq": record.ledger_seq,
         }
     return payment
+
+
+def next_action_view(record: PaymentRecord) -> dict[str, Any]:
+    """What the merchant hands its customer: where to go, or what the provider's SDK needs."""
+    action: dict[str, Any] = {"type": record.next_action_type}
+    if record.next_action_url is not None:
+        action["redirect_url"] = record.next_action_url
+    if record.next_action_client_secret is not None:
+        action["client_secret"] = record.next_action_client_secret
+    action["expires_at"] = record.action_deadline
+    return action
 
 
 #: What a payment's final steps tell its merchant.

@@ -121,6 +121,12 @@ class Provider(Protocol):
         """What happened to this charge; never moves money."""
         ...
 
+    async def abandon(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
+        """Make sure the money can no longer move (a customer who never authenticated), and
+        say where the charge ended: DECLINED once it cannot move, SUCCEEDED if it already did;
+        anything else when the provider cannot tell yet. Never moves money."""
+        ...
+
     async def refund(self, request: RefundRequest) -> ProviderAnswer:
         """Move ``request.amount`` back to the customer.
 

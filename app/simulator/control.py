@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.simulator import paystack_transactions, stripe_intents
 from app.simulator.config import ConfigError
 from app.simulator.face import Face
 from app.simulator.webhooks import WEBHOOK_FIELDS
@@ -21,6 +22,16 @@ class ControlFace(Face):
             Route("/_sim/config", self.config, methods=["GET"]),
             Route("/_sim/config", self.update_config, methods=["POST"]),
             Route("/_sim/reset", self.reset, methods=["POST"]),
+            Route(
+                "/_sim/payment_intents/{intent_id}/authenticate",
+                self.authenticate_intent,
+                methods=["POST"],
+            ),
+            Route(
+                "/_sim/transactions/{reference}/authenticate",
+                self.authenticate_transaction,
+                methods=["POST"],
+            ),
         ]
 
     async def health(self, request: Request) -> Response:
@@ -55,6 +66,33 @@ class ControlFace(Face):
     def _config_json(self) -> dict[str, object]:
         return self.faults.config.as_json() | self.webhooks.config.as_json()
 
+    async def authenticate_intent(self, request: Request) -> Response:
+        """The customer does (``{"succeed": true}``) or fails 3-D Secure on a Stripe intent."""
+        intent_id = request.path_params["intent_id"]
+        succeed = await _succeed(request)
+        if succeed is None:
+            return json_response(400, {"error": 'expected {"succeed": true|false}'})
+        answer = stripe_intents.authenticate(self.state, intent_id, succeed)
+        if answer is None:
+            return json_response(409, {"error": f"{intent_id} awaits no authentication"})
+        if answer.webhook is not None:
+            self.webhooks.stripe(*answer.webhook)
+        return json_response(answer.status_code, answer.body)
+
+    async def authenticate_transaction(self, request: Request) -> Response:
+        """The customer authorizes (or not) a paused Paystack charge."""
+        reference = request.path_params["reference"]
+        succeed = await _succeed(request)
+        if succeed is None:
+            return json_response(400, {"error": 'expected {"succeed": true|false}'})
+        answer = paystack_transactions.authenticate(self.state, reference, succeed)
+        if answer is None:
+            return json_response(409, {"error": f"{reference} awaits no authorization"})
+        if answer.webhook is not None:
+            secret_key = self.state.transactions[reference].secret_key
+            self.webhooks.paystack(*answer.webhook, secret_key)
+        return json_response(answer.status_code, answer.body)
+
     async def reset(self, request: Request) -> Response:
         """Forget every object, movement and idempotency key; the configuration stays.
 
@@ -63,3 +101,13 @@ class ControlFace(Face):
         self.state.reset()
         self.faults.reseed()
         return json_response(200, {"reset": True})
+
+
+async def _succeed(request: Request) -> bool | None:
+    """``{"succeed": true|false}`` (an empty body passes); None for any other body."""
+    try:
+        body = json.loads(await read_body(request) or b"{}")
+    except (ValueError, BodyTooLarge):
+        return None
+    succeed = body.get("succeed", True) if isinstance(body, dict) else None
+    return succeed if isinstance(succeed, bool) else None

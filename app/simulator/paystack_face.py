@@ -66,7 +66,7 @@ class PaystackFace(Face):
         if fault is Fault.FAIL_BEFORE:
             return json_response(500, failure(SERVER_ERROR_MESSAGE))
         try:
-            answer = paystack_transactions.charge(self.state, charge)
+            answer = paystack_transactions.charge(self.state, charge, bearer_key(request) or "")
         except PaystackError as error:
             return _error_response(error)
         self._send_webhook(answer, request)

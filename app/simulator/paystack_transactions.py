@@ -34,11 +34,16 @@ GENERATED_REFERENCE_DIGITS = 15
 class TestAuthorization:
     status: str
     gateway_response: str
+    #: The bank wants the customer to authorize the charge first (Paystack pauses it).
+    paused: bool = False
 
 
 AUTHORIZATIONS: dict[str, TestAuthorization] = {
     "AUTH_success": TestAuthorization("success", "Approved"),
     "AUTH_declined": TestAuthorization("failed", "Declined"),
+    "AUTH_authenticationRequired": TestAuthorization(
+        "pending", "Awaiting customer authorization", paused=True
+    ),
 }
 
 
@@ -47,7 +52,28 @@ def fee_for(amount: int) -> int:
     return min(amount * FEE_BASIS_POINTS // 10_000 + flat, FEE_CAP)
 
 
-def charge(state: SimState, request: ChargeAuthorization) -> Answer:
+def authenticate(state: SimState, reference: str, succeed: bool) -> Answer | None:
+    """The customer authorizes (or refuses) a paused charge; None when none waits."""
+    with state.lock:
+        transaction = state.transactions.get(reference)
+        if transaction is None or not transaction.paused:
+            return None
+        transaction.paused = False
+        if not succeed:
+            transaction.status, transaction.gateway_response = "failed", "Authorization failed"
+            return Answer(
+                200, success("Verification successful", transaction_json(transaction)), True
+            )
+        transaction.status, transaction.gateway_response = "success", "Approved"
+        transaction.fees = fee_for(transaction.amount)
+        transaction.paid_at = now_iso()
+        state.charges.append(_movement(transaction, transaction.amount))
+        data = transaction_json(transaction)
+    body = success("Verification successful", data)
+    return Answer(200, body, changed=True, webhook=("charge.success", data))
+
+
+def charge(state: SimState, request: ChargeAuthorization, secret_key: str) -> Answer:
     authorization = AUTHORIZATIONS.get(request.authorization_code)
     if authorization is None:
         raise PaystackError(400, "Invalid authorization code")
@@ -55,7 +81,7 @@ def charge(state: SimState, request: ChargeAuthorization) -> Answer:
     with state.lock:
         if reference in state.transactions:
             raise PaystackError(400, "Duplicate Transaction Reference")
-        transaction = _record(state, request, reference, authorization)
+        transaction = _record(state, request, reference, authorization, secret_key)
         data = transaction_json(transaction)
     event = ("charge.success", data) if transaction.status == "success" else None
     return Answer(200, success("Charge attempted", data), changed=True, webhook=event)
@@ -101,6 +127,7 @@ def _record(
     request: ChargeAuthorization,
     reference: str,
     authorization: TestAuthorization,
+    secret_key: str,
 ) -> PaystackTransaction:
     succeeded = authorization.status == "success"
     created_at = now_iso()
@@ -117,6 +144,8 @@ def _record(
         fees=fee_for(request.amount) if succeeded else 0,
         created_at=created_at,
         paid_at=created_at if succeeded else None,
+        paused=authorization.paused,
+        secret_key=secret_key,
     )
     state.next_transaction_id += 1
     state.transactions[reference] = transaction

@@ -135,7 +135,20 @@ def _currency(body: dict[str, Any]) -> str:
     return currency.upper()
 
 
+#: Where a paused charge sends its customer (Paystack's checkout resumes it there).
+AUTHORIZATION_URL_BASE = "https://checkout.paystack.com/resume/"
+
+
 def transaction_json(transaction: PaystackTransaction) -> dict[str, Any]:
+    if transaction.paused:
+        return _transaction_json(transaction) | {
+            "paused": True,
+            "authorization_url": AUTHORIZATION_URL_BASE + transaction.reference,
+        }
+    return _transaction_json(transaction)
+
+
+def _transaction_json(transaction: PaystackTransaction) -> dict[str, Any]:
     return {
         "id": transaction.id,
         "domain": "test",

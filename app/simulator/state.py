@@ -43,6 +43,7 @@ class PaymentIntent:
     latest_charge: str | None = None
     last_payment_error: dict[str, Any] | None = None
     next_action: dict[str, Any] | None = None
+    cancellation_reason: str | None = None
     amount_received: int = 0
     amount_refunded: int = 0
 
@@ -74,6 +75,10 @@ class PaystackTransaction:
     created_at: str
     paid_at: str | None
     amount_refunded: int = 0
+    #: Waiting for the customer to authorize it at ``authorization_url`` (Paystack's 2FA).
+    paused: bool = False
+    #: The API key it was charged with: Paystack signs the account's webhooks with it.
+    secret_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)

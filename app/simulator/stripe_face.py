@@ -32,6 +32,7 @@ from app.simulator.stripe_wire import (
     error_body,
     invalid,
     nest,
+    parse_cancel_intent,
     parse_confirm_intent,
     parse_create_customer,
     parse_create_intent,
@@ -90,6 +91,9 @@ class StripeFace(Face):
             self._get_route("/v1/payment_intents/{intent_id}", _prepare_retrieve_intent),
             self._post_route(
                 "/v1/payment_intents/{intent_id}/confirm", _prepare_confirm_intent, faulty=True
+            ),
+            self._post_route(
+                "/v1/payment_intents/{intent_id}/cancel", _prepare_cancel_intent, faulty=False
             ),
             # Faults are drawn for the charge calls only (see app.simulator.faults).
             self._post_route("/v1/refunds", _prepare_create_refund, faulty=False),
@@ -203,6 +207,11 @@ def _prepare_create_customer(request: Request, form: Form) -> Execute:
 def _prepare_confirm_intent(request: Request, form: Form) -> Execute:
     intent_id = request.path_params["intent_id"]
     return partial(stripe_intents.confirm, intent_id=intent_id, request=parse_confirm_intent(form))
+
+
+def _prepare_cancel_intent(request: Request, form: Form) -> Execute:
+    intent_id = request.path_params["intent_id"]
+    return partial(stripe_intents.cancel, intent_id=intent_id, reason=parse_cancel_intent(form))
 
 
 def _prepare_create_refund(request: Request, form: Form) -> Execute:

@@ -39,6 +39,9 @@ from app.simulator.stripe_wire import (
 from app.simulator.wire import Answer
 
 CONFIRMABLE_STATUSES = ("requires_confirmation", "requires_action", "requires_payment_method")
+CANCELABLE_STATUSES = (*CONFIRMABLE_STATUSES, "requires_capture", "processing")
+#: Stripe's code for a customer who failed (or abandoned) 3-D Secure.
+AUTHENTICATION_FAILURE_CODE = "payment_intent_authentication_failure"
 CLIENT_SECRET_RANDOM_BYTES = 12
 PROVIDER = "stripe"
 
@@ -77,6 +80,52 @@ def confirm(state: SimState, intent_id: str, request: ConfirmIntent) -> Answer:
     with state.lock:
         intent = _intent(state, intent_id)
         return _confirm(state, intent, request.payment_method, request.off_session)
+
+
+def cancel(state: SimState, intent_id: str, reason: str | None) -> Answer:
+    """After this no confirm can move the intent's money; a succeeded intent cannot cancel."""
+    with state.lock:
+        intent = _intent(state, intent_id)
+        if intent.status not in CANCELABLE_STATUSES:
+            message = (
+                f"You cannot cancel this PaymentIntent because it has a status of "
+                f"{intent.status}. Only a PaymentIntent with one of the following statuses may "
+                f"be canceled: {', '.join(CANCELABLE_STATUSES)}."
+            )
+            return _state_error(intent, message)
+        intent.status = "canceled"
+        intent.cancellation_reason = reason
+        intent.next_action = None
+        body = intent_json(intent)
+    return Answer(200, body, changed=True, webhook=("payment_intent.canceled", body))
+
+
+def authenticate(state: SimState, intent_id: str, succeed: bool) -> Answer | None:
+    """The customer completes (or fails) 3-D Secure on an intent waiting for it, on-session
+    or after an off-session refusal; None when the intent is not waiting for that."""
+    with state.lock:
+        intent = state.payment_intents.get(intent_id)
+        if intent is None or not _awaits_authentication(intent):
+            return None
+        if succeed:
+            return _succeed(state, intent)
+        intent.status = "requires_payment_method"
+        intent.next_action = None
+        intent.last_payment_error = {
+            "type": "invalid_request_error",
+            "code": AUTHENTICATION_FAILURE_CODE,
+            "message": "The provided PaymentMethod has failed authentication.",
+        }
+        body = intent_json(intent)
+        return Answer(200, body, changed=True, webhook=("payment_intent.payment_failed", body))
+
+
+def _awaits_authentication(intent: PaymentIntent) -> bool:
+    error = intent.last_payment_error or {}
+    refused = intent.status == "requires_payment_method" and error.get("code") == (
+        "authentication_required"
+    )
+    return intent.status == "requires_action" or refused
 
 
 def retrieve(state: SimState, intent_id: str) -> Answer:

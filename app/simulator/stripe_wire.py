@@ -29,6 +29,8 @@ CREATE_INTENT_PARAMS = frozenset(
     | {"statement_descriptor", "statement_descriptor_suffix"}
 )
 CONFIRM_INTENT_PARAMS = frozenset({"payment_method", "off_session", "return_url"})
+CANCEL_INTENT_PARAMS = frozenset({"cancellation_reason"})
+CANCELLATION_REASONS = frozenset({"abandoned", "duplicate", "fraudulent", "requested_by_customer"})
 CREATE_CUSTOMER_PARAMS = frozenset({"email", "name", "description", "metadata"})
 CREATE_REFUND_PARAMS = frozenset({"payment_intent", "amount", "reason", "metadata"})
 REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
@@ -180,6 +182,15 @@ def parse_create_intent(form: Form) -> CreateIntent:
     )
 
 
+def parse_cancel_intent(form: Form) -> str | None:
+    """The cancellation reason, if given."""
+    _refuse_unknown(form, CANCEL_INTENT_PARAMS)
+    reason = _text(form, "cancellation_reason")
+    if reason is not None and reason not in CANCELLATION_REASONS:
+        raise invalid(f"Invalid cancellation_reason: {reason}", param="cancellation_reason")
+    return reason
+
+
 def parse_create_customer(form: Form) -> CreateCustomer:
     _refuse_unknown(form, CREATE_CUSTOMER_PARAMS)
     _metadata(form)
@@ -320,6 +331,7 @@ def intent_json(intent: PaymentIntent) -> dict[str, Any]:
         "amount": intent.amount,
         "amount_capturable": 0,
         "amount_received": intent.amount_received,
+        "cancellation_reason": intent.cancellation_reason,
         "capture_method": "automatic",
         "client_secret": intent.client_secret,
         "confirmation_method": "automatic",

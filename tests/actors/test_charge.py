@@ -117,7 +117,8 @@ async def test_a_card_needing_authentication_stops_at_requires_action(
     request = dataclasses.replace(STRIPE, payment_method="pm_card_authenticationRequired")
     payment_id = await accepted(runtime.redis, request)
 
-    await Charge(runtime, payment_id).run()
+    with pytest.raises(Defer):  # it waits for the customer (tests/actors/test_customer_action)
+        await Charge(runtime, payment_id).run()
 
     assert (await record_of(runtime, payment_id)).step is Step.REQUIRES_ACTION
     assert simulator.charges_for(payment_id) == []

@@ -73,6 +73,16 @@ class Simulator:
         response.raise_for_status()
         return dict(response.json())
 
+    def authenticate(self, kind: str, object_id: str, succeed: bool = True) -> int:
+        """The customer completes (or fails) authentication on a Stripe intent (``kind``
+        "payment_intents") or a paused Paystack charge ("transactions"); the answer's status."""
+        response = httpx.post(
+            f"{self.base_url}/_sim/{kind}/{object_id}/authenticate",
+            json={"succeed": succeed},
+            timeout=CONTROL_TIMEOUT_S,
+        )
+        return response.status_code
+
     def refunds(self) -> list[dict[str, Any]]:
         response = httpx.get(f"{self.base_url}/_sim/refunds", timeout=CONTROL_TIMEOUT_S)
         response.raise_for_status()

@@ -105,6 +105,11 @@ class PaystackProvider:
             outcome = transformers.as_lookup_failure(failure)
         return replace(outcome, provider_reference=reference)
 
+    async def abandon(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
+        """Paystack cannot cancel a charge waiting for its customer: this only verifies it. A
+        customer completing it later shows up as a charge.success for a failed payment."""
+        return await self.lookup(request, provider_reference)
+
     async def refund(self, request: RefundRequest) -> ProviderAnswer:
         body = transformers.refund_body(request)
         return await self._refund_call(self._call("POST", transformers.REFUND_PATH, body), request)

@@ -8,7 +8,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.providers import outcome_rules
-from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
+from app.providers.base import (
+    REDIRECT_TO_URL,
+    ChargeRequest,
+    NextAction,
+    Outcome,
+    ProviderAnswer,
+    RefundRequest,
+)
 from app.providers.outcome_rules import failure_message, retry_after_s
 
 CHARGE_PATH = "/transaction/charge_authorization"
@@ -92,7 +99,9 @@ def transaction_answer(
 def outcome_of_transaction(data: Mapping[str, Any]) -> ProviderAnswer:
     reference = data.get("reference")
     if data.get("paused") is True:
-        return ProviderAnswer(Outcome.REQUIRES_ACTION, provider_reference=reference)
+        return ProviderAnswer(
+            Outcome.REQUIRES_ACTION, provider_reference=reference, next_action=next_action_of(data)
+        )
     match data.get("status"):
         case "success":
             return ProviderAnswer(Outcome.SUCCEEDED, provider_reference=reference)
@@ -120,11 +129,22 @@ def outcome_of_transaction(data: Mapping[str, Any]) -> ProviderAnswer:
             | "pay_offline"
             | "paused"
         ):
-            return ProviderAnswer(Outcome.REQUIRES_ACTION, provider_reference=reference)
+            return ProviderAnswer(
+                Outcome.REQUIRES_ACTION,
+                provider_reference=reference,
+                next_action=next_action_of(data),
+            )
         case "pending" | "ongoing" | "processing" | "queued":
             return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case status:
             return outcome_rules.unrecognised_status("transaction", status, reference)
+
+
+def next_action_of(data: Mapping[str, Any]) -> NextAction | None:
+    """The page the customer completes the charge on: a paused charge's authorization_url, or
+    an ``open_url`` charge's url. Other steps (PIN, OTP) need our own form, which we lack."""
+    url = data.get("authorization_url") or data.get("url")
+    return NextAction(REDIRECT_TO_URL, redirect_url=url) if isinstance(url, str) and url else None
 
 
 def failure_code(gateway_response: object) -> str:

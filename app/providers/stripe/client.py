@@ -127,6 +127,23 @@ class StripeProvider:
             outcome = transformers.outcome_of_intent(checked)
         return _answer(outcome, request, provider_reference)
 
+    async def abandon(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
+        """Cancel the intent, so a customer who authenticates late can no longer be charged;
+        Stripe refuses to cancel one that already succeeded, and says so with the intent."""
+        try:
+            intent = await self._call(
+                "post",
+                f"{intent_path(provider_reference)}/cancel",
+                idempotency_key=transformers.cancel_idempotency_key(request),
+                **transformers.cancel_params(),
+            )
+        except stripe.StripeError as error:
+            outcome = transformers.as_lookup_failure(transformers.classify_error(error))
+        else:
+            checked = transformers.checked_intent(intent, request)
+            outcome = transformers.outcome_of_intent(checked)
+        return _answer(outcome, request, provider_reference)
+
     async def refund(self, request: RefundRequest) -> ProviderAnswer:
         try:
             refund = await self._call(

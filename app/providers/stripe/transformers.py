@@ -7,10 +7,23 @@ from dataclasses import replace
 from typing import Any
 
 import stripe
-from stripe.params import PaymentIntentConfirmParams, PaymentIntentCreateParams, RefundCreateParams
+from stripe.params import (
+    PaymentIntentCancelParams,
+    PaymentIntentConfirmParams,
+    PaymentIntentCreateParams,
+    RefundCreateParams,
+)
 
 from app.providers import outcome_rules
-from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
+from app.providers.base import (
+    REDIRECT_TO_URL,
+    USE_STRIPE_SDK,
+    ChargeRequest,
+    NextAction,
+    Outcome,
+    ProviderAnswer,
+    RefundRequest,
+)
 from app.providers.outcome_rules import failure_message, retry_after_s
 
 #: Stripe's metadata limits: at most 50 keys, each at most 40 characters, no square brackets.
@@ -33,6 +46,14 @@ def create_idempotency_key(request: ChargeRequest) -> str:
 
 def confirm_idempotency_key(request: ChargeRequest) -> str:
     return f"{request.payment_id}:confirm"
+
+
+def cancel_idempotency_key(request: ChargeRequest) -> str:
+    return f"{request.payment_id}:cancel"
+
+
+def cancel_params() -> PaymentIntentCancelParams:
+    return {"cancellation_reason": "abandoned"}
 
 
 def payment_intent_metadata(request: ChargeRequest) -> dict[str, str]:
@@ -86,9 +107,13 @@ def outcome_of_intent(intent: Mapping[str, Any]) -> ProviderAnswer:
         case "requires_confirmation":
             return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=reference)
         case "requires_payment_method":
-            return _outcome_of_attempt(intent.get("last_payment_error"), reference)
+            return _outcome_of_attempt(intent, reference)
         case "requires_action":
-            return ProviderAnswer(Outcome.REQUIRES_ACTION, provider_reference=reference)
+            return ProviderAnswer(
+                Outcome.REQUIRES_ACTION,
+                provider_reference=reference,
+                next_action=next_action_of(intent),
+            )
         case "processing":
             return ProviderAnswer(Outcome.PENDING, provider_reference=reference)
         case "requires_capture":
@@ -102,21 +127,43 @@ def outcome_of_intent(intent: Mapping[str, Any]) -> ProviderAnswer:
             return outcome_rules.unrecognised_status("PaymentIntent", status, reference)
 
 
-def _outcome_of_attempt(last_payment_error: object, reference: str | None) -> ProviderAnswer:
+def _outcome_of_attempt(intent: Mapping[str, Any], reference: str | None) -> ProviderAnswer:
     """``requires_payment_method`` is both "never tried" and "tried and refused"."""
+    last_payment_error = intent.get("last_payment_error")
     if not isinstance(last_payment_error, Mapping):
         return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=reference)
-    return outcome_of_card_error(last_payment_error, reference)
+    return outcome_of_card_error(last_payment_error, reference, intent)
 
 
-def outcome_of_card_error(error: Mapping[str, Any], reference: str | None) -> ProviderAnswer:
-    """A refused attempt; off-session, a card that wants 3-D Secure is refused too."""
+def outcome_of_card_error(
+    error: Mapping[str, Any], reference: str | None, intent: object = None
+) -> ProviderAnswer:
+    """A refused attempt. Off-session, a card that wants 3-D Secure is refused too: the
+    customer can still authenticate on-session with the intent's client secret."""
     message = failure_message(error.get("message"))
     if error.get("code") == "authentication_required":
+        next_action = next_action_of(intent) if isinstance(intent, Mapping) else None
         return ProviderAnswer(
-            Outcome.REQUIRES_ACTION, provider_reference=reference, failure_message=message
+            Outcome.REQUIRES_ACTION,
+            provider_reference=reference,
+            failure_message=message,
+            next_action=next_action,
         )
     return outcome_rules.declined(decline_code(error), message, reference)
+
+
+def next_action_of(intent: Mapping[str, Any]) -> NextAction | None:
+    """How the customer completes the intent: Stripe's redirect when it gave one, else the
+    client secret its SDK confirms the intent with in the customer's browser."""
+    next_action = intent.get("next_action")
+    redirect = next_action.get("redirect_to_url") if isinstance(next_action, Mapping) else None
+    url = redirect.get("url") if isinstance(redirect, Mapping) else None
+    if isinstance(url, str) and url:
+        return NextAction(REDIRECT_TO_URL, redirect_url=url)
+    client_secret = intent.get("client_secret")
+    if isinstance(client_secret, str) and client_secret:
+        return NextAction(USE_STRIPE_SDK, client_secret=client_secret)
+    return None
 
 
 def decline_code(error: Mapping[str, Any]) -> str:
@@ -147,7 +194,7 @@ def _classify_status(
     code, intent = body.get("code"), body.get("payment_intent")
     match status:
         case 402:
-            return outcome_of_card_error(body, None)
+            return outcome_of_card_error(body, None, intent)
         case 401 | 403:
             return outcome_rules.retryable(message, AUTH_FAILURE_RETRY_AFTER_S)
         case 409:

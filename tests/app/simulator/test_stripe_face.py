@@ -552,3 +552,42 @@ def test_unknown_stripe_route_answers_stripe_json(api: httpx.Client) -> None:
 
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_sdk_cancel_stops_an_intent_and_refuses_a_succeeded_one(
+    stripe_client: stripe.StripeClient, sim: httpx.Client, charges: Charges
+) -> None:
+    waiting = stripe_client.v1.payment_intents.create(params=intent_params("pay_cancel_a"))
+    paid = stripe_client.v1.payment_intents.create(
+        params=intent_params("pay_cancel_b", confirm=True)
+    )
+
+    canceled = stripe_client.v1.payment_intents.cancel(
+        waiting.id, params={"cancellation_reason": "abandoned"}
+    )
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        stripe_client.v1.payment_intents.cancel(paid.id)
+
+    assert (canceled.status, canceled.cancellation_reason) == ("canceled", "abandoned")
+    assert refused.value.code == "payment_intent_unexpected_state"
+    assert error_of(refused)["payment_intent"]["status"] == "succeeded"
+    with pytest.raises(stripe.InvalidRequestError):
+        stripe_client.v1.payment_intents.confirm(waiting.id)
+    assert [charge["payment_id"] for charge in charges()] == ["pay_cancel_b"]
+
+
+def test_the_customer_completes_authentication_after_an_off_session_refusal(
+    stripe_client: stripe.StripeClient, sim: httpx.Client, charges: Charges
+) -> None:
+    params = intent_params("pay_3ds", "pm_card_authenticationRequired", confirm=True)
+    with pytest.raises(stripe.CardError) as refused:
+        stripe_client.v1.payment_intents.create(params=params)
+    intent_id = error_of(refused)["payment_intent"]["id"]
+
+    bad = sim.post(f"/_sim/payment_intents/{intent_id}/authenticate", json={"succeed": "yes"})
+    done = sim.post(f"/_sim/payment_intents/{intent_id}/authenticate", json={"succeed": True})
+    again = sim.post(f"/_sim/payment_intents/{intent_id}/authenticate", json={"succeed": True})
+
+    assert (bad.status_code, done.status_code, again.status_code) == (400, 200, 409)
+    assert stripe_client.v1.payment_intents.retrieve(intent_id).status == "succeeded"
+    assert [charge["payment_id"] for charge in charges()] == ["pay_3ds"]

@@ -7,7 +7,15 @@ import pytest
 import stripe
 from stripe._api_requestor import _APIRequestor
 
-from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
+from app.providers.base import (
+    REDIRECT_TO_URL,
+    USE_STRIPE_SDK,
+    ChargeRequest,
+    NextAction,
+    Outcome,
+    ProviderAnswer,
+    RefundRequest,
+)
 from app.providers.stripe import transformers
 from tests.app.providers.conftest import refused_connection
 
@@ -224,6 +232,26 @@ def test_an_off_session_authentication_decline_requires_action() -> None:
     error = api_error(402, {"type": "card_error", "code": "authentication_required"})
 
     assert transformers.classify_error(error).outcome is Outcome.REQUIRES_ACTION
+
+
+def test_the_customer_is_handed_the_client_secret_or_stripes_redirect() -> None:
+    """Whichever Stripe gives: a redirect when the intent has one, else its client secret."""
+    refused = {
+        "type": "card_error",
+        "code": "authentication_required",
+        "payment_intent": {"id": "pi_1", "client_secret": "pi_1_secret_x", "next_action": None},
+    }
+    redirect = {"type": "redirect_to_url", "redirect_to_url": {"url": "https://bank.test/3ds"}}
+
+    from_402 = transformers.classify_error(api_error(402, refused))
+    from_intent = transformers.outcome_of_intent(
+        intent("requires_action", client_secret="pi_1_secret_x", next_action=redirect)
+    )
+
+    assert from_402.next_action == NextAction(USE_STRIPE_SDK, client_secret="pi_1_secret_x")
+    assert from_intent.next_action == NextAction(
+        REDIRECT_TO_URL, redirect_url="https://bank.test/3ds"
+    )
 
 
 def test_a_rate_limit_is_rate_limited_for_the_advertised_delay() -> None:
