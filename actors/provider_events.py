@@ -18,10 +18,12 @@ settles the oldest of the payment's refunds waiting in ``unknown`` for that amou
 
 import dataclasses
 import logging
+import time
 
 import dramatiq
 
 from actors.charge import SETTLED_STEP, Charge, settled
+from actors.middleware.retries import Defer
 from actors.phases import actor_options
 from actors.refund import Refund
 from actors.refund import settled as refund_settled
@@ -40,6 +42,10 @@ from app.settings import settings
 AWAITING_ANSWER = frozenset({Step.CHARGING, Step.UNKNOWN, Step.REQUIRES_ACTION})
 #: Refund answers an event can settle a waiting refund with.
 REFUND_SETTLING = frozenset({Outcome.SUCCEEDED, Outcome.DECLINED})
+#: A payment still ``charging`` when its event arrives usually has its charge call's own answer
+#: moments away: the event waits this long after it was received before it settles the
+#: payment, so the two do not both record it (a lost or hung answer still settles in seconds).
+CHARGING_GRACE_MS = 2_000
 #: Refunds one payment may have is bounded by its amount; this bounds one event's search.
 REFUNDS_SEARCHED_MAX = 1_000
 logger = logging.getLogger(__name__)
@@ -137,7 +143,7 @@ class RefundFromEvent(Refund):
         return transition
 
 
-async def apply_to_payment(context: Runtime, event: ProviderEvent) -> None:
+async def apply_to_payment(context: Runtime, event: ProviderEvent, received_ms: int = 0) -> None:
     record = await context.payments.load(event.payment_id)
     if record is None:
         logger.info("%s: no payment %s; ignored", event.event_id, event.payment_id)
@@ -145,6 +151,9 @@ async def apply_to_payment(context: Runtime, event: ProviderEvent) -> None:
     if not same_payment(record, event):
         logger.error("%s names payment %s but not its money; ignored", event.event_id, record.id)
         return
+    grace_left_ms = received_ms + CHARGING_GRACE_MS - time.time_ns() // 1_000_000
+    if record.step is Step.CHARGING and grace_left_ms > 0:
+        raise Defer("a charge call is in flight: its own answer first", delay=grace_left_ms)
     await ChargeFromEvent(context, event).run()
 
 
@@ -195,10 +204,10 @@ _config = settings()
         _config.charge_time_limit_s,
     ),
 )
-async def settle_from_provider_event(event_json: str) -> None:
+async def settle_from_provider_event(event_json: str, received_ms: int) -> None:
     event = decode(event_json)
     match event.subject:
         case Subject.PAYMENT:
-            await apply_to_payment(runtime(), event)
+            await apply_to_payment(runtime(), event, received_ms)
         case Subject.REFUND:
             await apply_to_refund(runtime(), event)

@@ -45,9 +45,10 @@ class Inbox:
             keys.payment_key(partition, event.payment_id),
             keys.stream_key(partition, PAYMENTS_QUEUE),
         ]
-        message = provider_event_message(encode(event), partition)
+        received_ms = time.time_ns() // 1_000_000
+        message = provider_event_message(encode(event), received_ms, partition)
         with unavailable_as_503():
             result = await self._script(
-                script_keys, [event.type, int(time.time()), EVENT_ID_TTL_S, message]
+                script_keys, [event.type, received_ms // 1000, EVENT_ID_TTL_S, message]
             )
         return Receipt(result.decode())

@@ -22,17 +22,18 @@ def refund_message(refund_id: str, partition: int) -> bytes:
     return _message(REFUND_ACTOR, refund_id, partition)
 
 
-def provider_event_message(event_json: str, partition: int) -> bytes:
+def provider_event_message(event_json: str, received_ms: int, partition: int) -> bytes:
     """An encoded message asking the provider-event actor to apply one verified webhook event
-    (``app.providers.events`` JSON) to its payment or refund, on the payment's partition."""
-    return _message(PROVIDER_EVENT_ACTOR, event_json, partition)
+    (``app.providers.events`` JSON, received at unix ``received_ms``) to its payment or refund,
+    on the payment's partition."""
+    return _message(PROVIDER_EVENT_ACTOR, event_json, partition, received_ms)
 
 
-def _message(actor_name: str, argument: str, partition: int) -> bytes:
+def _message(actor_name: str, argument: str, partition: int, *more: int) -> bytes:
     message: dramatiq.Message[None] = dramatiq.Message(
         queue_name=PAYMENTS_QUEUE,
         actor_name=actor_name,
-        args=(argument,),
+        args=(argument, *more),
         kwargs={},
         # The broker keeps every message of a payment (refunds too) on the payment's partition.
         options={"partition": partition},

@@ -34,6 +34,9 @@ DELIVERY_ATTEMPTS_MAX = 8
 RETRY_DELAY_S_FIRST = 0.25
 RETRY_DELAY_S_MAX = 4.0
 DELIVERY_TIMEOUT_S = 10.0
+#: Deliveries in flight at once, per simulator: a provider paces its webhooks, and a burst of
+#: thousands of charges must not open thousands of connections to one receiver.
+DELIVERIES_IN_FLIGHT_MAX = 16
 #: A delivery held back to be overtaken goes out after the next one, or after this long.
 REORDER_HOLD_S_MAX = 2.0
 DELAY_MS_MAX = 60_000.0
@@ -122,6 +125,7 @@ class WebhookSender:
         self._random = random.Random(seed)
         self._client: httpx.AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: asyncio.Semaphore | None = None
         self._held: list[_Delivery] = []
 
     def apply(self, config: WebhookConfig) -> None:
@@ -184,14 +188,18 @@ class WebhookSender:
             retry_delay_s = min(retry_delay_s * 2, RETRY_DELAY_S_MAX)
 
     async def _attempt(self, delivery: _Delivery) -> bool:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S)
-        try:
-            response = await self._client.post(
-                delivery.url, content=delivery.body, headers=delivery.headers()
-            )
-        except httpx.HTTPError:
-            return False
+        if self._client is None or self._in_flight is None:
+            # Built inside the event loop that sends: both bind to it.
+            limits = httpx.Limits(max_connections=DELIVERIES_IN_FLIGHT_MAX)
+            self._client = httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S, limits=limits)
+            self._in_flight = asyncio.Semaphore(DELIVERIES_IN_FLIGHT_MAX)
+        async with self._in_flight:
+            try:
+                response = await self._client.post(
+                    delivery.url, content=delivery.body, headers=delivery.headers()
+                )
+            except httpx.HTTPError:
+                return False
         return 200 <= response.status_code <= 299
 
     def _spawn(self, work: Any) -> None:

@@ -7,12 +7,14 @@ applied through a runtime whose providers are unreachable: any provider call wou
 
 import dataclasses
 import json
+import time
 from typing import Any
 
 import pytest
 
 from actors.charge import charge_request
-from actors.provider_events import apply_to_payment, apply_to_refund
+from actors.middleware.retries import Defer
+from actors.provider_events import CHARGING_GRACE_MS, apply_to_payment, apply_to_refund
 from actors.runtime import Runtime
 from app.payments.record import Step
 from app.payments.request import PaymentRequest
@@ -92,6 +94,23 @@ async def test_an_unknown_charge_is_settled_by_its_event_without_asking_the_prov
     await apply_to_payment(blind, event)
     await apply_to_payment(blind, event)  # a duplicate delivery finds it recorded
 
+    await assert_recorded_once(runtime, simulator, payment_id)
+
+
+async def test_an_event_gives_a_charge_call_in_flight_a_moment_to_answer_first(
+    runtime: Runtime, blind: Runtime, simulator: Simulator
+) -> None:
+    payment_id, reference = await charged_unknown(runtime, STRIPE)
+    await at(runtime, payment_id, Step.CHARGING)
+    event = succeeded_event(simulator, "stripe", reference)
+    just_now_ms = time.time_ns() // 1_000_000
+
+    with pytest.raises(Defer) as wait:
+        await apply_to_payment(blind, event, received_ms=just_now_ms)
+    assert 0 < (wait.value.delay or 0) <= CHARGING_GRACE_MS
+    assert (await record_of(runtime, payment_id)).step is Step.CHARGING
+
+    await apply_to_payment(blind, event, received_ms=just_now_ms - CHARGING_GRACE_MS)
     await assert_recorded_once(runtime, simulator, payment_id)
 
 
