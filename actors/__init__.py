@@ -39,6 +39,6 @@ def build_broker() -> StreamsBroker:
 
 dramatiq.set_broker(build_broker())
 
-from actors import charge, refund  # noqa: E402  (declare their actors on the broker above)
+from actors import charge, refund, relay  # noqa: E402  (declare their actors on the broker above)
 
-__all__ = ["build_broker", "charge", "refund", "worker_middleware"]
+__all__ = ["build_broker", "charge", "refund", "relay", "worker_middleware"]

@@ -7,7 +7,8 @@ field that is the charge's persisted recovery point, and the fields workers add 
 ``provider_reference``, ``failure_code``/``failure_message``, ``ledger_transaction_id``/
 ``ledger_seq``, and ``amount_refund_pending`` (refunds accepted, not yet settled) and
 ``amount_refunded`` (refunds recorded), integers kept with HINCRBY by the refund accept and the
-refund actor. ``decode`` is the one place these strings become a ``PaymentRecord``.
+refund actor, and ``event_seq``, how many events the payment and its refunds have published.
+``decode`` is the one place these strings become a ``PaymentRecord``.
 """
 
 import json
@@ -48,6 +49,8 @@ class PaymentRecord:
     #: Minor units refunded and recorded; and reserved by refunds not yet settled.
     amount_refunded: int = 0
     amount_refund_pending: int = 0
+    #: Events published so far by the payment and its refunds (the last one's sequence number).
+    event_seq: int = 0
 
     @property
     def status(self) -> str:
@@ -83,6 +86,7 @@ def decode(raw: Mapping[bytes, bytes]) -> PaymentRecord:
         ledger_seq=None if ledger_seq is None else int(ledger_seq),
         amount_refunded=int(fields.get("amount_refunded", "0")),
         amount_refund_pending=int(fields.get("amount_refund_pending", "0")),
+        event_seq=int(fields.get("event_seq", "0")),
     )
 
 

@@ -7,8 +7,14 @@ these names, not the other way round, so the accept path never loads actor code.
 import dramatiq
 
 PAYMENTS_QUEUE = "payments"
+#: Events and their webhooks have queues of their own: a backlog of deliveries to a slow
+#: merchant never holds a payment back.
+EVENTS_QUEUE = "events"
+WEBHOOKS_QUEUE = "webhooks"
 CHARGE_ACTOR = "charge_payment"
 REFUND_ACTOR = "refund_payment"
+RELAY_ACTOR = "relay_event"
+DELIVER_ACTOR = "deliver_webhook"
 
 
 def charge_message(payment_id: str, partition: int) -> bytes:
@@ -21,13 +27,31 @@ def refund_message(refund_id: str, partition: int) -> bytes:
     return _message(REFUND_ACTOR, refund_id, partition)
 
 
-def _message(actor_name: str, object_id: str, partition: int) -> bytes:
+def relay_message(event_id: str, partition: int) -> bytes:
+    """An encoded message asking the relay to carry event ``event_id`` to PostgreSQL."""
+    return _message(RELAY_ACTOR, event_id, partition, EVENTS_QUEUE)
+
+
+def deliver_message(endpoint_id: str, payment_id: str, partition: int) -> bytes:
+    """An encoded message asking for the next due webhook of payment ``payment_id`` to
+    endpoint ``endpoint_id``: one chain per payment and endpoint keeps its events in order."""
+    return _message(DELIVER_ACTOR, endpoint_id, partition, WEBHOOKS_QUEUE, payment_id)
+
+
+def _message(
+    actor_name: str,
+    object_id: str,
+    partition: int,
+    queue_name: str = PAYMENTS_QUEUE,
+    *more_args: str,
+) -> bytes:
     message: dramatiq.Message[None] = dramatiq.Message(
-        queue_name=PAYMENTS_QUEUE,
+        queue_name=queue_name,
         actor_name=actor_name,
-        args=(object_id,),
+        args=(object_id, *more_args),
         kwargs={},
-        # The broker keeps every message of a payment (refunds too) on the payment's partition.
+        # The broker keeps every message of a payment (its refunds and events too) on the
+        # payment's partition.
         options={"partition": partition},
     )
     return message.encode()
