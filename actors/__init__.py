@@ -43,6 +43,7 @@ from actors import (  # noqa: E402  (declare their actors on the broker above)
     charge,
     provider_events,
     refund,
+    relay,
 )
 
-__all__ = ["build_broker", "charge", "provider_events", "refund", "worker_middleware"]
+__all__ = ["build_broker", "charge", "provider_events", "refund", "relay", "worker_middleware"]

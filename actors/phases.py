@@ -16,8 +16,6 @@ import logging
 from typing import Any, Generic
 
 import dramatiq
-import psycopg
-from sqlalchemy.exc import SQLAlchemyError
 
 from actors.middleware.retries import Defer
 from actors.runtime import Runtime
@@ -28,10 +26,6 @@ from app.recovery import Record
 
 #: A record settles in at most this many phases; more means a bug, not bad luck.
 PHASES_MAX = 12
-#: How long to wait for PostgreSQL before recording an outcome again; doubling up to the maximum
-#: so a long outage costs few attempts, while a short one is caught up quickly.
-LEDGER_RETRY_DELAY_MS = 1_000
-LEDGER_RETRY_DELAY_MS_MAX = 15_000
 #: When the provider's 429 named no wait.
 RATE_LIMITED_DELAY_MS = 1_000
 logger = logging.getLogger(__name__)
@@ -123,16 +117,6 @@ class StateMachine(Generic[Record]):
         return self.context.providers[name]
 
     async def record_in_ledger(self, entry: Entry) -> Recorded:
-        """The entry, durably in the ledger; ``Defer`` while PostgreSQL cannot take it.
-
-        The outcome waits, durably, in the record's step meanwhile: however long the outage,
-        this is no failure of the payment."""
-        try:
-            return await self.context.ledger.record(entry)
-        except (SQLAlchemyError, psycopg.Error) as error:
-            logger.warning("ledger unavailable for %s: %s", self.object_id, type(error).__name__)
-            raise Defer(
-                "ledger unavailable",
-                delay=LEDGER_RETRY_DELAY_MS,
-                delay_max=LEDGER_RETRY_DELAY_MS_MAX,
-            ) from None
+        """The entry, durably in the ledger; ``Defer`` while PostgreSQL cannot take it (the
+        outcome waits in the record's step meanwhile)."""
+        return await self.context.ledger.durably(entry, self.object_id)

@@ -18,10 +18,9 @@ cannot be looked up (Paystack finds refunds only by the id that answer carried):
 
 import dramatiq
 
+from actors.group_commit import RETRY_DELAY_MS, RETRY_DELAY_MS_MAX
 from actors.middleware.retries import Defer
 from actors.phases import (
-    LEDGER_RETRY_DELAY_MS,
-    LEDGER_RETRY_DELAY_MS_MAX,
     StateMachine,
     actor_options,
     failure_fields,
@@ -106,8 +105,8 @@ class Refund(StateMachine[RefundRecord]):
             case Step.CHARGED:
                 raise Defer(
                     "payment not recorded yet",
-                    delay=LEDGER_RETRY_DELAY_MS,
-                    delay_max=LEDGER_RETRY_DELAY_MS_MAX,
+                    delay=RETRY_DELAY_MS,
+                    delay_max=RETRY_DELAY_MS_MAX,
                 )
             case step:
                 raise RuntimeError(f"Bug: refund {record.id} of a payment at {step}")

@@ -6,10 +6,12 @@ from functools import cache
 import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
-from actors.group_commit import GroupCommit
+from actors.group_commit import GroupCommit, ledger_writer, relay_writer
 from actors.middleware.throttle import Throttle
 from actors.state import PaymentState, RefundState
 from app.db import create_engine_for
+from app.events.relay import Relayed
+from app.ledger import Entry, Recorded
 from app.providers.base import Provider
 from app.providers.registry import PROVIDER_NAMES, build_provider
 from app.queue.batch import Batcher
@@ -25,9 +27,12 @@ class Runtime:
     refunds: RefundState
     providers: dict[str, Provider]
     throttle: Throttle
-    #: PostgreSQL: the ledger and the merchants.
+    #: Redis commands and scripts of the messages in flight, pipelined together.
+    batcher: Batcher
+    #: PostgreSQL: the ledger, the merchants, events and the history.
     database: Engine
-    ledger: GroupCommit
+    ledger: GroupCommit[Entry, Recorded]
+    relay: GroupCommit[Relayed, list[str]]
 
     async def aclose(self) -> None:
         for provider in self.providers.values():
@@ -44,12 +49,14 @@ def build_runtime(config: Settings, client: aioredis.Redis, database_url: str) -
     return Runtime(
         settings=config,
         redis=client,
-        payments=PaymentState(batcher, config.stream_partitions),
-        refunds=RefundState(batcher, config.stream_partitions),
+        payments=PaymentState(batcher, config.stream_partitions, config.payment_record_ttl_s),
+        refunds=RefundState(batcher, config.stream_partitions, config.payment_record_ttl_s),
         providers={name: build_provider(name, config) for name in PROVIDER_NAMES},
         throttle=Throttle(batcher, config),
+        batcher=batcher,
         database=engine,
-        ledger=GroupCommit(engine),
+        ledger=ledger_writer(engine),
+        relay=relay_writer(engine),
     )
 
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic
 
-from app.events.outbox import new_event
+from app.events.outbox import NO_EVENT_ARGUMENTS, OutboxEvent, new_event
 from app.payments.record import PAYMENTS, PaymentRecord
 from app.queue import keys
 from app.queue.batch import Batcher
+from app.queue.dispatch import EVENTS_QUEUE
 from app.queue.scripts import lua_source
 from app.recovery import Record, RecordKind, RecoveryStep, moved
 from app.refunds.record import REFUNDS, RefundRecord
@@ -21,6 +22,8 @@ from app.refunds.record import REFUNDS, RefundRecord
 LUA_DIRECTORY = Path(__file__).parent / "lua"
 ADVANCE_LUA = lua_source(LUA_DIRECTORY, "advance")
 SETTLE_REFUND_LUA = lua_source(LUA_DIRECTORY, "settle_refund")
+#: Names the (unused) event key of a move that publishes nothing, on the record's slot.
+NO_EVENT_ID = "none"
 
 
 class Settlement(enum.Enum):
@@ -62,10 +65,14 @@ def as_mapping(flat: Sequence[bytes]) -> dict[bytes, bytes]:
 class RecoveryPoints(Generic[Record]):
     """Records of one kind, found by id: ``prefix`` and ``key_for`` from the key layout."""
 
-    def __init__(self, batcher: Batcher, partitions: int, kind: RecordKind[Record]) -> None:
+    def __init__(
+        self, batcher: Batcher, partitions: int, kind: RecordKind[Record], event_ttl_s: int
+    ) -> None:
         self._batcher = batcher
         self._partitions = partitions
         self._kind = kind
+        #: A stored event outlives any outage the relay could be waiting out.
+        self._event_ttl_s = event_ttl_s
         self._advance = batcher.script(ADVANCE_LUA)
 
     def key(self, object_id: str) -> str:
@@ -84,27 +91,50 @@ class RecoveryPoints(Generic[Record]):
         if transition.settlement is not None:
             raise ValueError(f"{record.id}: only a refund settles a reservation")
         key = self.key(record.id)
+        event = self.event_of(record, transition)
+        payment_key = self.payment_key(record)
         reply = await self._advance(
-            [key, keys.outbox_key(keys.partition_of_key(key))],
+            [key, payment_key, *self.event_keys(key, event)],
             [
                 record.step.value,
                 transition.target.value,
-                *self.event_fields(record, transition),
+                *self.event_arguments(event),
                 *field_pairs(transition.fields),
             ],
         )
         return self._moved(reply)
 
-    def event_fields(self, record: Record, transition: Transition) -> list[str | bytes]:
-        """The outbox arguments of a move: its event, or none ("") when its step has none."""
+    def payment_key(self, record: Record) -> str:
+        """The key of the payment ``record`` belongs to, which counts its events: on the
+        record's own partition, as every key of one script must be."""
+        key = self.key(record.id)
+        payment_key = PAYMENTS.key_of(self._kind.payment_of(record), self._partitions)
+        if payment_key is None or keys.tag_of(payment_key) != keys.tag_of(key):
+            raise RuntimeError(f"Bug: {record.id} is not on its payment's partition")
+        return payment_key
+
+    def event_of(self, record: Record, transition: Transition) -> OutboxEvent | None:
+        """The event a move publishes (with the object as the move leaves it), if any."""
         event_type = self._kind.events.get(transition.target)
         if event_type is None:
-            return ["", "", ""]
+            return None
         after = moved(record, transition.target, transition.fields)
         partition = keys.partition_of_key(self.key(record.id))
         payment_id = self._kind.payment_of(after)
         data = self._kind.view(after)
-        return new_event(event_type, partition, after.merchant_id, payment_id, data).fields()
+        return new_event(event_type, partition, after.merchant_id, payment_id, data)
+
+    @staticmethod
+    def event_keys(record_key: str, event: OutboxEvent | None) -> list[str]:
+        """The stored event's key (a placeholder on the record's slot when there is none) and
+        the relay's queue, both in the record's partition."""
+        partition = keys.partition_of_key(record_key)
+        event_id = event.id if event is not None else NO_EVENT_ID
+        return [keys.event_key(partition, event_id), keys.stream_key(partition, EVENTS_QUEUE)]
+
+    def event_arguments(self, event: OutboxEvent | None) -> list[str | bytes | int]:
+        stored = event.script_arguments() if event is not None else NO_EVENT_ARGUMENTS
+        return [*stored, self._event_ttl_s]
 
     def _moved(self, reply: Sequence[object]) -> Moved[Record]:
         moved, flat = reply
@@ -114,13 +144,13 @@ class RecoveryPoints(Generic[Record]):
 
 
 class PaymentState(RecoveryPoints[PaymentRecord]):
-    def __init__(self, batcher: Batcher, partitions: int) -> None:
-        super().__init__(batcher, partitions, PAYMENTS)
+    def __init__(self, batcher: Batcher, partitions: int, event_ttl_s: int) -> None:
+        super().__init__(batcher, partitions, PAYMENTS, event_ttl_s)
 
 
 class RefundState(RecoveryPoints[RefundRecord]):
-    def __init__(self, batcher: Batcher, partitions: int) -> None:
-        super().__init__(batcher, partitions, REFUNDS)
+    def __init__(self, batcher: Batcher, partitions: int, event_ttl_s: int) -> None:
+        super().__init__(batcher, partitions, REFUNDS, event_ttl_s)
         self._settle = batcher.script(SETTLE_REFUND_LUA)
 
     async def apply_to(self, record: RefundRecord, transition: Transition) -> Moved[RefundRecord]:
@@ -128,17 +158,16 @@ class RefundState(RecoveryPoints[RefundRecord]):
         if transition.settlement is None:
             return await self.apply(record, transition)
         refund_key = self.key(record.id)
-        payment_key = PAYMENTS.key_of(record.payment_id, self._partitions)
-        if payment_key is None or keys.tag_of(payment_key) != keys.tag_of(refund_key):
-            raise RuntimeError(f"Bug: refund {record.id} is not on its payment's partition")
+        payment_key = self.payment_key(record)
+        event = self.event_of(record, transition)
         reply = await self._settle(
-            [refund_key, payment_key, keys.outbox_key(keys.partition_of_key(refund_key))],
+            [refund_key, payment_key, *self.event_keys(refund_key, event)],
             [
                 record.step.value,
                 transition.target.value,
                 record.amount,
                 transition.settlement.value,
-                *self.event_fields(record, transition),
+                *self.event_arguments(event),
                 *field_pairs(transition.fields),
             ],
         )

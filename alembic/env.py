@@ -6,16 +6,15 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-import app.ledger.models  # noqa: F401  (registers the ledger tables on Base.metadata)
-import app.merchants.models  # noqa: F401  (registers the merchants table on Base.metadata)
-from app.db import Base, psycopg_url
+from app.db import psycopg_url
+from app.schema import metadata
 from app.settings import settings
 
 config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_migrations_offline() -> None:

@@ -11,15 +11,22 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import app.ledger.models  # noqa: F401  (registers the ledger tables on Base.metadata)
-import app.merchants.models  # noqa: F401  (registers the merchants table on Base.metadata)
-from app.db import Base, create_engine_for
+from app.db import create_engine_for
 from app.ledger import append, capture_entry, clearing_account
+from app.schema import metadata
 from tests.conftest import create_database, database_url_for, drop_database, migrate
 from tests.support.processes import ROOT
 
 LEDGER_TABLES = {"ledger_accounts", "ledger_transactions", "ledger_postings", "ledger_head"}
-SCHEMA_TABLES = LEDGER_TABLES | {"merchants"}
+SCHEMA_TABLES = LEDGER_TABLES | {
+    "merchants",
+    "payments",
+    "refunds",
+    "events",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_attempts",
+}
 #: Append-only guards on three tables, two chain checks, three head triggers.
 TRIGGERS_TOTAL = 3 * 2 + 2 + 3
 FUNCTIONS_TOTAL = 4
@@ -30,6 +37,12 @@ APP_ROLE_PRIVILEGES = {
     "ledger_transactions": {"SELECT", "INSERT"},
     "ledger_postings": {"SELECT", "INSERT"},
     "ledger_head": {"SELECT", "UPDATE"},
+    "payments": {"SELECT", "INSERT", "UPDATE"},
+    "refunds": {"SELECT", "INSERT", "UPDATE"},
+    "events": {"SELECT", "INSERT"},
+    "webhook_endpoints": {"SELECT", "INSERT", "UPDATE"},
+    "webhook_deliveries": {"SELECT", "INSERT", "UPDATE"},
+    "webhook_attempts": {"SELECT", "INSERT"},
 }
 ALL_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
@@ -109,10 +122,10 @@ def test_the_models_match_the_migrated_schema(fresh_url: str) -> None:
     engine = create_engine_for(fresh_url)
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences: list[Any] = compare_metadata(context, Base.metadata)
+        differences: list[Any] = compare_metadata(context, metadata)
     engine.dispose()
     assert differences == []
-    assert set(Base.metadata.tables) == SCHEMA_TABLES
+    assert set(metadata.tables) == SCHEMA_TABLES
 
 
 def test_downgrade_refuses_to_drop_a_ledger_that_holds_records(fresh_url: str) -> None:

@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
 import zlib
 from typing import Any
@@ -79,7 +80,8 @@ class StreamsBroker(Broker):
         self._consumer_name = consumer_name
         self._consumer_suffix = secrets.token_hex(CONSUMER_SUFFIX_BYTES)
         self._leases: dict[str, Leases] = {}
-        self._inflight: dict[str, InFlight] = {}
+        self._inflight: InFlight | None = None
+        self._inflight_lock = threading.Lock()
 
     @property
     def consumer_name(self) -> str:
@@ -172,24 +174,26 @@ class StreamsBroker(Broker):
         )
 
     def _inflight_for(self, queue_name: str) -> InFlight | None:
-        """The queue's in-flight runner when async actors use it; one per process, kept across
-        consumer restarts so messages in flight outlive a lost connection."""
-        if queue_name in self._inflight:
-            return self._inflight[queue_name]
+        """The in-flight runner when the queue's actors are async: one per process, for every
+        queue, kept across consumer restarts so messages in flight outlive a lost connection."""
         actors = [actor for actor in self.actors.values() if actor.queue_name == queue_name]
         if not any(is_async_actor(actor.fn) for actor in actors):
             return None
-        if self.async_client is None:
-            raise ValueError(f"queue {queue_name!r} has async actors: give the broker async_client")
-        inflight = InFlight(self, self.async_client, self.leases(queue_name), queue_name)
-        inflight.start()
-        self._inflight[queue_name] = inflight
-        return inflight
+        with self._inflight_lock:
+            if self._inflight is None:
+                if self.async_client is None:
+                    raise ValueError(
+                        f"queue {queue_name!r} has async actors: give the broker async_client"
+                    )
+                self._inflight = InFlight(self, self.async_client, self.leases)
+                self._inflight.start()
+            return self._inflight
 
     def drain_inflight(self) -> None:
         """Let async messages finish within the shutdown grace, hand the rest back."""
-        while self._inflight:
-            _, inflight = self._inflight.popitem()
+        with self._inflight_lock:
+            inflight, self._inflight = self._inflight, None
+        if inflight is not None:
             cut_off = inflight.close(self.options.shutdown_grace_ms / 1000)
             for proxy in cut_off:
                 self.leases(proxy.queue_name).release(proxy.stream_entry)

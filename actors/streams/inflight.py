@@ -88,15 +88,16 @@ def is_async_actor(fn: Callable[..., Any]) -> bool:
 
 
 class InFlight:
-    """Runs the async messages of one queue; ``submit`` is called from the consumer thread."""
+    """Runs the async messages of every queue of a process on one loop (what a worker builds
+    for its messages, Redis and PostgreSQL clients, is bound to the loop that first uses it);
+    ``submit`` is called from the consumer threads."""
 
     def __init__(
-        self, broker: Broker, client: aioredis.Redis, leases: Leases, queue_name: str
+        self, broker: Broker, client: aioredis.Redis, leases: Callable[[str], Leases]
     ) -> None:
         self._broker = broker
         self._client = client
         self._leases = leases
-        self._queue_name = queue_name
         self._middleware = [
             middleware
             for middleware in broker.middleware
@@ -111,9 +112,7 @@ class InFlight:
         self._dead_letter: BatchedScript = batcher.script(SOURCES["dead_letter"])
         # uvloop: asyncio's loop on libuv, ~20 % less CPU per provider call (measured).
         self._loop = uvloop.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._run_loop, name=f"inflight-{queue_name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run_loop, name="inflight", daemon=True)
         self._running: dict[asyncio.Task[None], StreamMessageProxy] = {}
         self._takes: dict[str, bool] = {}
         self._started = threading.Event()
@@ -253,7 +252,7 @@ class InFlight:
         entry = proxy.stream_entry
         if proxy.keep_pending:
             # Its retry could not be stored: releasing the lease leaves it to reclaim.
-            self._leases.release(entry)
+            self._leases(proxy.queue_name).release(entry)
             return
         signal = "nack" if proxy.failed else "ack"
         script, call = (
@@ -263,13 +262,13 @@ class InFlight:
         )
         self._emit_before(signal, proxy)
         await _until_done(script, call)
-        self._leases.release(entry)
+        self._leases(proxy.queue_name).release(entry)
         self._emit_after(signal, proxy)
 
     def _rejected(self, proxy: StreamMessageProxy) -> ScriptCall:
         # The processed message, not the stored one: its options carry retries and traceback.
         return dead_letter_call(
-            self._queue_name, proxy.partition, proxy.stream_entry, proxy.encode(), REASON_REJECTED
+            proxy.queue_name, proxy.partition, proxy.stream_entry, proxy.encode(), REASON_REJECTED
         )
 
     def _emit_before(self, signal: str, *args: Any) -> None:

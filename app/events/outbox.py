@@ -1,24 +1,22 @@
 """The outbox: an event written in the same atomic step as the state change it announces.
 
-Every final move of a payment or refund appends its event to the outbox stream of the
-record's partition (``{ps:N}:outbox``) inside the compare-and-set script that makes the move,
-so there is no state change without its event and no event without its state change. Workers
-relay the outbox to PostgreSQL (``actors.relay``), from where events are listed and delivered.
+Every final move of a payment or refund stores its event next to the record
+(``{ps:N}:event:<id>``: the JSON merchants get, whose it is, and its sequence number among its
+payment's events) and queues a message for the relay, inside the compare-and-set script that
+makes the move: there is no state change without its event and no event without its state
+change. The relay (``actors.relay``) carries events to PostgreSQL, from where they are listed
+and delivered, in each payment's sequence.
 """
 
 import json
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from app.queue import keys
+from app.queue.dispatch import relay_message
 
 EVENT_ID_PREFIX = "evt_"
-#: Outbox entry fields (short: an entry per final state change of every payment).
-EVENT_FIELD = "e"
-MERCHANT_FIELD = "m"
-PAYMENT_FIELD = "p"
 
 #: Every event type, as merchants subscribe to them.
 EVENT_TYPES = (
@@ -42,10 +40,16 @@ class OutboxEvent:
     #: Unix seconds.
     created: int
     body: bytes
+    partition: int
 
-    def fields(self) -> list[str | bytes]:
-        """The script arguments that append it to the outbox."""
-        return [self.body, self.merchant_id, self.payment_id]
+    def script_arguments(self) -> list[str | bytes]:
+        """What a move's script needs to store the event and queue it for the relay."""
+        message = relay_message(self.id, self.partition)
+        return [self.id, self.body, self.merchant_id, self.payment_id, message]
+
+
+#: A move that publishes nothing passes these instead.
+NO_EVENT_ARGUMENTS: list[str | bytes] = ["", "", "", "", ""]
 
 
 def new_event(
@@ -62,18 +66,4 @@ def new_event(
         "data": {"object": data},
     }
     body = json.dumps(document, separators=(",", ":")).encode()
-    return OutboxEvent(event_id, event_type, merchant_id, payment_id, created, body)
-
-
-def from_outbox(fields: Mapping[bytes, bytes]) -> OutboxEvent:
-    """An outbox entry back as the event it holds."""
-    body = fields[EVENT_FIELD.encode()]
-    document = json.loads(body)
-    return OutboxEvent(
-        id=document["id"],
-        type=document["type"],
-        merchant_id=fields[MERCHANT_FIELD.encode()].decode(),
-        payment_id=fields[PAYMENT_FIELD.encode()].decode(),
-        created=int(document["created"]),
-        body=body,
-    )
+    return OutboxEvent(event_id, event_type, merchant_id, payment_id, created, body, partition)

@@ -7,7 +7,8 @@ field that is the charge's persisted recovery point, and the fields workers add 
 ``provider_reference``, ``failure_code``/``failure_message``, ``ledger_transaction_id``/
 ``ledger_seq``, and ``amount_refund_pending`` (refunds accepted, not yet settled) and
 ``amount_refunded`` (refunds recorded), integers kept with HINCRBY by the refund accept and the
-refund actor. ``decode`` is the one place these strings become a ``PaymentRecord``.
+refund actor, and ``event_seq``, how many events the payment and its refunds have published.
+``decode`` is the one place these strings become a ``PaymentRecord``.
 """
 
 import json
@@ -56,6 +57,8 @@ class PaymentRecord:
     next_action_url: str | None = None
     next_action_client_secret: str | None = None
     action_deadline: int | None = None
+    #: Events published so far by the payment and its refunds (the last one's sequence number).
+    event_seq: int = 0
 
     @property
     def status(self) -> str:
@@ -96,6 +99,7 @@ def decode(raw: Mapping[bytes, bytes]) -> PaymentRecord:
         next_action_url=fields.get("next_action_url"),
         next_action_client_secret=fields.get("next_action_client_secret"),
         action_deadline=None if action_deadline is None else int(action_deadline),
+        event_seq=int(fields.get("event_seq", "0")),
     )
 
 

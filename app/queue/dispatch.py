@@ -7,9 +7,15 @@ these names, not the other way round, so the accept path never loads actor code.
 import dramatiq
 
 PAYMENTS_QUEUE = "payments"
+#: Events and their webhooks have queues of their own: a backlog of deliveries to a slow
+#: merchant never holds a payment back.
+EVENTS_QUEUE = "events"
+WEBHOOKS_QUEUE = "webhooks"
 CHARGE_ACTOR = "charge_payment"
 REFUND_ACTOR = "refund_payment"
 PROVIDER_EVENT_ACTOR = "settle_from_provider_event"
+RELAY_ACTOR = "relay_event"
+DELIVER_ACTOR = "deliver_webhook"
 
 
 def charge_message(payment_id: str, partition: int) -> bytes:
@@ -26,16 +32,34 @@ def provider_event_message(event_json: str, received_ms: int, partition: int) ->
     """An encoded message asking the provider-event actor to apply one verified webhook event
     (``app.providers.events`` JSON, received at unix ``received_ms``) to its payment or refund,
     on the payment's partition."""
-    return _message(PROVIDER_EVENT_ACTOR, event_json, partition, received_ms)
+    return _message(PROVIDER_EVENT_ACTOR, event_json, partition, PAYMENTS_QUEUE, received_ms)
 
 
-def _message(actor_name: str, argument: str, partition: int, *more: int) -> bytes:
+def relay_message(event_id: str, partition: int) -> bytes:
+    """An encoded message asking the relay to carry event ``event_id`` to PostgreSQL."""
+    return _message(RELAY_ACTOR, event_id, partition, EVENTS_QUEUE)
+
+
+def deliver_message(endpoint_id: str, payment_id: str, partition: int) -> bytes:
+    """An encoded message asking for the next due webhook of payment ``payment_id`` to
+    endpoint ``endpoint_id``: one chain per payment and endpoint keeps its events in order."""
+    return _message(DELIVER_ACTOR, endpoint_id, partition, WEBHOOKS_QUEUE, payment_id)
+
+
+def _message(
+    actor_name: str,
+    object_id: str,
+    partition: int,
+    queue_name: str = PAYMENTS_QUEUE,
+    *more_args: str | int,
+) -> bytes:
     message: dramatiq.Message[None] = dramatiq.Message(
-        queue_name=PAYMENTS_QUEUE,
+        queue_name=queue_name,
         actor_name=actor_name,
-        args=(argument, *more),
+        args=(object_id, *more_args),
         kwargs={},
-        # The broker keeps every message of a payment (refunds too) on the payment's partition.
+        # The broker keeps every message of a payment (its refunds and events too) on the
+        # payment's partition.
         options={"partition": partition},
     )
     return message.encode()

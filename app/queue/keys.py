@@ -17,7 +17,7 @@ any process can find its keys from the id alone.
     {ps:N}:q:<queue>:delayed                             zset   message id -> due time in ms
     {ps:N}:q:<queue>:delayed:msgs                        hash   message id -> encoded message
     {ps:N}:q:<queue>:dead                                stream dead-lettered messages
-    {ps:N}:outbox                                        stream events of final moves, to relay
+    {ps:N}:event:<event_id>                              hash   an event, until relayed
     ps:auth                                              hash   sha256(api key) -> merchant id
 """
 
@@ -78,6 +78,15 @@ def new_id(prefix: str, partition: int) -> str:
     return f"{prefix}{partition:0{PARTITION_HEX_DIGITS}x}{suffix}"
 
 
+def created_ms_of(object_id: str, prefix: str) -> int:
+    """The milliseconds ``new_id`` wrote into an id of ours: with the id, its place in lists."""
+    start = len(prefix) + PARTITION_HEX_DIGITS
+    millis = 0
+    for char in object_id[start : start + _TIME_CHARS]:
+        millis = millis * 32 + _CROCKFORD.index(char)
+    return millis
+
+
 def partition_of(object_id: str, prefix: str, partitions: int) -> int | None:
     """The partition written into an id, or None when the id is not one of ours."""
     body = object_id[len(prefix) :]
@@ -122,9 +131,9 @@ def refund_key(partition: int, refund_id: str) -> str:
     return f"{tag(partition)}:refund:{refund_id}"
 
 
-def outbox_key(partition: int) -> str:
-    """Events of the partition's payments and refunds, written with the moves they announce."""
-    return f"{tag(partition)}:outbox"
+def event_key(partition: int, event_id: str) -> str:
+    """An event written with the move it announces, until the relay has it in PostgreSQL."""
+    return f"{tag(partition)}:event:{event_id}"
 
 
 def stream_key(partition: int, queue: str) -> str:

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from actors.group_commit import GroupCommit
+from actors.group_commit import GroupCommit, ledger_writer
 from app.db import create_engine_for
 from app.ledger import BusinessKeyConflict, Entry, Recorded, capture_entry, clearing_account
 from tests.conftest import create_database, database_url_for, drop_database, migrate
@@ -47,7 +47,7 @@ def capture(payment_id: str, amount: int = 1000) -> Entry:
     )
 
 
-async def wait_for_queue(writer: GroupCommit, entries: int) -> None:
+async def wait_for_queue(writer: GroupCommit[Entry, Recorded], entries: int) -> None:
     deadline = time.monotonic() + QUEUE_WAIT_S_MAX
     while writer.queued < entries:
         if time.monotonic() > deadline:
@@ -76,7 +76,7 @@ async def wait_for_lock_waiter(connection: psycopg.Connection[tuple[int]]) -> No
 async def test_entries_recorded_together_share_one_batch_and_each_gets_its_own_answer(
     engine: Engine, database_url: str
 ) -> None:
-    writer = GroupCommit(engine)
+    writer = ledger_writer(engine)
     with psycopg.connect(database_url) as blocker:
         # Hold the chain head: the first batch waits on it while every other message queues.
         blocker.execute("SELECT seq FROM ledger_head FOR UPDATE")
@@ -98,7 +98,7 @@ async def test_entries_recorded_together_share_one_batch_and_each_gets_its_own_a
 async def test_one_refused_entry_does_not_fail_the_others_in_its_batch(
     engine: Engine, database_url: str
 ) -> None:
-    writer = GroupCommit(engine)
+    writer = ledger_writer(engine)
     await writer.record(capture("pay_taken", amount=1000))
     with psycopg.connect(database_url) as blocker:
         blocker.execute("SELECT seq FROM ledger_head FOR UPDATE")
@@ -117,7 +117,7 @@ async def test_one_refused_entry_does_not_fail_the_others_in_its_batch(
 
 async def test_a_database_outage_reaches_every_waiter() -> None:
     engine = create_engine_for(UNREACHABLE_DATABASE_URL)
-    writer = GroupCommit(engine)
+    writer = ledger_writer(engine)
 
     outcomes = await asyncio.gather(
         *(writer.record(capture(f"pay_{i}")) for i in range(4)), return_exceptions=True

@@ -25,19 +25,19 @@ from app.refunds.record import RefundStep
 from app.settings import Settings
 from tests.actors.conftest import RuntimeFactory
 from tests.actors.test_charge import assert_recorded_once, at, ledger_rows, prepared_reference
-from tests.actors.test_refund import (
-    REFUND_AMOUNT,
-    accept_refund,
-    amounts,
-    recorded_payment,
-    refund_of,
-    refund_rows,
-    request_of,
-)
+from tests.actors.test_refund import amounts, refund_of, refund_rows, request_of
 from tests.actors.test_refund import at as refund_at
 from tests.support.processes import free_port
 from tests.support.simulator import Simulator
-from tests.support.worker import PAYSTACK, STRIPE, accepted, record_of
+from tests.support.worker import (
+    PAYSTACK,
+    REFUND_AMOUNT,
+    STRIPE,
+    accept_refund,
+    accepted,
+    record_of,
+    recorded_payment,
+)
 
 pytestmark = pytest.mark.anyio
 

@@ -13,14 +13,11 @@ import pytest
 from actors.charge import Charge
 from actors.refund import Refund, refund_request
 from actors.runtime import Runtime
-from app.idempotency import fingerprint
 from app.ledger import append, clearing_account, refund_entry
-from app.payments.record import Step, view
+from app.payments.record import view
 from app.payments.request import PaymentRequest
 from app.providers.base import RefundRequest
 from app.queue import keys
-from app.queue.dispatch import PAYMENTS_QUEUE, refund_message
-from app.refunds.accept import REFUND_LUA
 from app.refunds.record import RefundRecord, RefundStep
 from app.refunds.record import view as refund_view
 from app.settings import Settings
@@ -29,11 +26,14 @@ from tests.support.simulator import Simulator
 from tests.support.worker import (
     PARTITIONS,
     PAYSTACK,
+    REFUND_AMOUNT,
     STRIPE,
     UNREACHABLE_DATABASE_URL,
+    accept_refund,
     accepted,
     events_of,
     record_of,
+    recorded_payment,
 )
 
 #: Far below the latency the ambiguous-refund test injects.
@@ -41,49 +41,9 @@ TINY_TIMEOUT_S = 0.3
 INJECTED_LATENCY_MS = 1500
 SIMULATOR_DEADLINE_S = 10.0
 SIMULATOR_POLL_S = 0.1
-REFUND_AMOUNT = 1000
 
 
 pytestmark = pytest.mark.anyio
-
-
-async def recorded_payment(runtime: Runtime, request: PaymentRequest) -> str:
-    payment_id = await accepted(runtime.redis, request)
-    await Charge(runtime, payment_id).run()
-    assert (await record_of(runtime, payment_id)).step is Step.RECORDED
-    return payment_id
-
-
-async def accept_refund(runtime: Runtime, payment_id: str, amount: int = REFUND_AMOUNT) -> str:
-    """A refund accepted by the real accept script, as the API would."""
-    partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, PARTITIONS)
-    assert partition is not None
-    refund_id = keys.new_id(keys.REFUND_ID_PREFIX, partition)
-    merchant_id = (await record_of(runtime, payment_id)).merchant_id
-    script = runtime.redis.register_script(REFUND_LUA)
-    result = await script(
-        keys=[
-            keys.refund_idempotency_key(partition, merchant_id, payment_id, refund_id),
-            keys.payment_key(partition, payment_id),
-            keys.refund_key(partition, refund_id),
-            keys.stream_key(partition, PAYMENTS_QUEUE),
-            keys.payment_refunds_key(partition, payment_id),
-        ],
-        args=[
-            fingerprint({"amount": amount}, f"POST /v1/payments/{payment_id}/refunds"),
-            merchant_id,
-            amount,
-            refund_id,
-            int(time.time()),
-            3600,
-            3600,
-            refund_message(refund_id, partition),
-            f"/v1/refunds/{refund_id}",
-            202,
-        ],
-    )
-    assert result[0] == b"created", result
-    return refund_id
 
 
 async def refund_of(runtime: Runtime, refund_id: str) -> RefundRecord:

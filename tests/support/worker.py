@@ -4,15 +4,22 @@ import dataclasses
 import secrets
 import time
 
+import dramatiq
 import redis.asyncio as aioredis
 
+from actors.charge import Charge
+from actors.relay import stored_event
 from actors.runtime import Runtime
-from app.events.outbox import OutboxEvent, from_outbox
+from app.events.relay import StoredEvent
+from app.idempotency import fingerprint
 from app.payments.record import PaymentRecord, Step, encode_new
 from app.payments.request import PaymentRequest
 from app.queue import keys
+from app.queue.dispatch import EVENTS_QUEUE, PAYMENTS_QUEUE, refund_message
+from app.refunds.accept import REFUND_LUA
 
 PARTITIONS = 8
+REFUND_AMOUNT = 1000
 UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/nowhere"
 
 STRIPE = PaymentRequest(
@@ -42,16 +49,59 @@ async def accepted(client: aioredis.Redis, request: PaymentRequest) -> str:
     return payment_id
 
 
+async def recorded_payment(runtime: Runtime, request: PaymentRequest) -> str:
+    payment_id = await accepted(runtime.redis, request)
+    await Charge(runtime, payment_id).run()
+    assert (await record_of(runtime, payment_id)).step is Step.RECORDED
+    return payment_id
+
+
+async def accept_refund(runtime: Runtime, payment_id: str, amount: int = REFUND_AMOUNT) -> str:
+    """A refund accepted by the real accept script, as the API would."""
+    partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, PARTITIONS)
+    assert partition is not None
+    refund_id = keys.new_id(keys.REFUND_ID_PREFIX, partition)
+    merchant_id = (await record_of(runtime, payment_id)).merchant_id
+    script = runtime.redis.register_script(REFUND_LUA)
+    result = await script(
+        keys=[
+            keys.refund_idempotency_key(partition, merchant_id, payment_id, refund_id),
+            keys.payment_key(partition, payment_id),
+            keys.refund_key(partition, refund_id),
+            keys.stream_key(partition, PAYMENTS_QUEUE),
+            keys.payment_refunds_key(partition, payment_id),
+        ],
+        args=[
+            fingerprint({"amount": amount}, f"POST /v1/payments/{payment_id}/refunds"),
+            merchant_id,
+            amount,
+            refund_id,
+            int(time.time()),
+            3600,
+            3600,
+            refund_message(refund_id, partition),
+            f"/v1/refunds/{refund_id}",
+            202,
+        ],
+    )
+    assert result[0] == b"created", result
+    return refund_id
+
+
 async def record_of(runtime: Runtime, payment_id: str) -> PaymentRecord:
     record = await runtime.payments.load(payment_id)
     assert record is not None
     return record
 
 
-async def events_of(runtime: Runtime, payment_id: str) -> list[OutboxEvent]:
-    """The events of a payment (its own and its refunds') in its partition's outbox, in order."""
+async def events_of(runtime: Runtime, payment_id: str) -> list[StoredEvent]:
+    """The events of a payment (its own and its refunds') stored for the relay, in their
+    sequence: found through the relay's queue, whose messages name them."""
     partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, PARTITIONS)
     assert partition is not None
-    entries = await runtime.redis.xrange(keys.outbox_key(partition))
-    events = [from_outbox(fields) for _, fields in entries]
-    return [event for event in events if event.payment_id == payment_id]
+    entries = await runtime.redis.xrange(keys.stream_key(partition, EVENTS_QUEUE))
+    event_ids = [dramatiq.Message.decode(fields[b"m"]).args[0] for _, fields in entries]
+    stored = {i: await runtime.redis.hgetall(keys.event_key(partition, i)) for i in event_ids}
+    events = [stored_event(event_id, raw) for event_id, raw in stored.items() if raw]
+    mine = [event for event in events if event.payment_id == payment_id]
+    return sorted(mine, key=lambda event: event.seq)

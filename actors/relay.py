@@ -1,0 +1,103 @@
+"""The relay actor: carries one event from Redis, where its move stored it, to PostgreSQL.
+
+There the event is kept for listing and delivery, the history takes the state it announces,
+and its webhook deliveries are created, in one transaction (``app.events.relay``); then the
+payment's delivery chains are queued and the stored event is deleted. A worker dying at any
+point leaves the message pending, and its rerun finds what was already written unchanged.
+"""
+
+import json
+import logging
+from collections.abc import Mapping
+
+import dramatiq
+
+from actors.runtime import Runtime, runtime
+from app.events.outbox import EVENT_ID_PREFIX
+from app.events.relay import Relayed, StoredEvent
+from app.history.projection import (
+    PaymentProjection,
+    RefundProjection,
+    payment_from_event,
+    project_payment,
+    refund_from_event,
+)
+from app.payments.record import PAYMENTS
+from app.queue import keys
+from app.queue.dispatch import EVENTS_QUEUE, RELAY_ACTOR, WEBHOOKS_QUEUE, deliver_message
+
+#: Postgres outages are waited out by ``Defer`` outside the retry budget; these retries are
+#: for anything else, before the message is dead-lettered for an operator.
+RELAY_RETRIES_MAX = 20
+RELAY_BACKOFF_MS = (1_000, 60_000)
+RELAY_TIME_LIMIT_S = 60
+PAYMENT_EVENT_PREFIX = "payment."
+REFUND_EVENT_PREFIX = "refund."
+logger = logging.getLogger(__name__)
+
+
+def stored_event(event_id: str, raw: Mapping[bytes, bytes]) -> StoredEvent:
+    """The event from its Redis hash (see ``actors/lua/advance.lua``)."""
+    body = raw[b"body"].decode()
+    return StoredEvent(
+        id=event_id,
+        type=json.loads(body)["type"],
+        merchant_id=raw[b"merchant"].decode(),
+        payment_id=raw[b"payment"].decode(),
+        seq=int(raw[b"seq"]),
+        created_ms=keys.created_ms_of(event_id, EVENT_ID_PREFIX),
+        body=body,
+    )
+
+
+def projections(
+    event: StoredEvent, payment_record: Mapping[bytes, bytes]
+) -> tuple[PaymentProjection | None, RefundProjection | None]:
+    """What the history should now hold of the event's payment and refund: the payment as its
+    record shows it (or, once the record has left Redis, as its own event carried it)."""
+    carried = json.loads(event.body)["data"]["object"]
+    payment: PaymentProjection | None = None
+    if payment_record:
+        payment = project_payment(PAYMENTS.decode(payment_record))
+    elif event.type.startswith(PAYMENT_EVENT_PREFIX):
+        payment = payment_from_event(event.merchant_id, event.seq, carried)
+    refund = None
+    if event.type.startswith(REFUND_EVENT_PREFIX):
+        refund = refund_from_event(event.merchant_id, carried)
+    return payment, refund
+
+
+async def relay(context: Runtime, event_id: str) -> None:
+    partitions = context.settings.stream_partitions
+    partition = keys.partition_of(event_id, EVENT_ID_PREFIX, partitions)
+    if partition is None:
+        raise ValueError(f"{event_id!r} is not an event id of this deployment")
+    event_key = keys.event_key(partition, event_id)
+    raw = await context.batcher.command("HGETALL", event_key)
+    if not raw:
+        # Deleted once relayed: this is a second message for an event already written.
+        logger.info("%s was relayed already", event_id)
+        return
+    event = stored_event(event_id, raw)
+    payment_record = await context.batcher.command(
+        "HGETALL", keys.payment_key(partition, event.payment_id)
+    )
+    payment, refund = projections(event, payment_record)
+    endpoints = await context.relay.durably(Relayed(event, payment, refund), event_id)
+    stream = keys.stream_key(partition, WEBHOOKS_QUEUE)
+    for endpoint_id in endpoints:
+        message = deliver_message(endpoint_id, event.payment_id, partition)
+        await context.batcher.command("XADD", stream, "*", keys.MESSAGE_FIELD, message)
+    await context.batcher.command("DEL", event_key)
+
+
+@dramatiq.actor(
+    actor_name=RELAY_ACTOR,
+    queue_name=EVENTS_QUEUE,
+    max_retries=RELAY_RETRIES_MAX,
+    min_backoff=RELAY_BACKOFF_MS[0],
+    max_backoff=RELAY_BACKOFF_MS[1],
+    time_limit=RELAY_TIME_LIMIT_S * 1000,
+)
+async def relay_event(event_id: str) -> None:
+    await relay(runtime(), event_id)

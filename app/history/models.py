@@ -1,0 +1,65 @@
+"""The history tables. Each row keeps the object's public JSON as it was last projected
+(``body``, exactly as GET answers it), and what listing filters and sorts by."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+#: Ids are paystream's own: a prefix and 28 characters.
+OBJECT_ID_LENGTH_MAX = 64
+STATUS_LENGTH_MAX = 32
+BODY_LENGTH_MAX = 262_144
+
+
+class PaymentHistory(Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint(f"char_length(id) <= {OBJECT_ID_LENGTH_MAX}", name="id_length"),
+        CheckConstraint(f"char_length(status) <= {STATUS_LENGTH_MAX}", name="status_length"),
+        CheckConstraint(f"char_length(body) <= {BODY_LENGTH_MAX}", name="body_length"),
+        CheckConstraint("amount_refunded >= 0", name="amount_refunded_not_negative"),
+        Index("ix_payments_merchant_id_created_ms_id", "merchant_id", "created_ms", "id"),
+        Index(
+            "ix_payments_merchant_id_status_created_ms_id",
+            "merchant_id",
+            "status",
+            "created_ms",
+            "id",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(Text, nullable=False)
+    #: Milliseconds of the accept, from the id: with the id, the order payments are listed in.
+    created_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    #: The payment's events so far: a projection never replaces a later one.
+    event_seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    amount_refunded: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class RefundHistory(Base):
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint(f"char_length(id) <= {OBJECT_ID_LENGTH_MAX}", name="id_length"),
+        CheckConstraint(f"char_length(status) <= {STATUS_LENGTH_MAX}", name="status_length"),
+        CheckConstraint(f"char_length(body) <= {BODY_LENGTH_MAX}", name="body_length"),
+        Index("ix_refunds_payment_id", "payment_id"),
+    )
+
+    id: Mapped[str] = mapped_column(Text, primary_key=True)
+    payment_id: Mapped[str] = mapped_column(Text, nullable=False)
+    merchant_id: Mapped[str] = mapped_column(Text, nullable=False)
+    created_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

@@ -1,0 +1,180 @@
+"""The relay on real Redis and PostgreSQL: each event lands once, with the history it
+announces and its deliveries, however often and in whatever order it is relayed."""
+
+import json
+import secrets
+import time
+
+import dramatiq
+import psycopg
+import pytest
+
+from actors.middleware.retries import Defer
+from actors.refund import Refund
+from actors.relay import relay
+from actors.runtime import Runtime
+from app.payments.record import view
+from app.queue import keys
+from app.queue.dispatch import DELIVER_ACTOR, WEBHOOKS_QUEUE
+from app.settings import Settings
+from tests.actors.conftest import RuntimeFactory
+from tests.support.worker import (
+    PARTITIONS,
+    STRIPE,
+    UNREACHABLE_DATABASE_URL,
+    accept_refund,
+    events_of,
+    record_of,
+    recorded_payment,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def rows(runtime: Runtime, query: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(runtime.settings.database_url) as connection:
+        return connection.execute(query, params).fetchall()
+
+
+def history_of(runtime: Runtime, payment_id: str) -> tuple[str, int, dict[str, object]]:
+    [(status, event_seq, body)] = rows(
+        runtime, "SELECT status, event_seq, body FROM payments WHERE id = %s", payment_id
+    )
+    assert isinstance(status, str) and isinstance(event_seq, int) and isinstance(body, str)
+    return status, event_seq, json.loads(body)
+
+
+def add_endpoint(runtime: Runtime, merchant_id: str, *enabled_events: str) -> str:
+    endpoint_id = f"we_{secrets.token_hex(8)}"
+    rows(
+        runtime,
+        """INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, status, secret,
+               created, idempotency_key_hash, fingerprint, answer)
+           VALUES (%s, %s, 'https://example.com/hook', %s, 'enabled', 'whsec_x', %s,
+               %s, 'f', '{}') RETURNING id""",
+        endpoint_id,
+        merchant_id,
+        list(enabled_events),
+        int(time.time()),
+        secrets.token_hex(8),
+    )
+    return endpoint_id
+
+
+async def deliver_messages(runtime: Runtime, payment_id: str) -> list[tuple[str, ...]]:
+    partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, PARTITIONS)
+    assert partition is not None
+    entries = await runtime.redis.xrange(keys.stream_key(partition, WEBHOOKS_QUEUE))
+    messages = [dramatiq.Message.decode(fields[b"m"]) for _, fields in entries]
+    return [m.args for m in messages if m.actor_name == DELIVER_ACTOR and m.args[1] == payment_id]
+
+
+async def test_an_event_lands_once_with_its_history_however_often_it_is_relayed(
+    runtime: Runtime,
+) -> None:
+    payment_id = await recorded_payment(runtime, STRIPE)
+    [event] = await events_of(runtime, payment_id)
+
+    await relay(runtime, event.id)
+    await relay(runtime, event.id)  # a second message for the same event
+
+    [(event_type, seq, body)] = rows(
+        runtime, "SELECT type, seq, body FROM events WHERE payment_id = %s", payment_id
+    )
+    assert (event_type, seq, body) == ("payment.succeeded", 1, event.body)
+    record = await record_of(runtime, payment_id)
+    assert history_of(runtime, payment_id) == ("succeeded", 1, view(record))
+    assert await events_of(runtime, payment_id) == []  # relayed events leave Redis
+
+
+async def test_the_history_comes_from_the_event_once_the_record_has_left_redis(
+    runtime: Runtime,
+) -> None:
+    payment_id = await recorded_payment(runtime, STRIPE)
+    [event] = await events_of(runtime, payment_id)
+    payment = view(await record_of(runtime, payment_id))
+    await runtime.redis.delete(runtime.payments.key(payment_id))
+
+    await relay(runtime, event.id)
+
+    assert history_of(runtime, payment_id) == ("succeeded", 1, payment)
+
+
+async def test_events_relayed_out_of_order_never_roll_the_history_back(
+    runtime: Runtime,
+) -> None:
+    payment_id = await recorded_payment(runtime, STRIPE)
+    refund_id = await accept_refund(runtime, payment_id, STRIPE.amount)
+    await Refund(runtime, refund_id).run()
+    succeeded, refunded = await events_of(runtime, payment_id)
+    assert (succeeded.type, refunded.type) == ("payment.succeeded", "refund.succeeded")
+
+    await relay(runtime, refunded.id)
+    after_refund = history_of(runtime, payment_id)
+    await runtime.redis.delete(runtime.payments.key(payment_id))
+    await relay(runtime, succeeded.id)  # the earlier event, relayed late, from its own copy
+
+    assert after_refund[:2] == ("refunded", 2)
+    assert history_of(runtime, payment_id) == after_refund
+    [(refund_status, refund_body)] = rows(
+        runtime, "SELECT status, body FROM refunds WHERE id = %s", refund_id
+    )
+    assert refund_status == "succeeded"
+    assert json.loads(str(refund_body)) == json.loads(refunded.body)["data"]["object"]
+    assert [
+        seq
+        for (seq,) in rows(
+            runtime, "SELECT seq FROM events WHERE payment_id = %s ORDER BY seq", payment_id
+        )
+    ] == [1, 2]
+
+
+async def test_a_refund_moves_the_payments_history_to_refunded(runtime: Runtime) -> None:
+    payment_id = await recorded_payment(runtime, STRIPE)
+    refund_id = await accept_refund(runtime, payment_id, STRIPE.amount)
+    await Refund(runtime, refund_id).run()
+
+    for event in await events_of(runtime, payment_id):
+        await relay(runtime, event.id)
+
+    status, event_seq, body = history_of(runtime, payment_id)
+    assert (status, event_seq, body["amount_refunded"]) == ("refunded", 2, STRIPE.amount)
+
+
+async def test_deliveries_go_to_the_merchants_subscribed_endpoints_only(
+    runtime: Runtime,
+) -> None:
+    payment_id = await recorded_payment(runtime, STRIPE)
+    merchant_id = (await record_of(runtime, payment_id)).merchant_id
+    subscribed = add_endpoint(runtime, merchant_id, "payment.succeeded")
+    everything = add_endpoint(runtime, merchant_id, "*")
+    add_endpoint(runtime, merchant_id, "payment.failed")
+    add_endpoint(runtime, f"mer_{secrets.token_hex(4)}", "*")  # someone else's
+    [event] = await events_of(runtime, payment_id)
+
+    await relay(runtime, event.id)
+    await relay(runtime, event.id)
+
+    deliveries = rows(
+        runtime,
+        "SELECT endpoint_id, seq, status FROM webhook_deliveries WHERE event_id = %s",
+        event.id,
+    )
+    assert sorted(deliveries) == sorted([(subscribed, 1, "pending"), (everything, 1, "pending")])
+    queued = await deliver_messages(runtime, payment_id)
+    assert {endpoint for endpoint, _ in queued} == {subscribed, everything}
+
+
+async def test_while_postgresql_is_down_the_event_waits_in_redis(
+    settings: Settings, runtime: Runtime, make_runtime: RuntimeFactory
+) -> None:
+    payment_id = await recorded_payment(runtime, STRIPE)
+    [event] = await events_of(runtime, payment_id)
+    cut_off = make_runtime(settings, UNREACHABLE_DATABASE_URL)
+
+    with pytest.raises(Defer):
+        await relay(cut_off, event.id)
+
+    assert await events_of(runtime, payment_id) == [event]
+    await relay(runtime, event.id)
+    assert history_of(runtime, payment_id)[0] == "succeeded"
