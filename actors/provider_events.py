@@ -151,6 +151,13 @@ async def apply_to_payment(context: Runtime, event: ProviderEvent, received_ms: 
     if not same_payment(record, event):
         logger.error("%s names payment %s but not its money; ignored", event.event_id, record.id)
         return
+    if record.step is Step.DECLINED and event.answer.outcome is Outcome.SUCCEEDED:
+        # Never contradicted, but never hidden: money moved for a payment we failed (a
+        # customer completing a Paystack charge after its deadline): it is an operator's to
+        # refund.
+        logger.error(
+            "%s: %s moved money for failed payment %s", event.event_id, event.provider, record.id
+        )
     grace_left_ms = received_ms + CHARGING_GRACE_MS - time.time_ns() // 1_000_000
     if record.step is Step.CHARGING and grace_left_ms > 0:
         raise Defer("a charge call is in flight: its own answer first", delay=grace_left_ms)

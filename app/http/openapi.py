@@ -86,6 +86,16 @@ _PAYMENT = {
             "type": "object",
             "properties": {"transaction_id": {"type": "string"}, "seq": {"type": "integer"}},
         },
+        "next_action": {
+            "type": "object",
+            "description": "requires_action only: what the customer must do, and until when.",
+            "properties": {
+                "type": {"enum": ["redirect_to_url", "use_stripe_sdk"]},
+                "redirect_url": {"type": "string"},
+                "client_secret": {"type": "string"},
+                "expires_at": {"type": ["integer", "null"]},
+            },
+        },
     },
 }
 

@@ -128,7 +128,7 @@ async def test_an_event_never_moves_money_for_a_payment_not_waiting_for_an_answe
 
 
 async def test_an_event_never_contradicts_a_final_state(
-    runtime: Runtime, blind: Runtime, simulator: Simulator
+    runtime: Runtime, blind: Runtime, simulator: Simulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     payment_id, reference = await charged_unknown(runtime, STRIPE)
     await at(runtime, payment_id, Step.DECLINED, failure_code="card_declined")
@@ -138,6 +138,8 @@ async def test_an_event_never_contradicts_a_final_state(
     record = await record_of(runtime, payment_id)
     assert (record.step, record.failure_code) == (Step.DECLINED, "card_declined")
     assert ledger_rows(runtime.settings.database_url, payment_id) == []
+    # ...yet money that moved for a failed payment is an operator's to hear of.
+    assert f"moved money for failed payment {payment_id}" in caplog.text
 
 
 async def test_a_late_event_never_takes_a_payment_back(

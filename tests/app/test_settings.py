@@ -50,6 +50,8 @@ def test_a_retry_span_past_the_providers_key_window_is_refused(
         ("STREAM_PARTITIONS", "eight"),
         ("PROVIDER_TIMEOUT_S", "soon"),
         ("PROVIDER_TIMEOUT_S", "90"),
+        ("REQUIRES_ACTION_TIMEOUT_S", "0"),
+        ("REQUIRES_ACTION_TIMEOUT_S", str(8 * 24 * 3600)),
     ],
 )
 def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
