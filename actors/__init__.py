@@ -7,6 +7,7 @@ from dramatiq.middleware import Middleware, default_middleware
 from actors.middleware import retries
 from actors.middleware.merchant_sync import MerchantSync
 from actors.middleware.one_stop import OneStop
+from actors.middleware.provider_keys import ProviderKeys
 from actors.streams.broker import StreamsBroker
 from actors.streams.options import StreamOptions
 from app.queue.connection import worker_async_client, worker_client
@@ -33,7 +34,7 @@ def build_broker() -> StreamsBroker:
             shutdown_grace_ms=config.worker_shutdown_grace_s * 1000,
         ),
         async_client=worker_async_client(config),
-        middleware=[*worker_middleware(), MerchantSync(), OneStop()],
+        middleware=[*worker_middleware(), ProviderKeys(config), MerchantSync(), OneStop()],
     )
 
 

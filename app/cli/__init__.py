@@ -4,7 +4,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from app.cli import ledger, merchants, queue
+from app.cli import config, ledger, merchants, queue
 
 
 def parser() -> argparse.ArgumentParser:
@@ -13,6 +13,7 @@ def parser() -> argparse.ArgumentParser:
     merchants.add_parsers(commands)
     ledger.add_parsers(commands)
     queue.add_parsers(commands)
+    config.add_parsers(commands)
     # Listed for --help only: main() hands the rest of the line to the simulator's own parser.
     commands.add_parser("simulator", help="serve the Stripe + Paystack simulator (see --help)")
     return root
