@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actors.middleware.retries import Defer
 from actors.runtime import Runtime
 from actors.state import Moved, RecoveryPoints, Transition
+from app import logs
 from app.ledger import Entry, Recorded
 from app.providers.base import Outcome, Provider, ProviderAnswer
 from app.recovery import RecoveryStep
@@ -35,6 +36,8 @@ LEDGER_RETRY_DELAY_MS_MAX = 15_000
 #: When the provider's 429 named no wait.
 RATE_LIMITED_DELAY_MS = 1_000
 logger = logging.getLogger(__name__)
+#: One line per payment or refund reaching its final step (its ids come from the context).
+settled_log = logs.get_logger("paystream.settled")
 
 
 class Stepped(Protocol):
@@ -112,6 +115,8 @@ class StateMachine(Generic[Record]):
             transition = await self.phase(record, fresh)
             moved = await self.store(record, transition)
             record, fresh = moved.record, moved.moved
+            if fresh and record is not None and record.step.final:
+                settled_log.info("record.settled", step=record.step.value)
             if not fresh:
                 logger.info("%s moved on elsewhere; going on from there", self.object_id)
             elif transition.then is not None:
