@@ -14,6 +14,7 @@ any process can find its keys from the id alone.
     {ps:N}:q:<queue>:delayed:msgs                        hash   message id -> encoded message
     {ps:N}:q:<queue>:dead                                stream dead-lettered messages
     ps:auth                                              hash   sha256(api key) -> merchant id
+    ps:ledger:verification                               string the last ledger verify (JSON)
 """
 
 import hashlib
@@ -25,6 +26,7 @@ PAYMENT_ID_PREFIX = "pay_"
 #: A refund id carries its payment's partition, so the refund lives on the payment's slot.
 REFUND_ID_PREFIX = "re_"
 AUTH_KEY = "ps:auth"
+LEDGER_VERIFICATION_KEY = "ps:ledger:verification"
 CONSUMER_GROUP = "workers"
 #: The one field of a work-stream entry: the encoded Dramatiq message. Lua scripts get it as
 #: the constant MESSAGE_FIELD (see app.queue.scripts).
