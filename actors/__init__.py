@@ -7,6 +7,7 @@ from dramatiq.middleware import Middleware, default_middleware
 from actors.middleware import retries
 from actors.middleware.log_context import LogContext
 from actors.middleware.merchant_sync import MerchantSync
+from actors.middleware.metrics import WorkerMetrics
 from actors.middleware.one_stop import OneStop
 from actors.middleware.provider_keys import ProviderKeys
 from actors.streams.broker import StreamsBroker
@@ -37,9 +38,11 @@ def build_broker() -> StreamsBroker:
             shutdown_grace_ms=config.worker_shutdown_grace_s * 1000,
         ),
         async_client=worker_async_client(config),
-        # LogContext first: every other middleware's lines about a message carry its ids.
+        # LogContext first: every other middleware's lines about a message carry its ids;
+        # WorkerMetrics before Retries: its after-hooks then see what Retries decided.
         middleware=[
             LogContext(),
+            WorkerMetrics(),
             *worker_middleware(),
             ProviderKeys(config),
             MerchantSync(),

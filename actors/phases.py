@@ -13,6 +13,7 @@ gone out: look it up" when found so by a later run.
 """
 
 import logging
+import time
 from typing import Any, Generic, Protocol, TypeVar
 
 import dramatiq
@@ -24,7 +25,9 @@ from actors.runtime import Runtime
 from actors.state import Moved, RecoveryPoints, Transition
 from app import logs
 from app.ledger import Entry, Recorded
+from app.metrics import PAYMENTS_SETTLED, REFUNDS_SETTLED, SETTLE_LATENCY
 from app.providers.base import Outcome, Provider, ProviderAnswer
+from app.queue import keys
 from app.recovery import RecoveryStep
 
 #: A record settles in at most this many phases; more means a bug, not bad luck.
@@ -38,6 +41,7 @@ RATE_LIMITED_DELAY_MS = 1_000
 logger = logging.getLogger(__name__)
 #: One line per payment or refund reaching its final step (its ids come from the context).
 settled_log = logs.get_logger("paystream.settled")
+SETTLED = {"payment": PAYMENTS_SETTLED, "refund": REFUNDS_SETTLED}
 
 
 class Stepped(Protocol):
@@ -116,7 +120,7 @@ class StateMachine(Generic[Record]):
             moved = await self.store(record, transition)
             record, fresh = moved.record, moved.moved
             if fresh and record is not None and record.step.final:
-                settled_log.info("record.settled", step=record.step.value)
+                self.settled(record)
             if not fresh:
                 logger.info("%s moved on elsewhere; going on from there", self.object_id)
             elif transition.then is not None:
@@ -125,6 +129,15 @@ class StateMachine(Generic[Record]):
 
     async def phase(self, record: Record, fresh: bool) -> Transition:
         raise NotImplementedError
+
+    def settled(self, record: Record) -> None:
+        """This run moved the record to its final step: one log line, and the metrics."""
+        kind = self.points.noun
+        settled_log.info("record.settled", step=record.step.value)
+        SETTLED[kind].labels(record.step.status).inc()
+        created_ms = keys.created_ms(record.id, self.points.id_prefix)
+        if created_ms is not None:
+            SETTLE_LATENCY.labels(kind).observe(max(0.0, time.time() - created_ms / 1000))
 
     async def store(self, record: Record, transition: Transition) -> Moved[Record]:
         return await self.points.apply(record.id, record.step, transition)

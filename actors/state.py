@@ -69,6 +69,14 @@ class RecoveryPoints(Generic[Record]):
         self._kind = kind
         self._advance = batcher.script(ADVANCE_LUA)
 
+    @property
+    def noun(self) -> str:
+        return self._kind.noun
+
+    @property
+    def id_prefix(self) -> str:
+        return self._kind.id_prefix
+
     def key(self, object_id: str) -> str:
         key = self._kind.key_of(object_id, self._partitions)
         if key is None:

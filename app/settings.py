@@ -52,6 +52,8 @@ PLACEHOLDER_SECRET_KEY = "sk_test_paystream"
 CONSOLE_TOKEN_CHARS_MIN = 32
 LOG_FORMATS = ("json", "text")
 PORT_MAX = 65535
+#: The worker's metrics port, as Dramatiq's own Prometheus exposition uses.
+WORKER_METRICS_PORT = 9191
 SECRET_MASK = "**********"
 
 
@@ -181,6 +183,8 @@ class Settings:
     console_token: Secret = Secret("")
     #: ``json`` (one object per line) or ``text`` (for a person at a terminal).
     log_format: str = "json"
+    #: Where a worker serves its processes' metrics (summed); 0 serves none.
+    worker_metrics_port: int = WORKER_METRICS_PORT
 
     @property
     def reclaim_idle_ms(self) -> int:
@@ -249,6 +253,8 @@ class Settings:
             yield f"WORKER_CONCURRENCY must be within 1..{WORKER_CONCURRENCY_MAX}"
         if not 0 <= self.worker_shutdown_grace_s <= WORKER_SHUTDOWN_GRACE_S_MAX:
             yield f"WORKER_SHUTDOWN_GRACE_S must be within 0..{WORKER_SHUTDOWN_GRACE_S_MAX}"
+        if not 0 <= self.worker_metrics_port <= PORT_MAX:
+            yield f"WORKER_METRICS_PORT must be within 0..{PORT_MAX} (0: none)"
 
     def _console_problems(self) -> Iterator[str]:
         if self.console_token and len(self.console_token) < CONSOLE_TOKEN_CHARS_MIN:
@@ -316,6 +322,7 @@ def _read(env: Environment) -> Settings:
         ),
         console_token=env.secret("CONSOLE_TOKEN", ""),
         log_format=env.choice("LOG_FORMAT", _default_log_format(), LOG_FORMATS),
+        worker_metrics_port=env.number("WORKER_METRICS_PORT", WORKER_METRICS_PORT),
     )
 
 

@@ -84,6 +84,20 @@ def partition_of(object_id: str, prefix: str, partitions: int) -> int | None:
     return partition if partition < partitions else None
 
 
+def created_ms(object_id: str, prefix: str) -> int | None:
+    """The unix milliseconds written into an id of ours when it was made, or None."""
+    time_chars = object_id[len(prefix) + PARTITION_HEX_DIGITS :][:_TIME_CHARS]
+    if not object_id.startswith(prefix) or len(time_chars) != _TIME_CHARS:
+        return None
+    millis = 0
+    for char in time_chars:
+        digit = _CROCKFORD.find(char)
+        if digit < 0:
+            return None
+        millis = millis * 32 + digit
+    return millis
+
+
 def idempotency_key(partition: int, merchant_id: str, client_key: str) -> str:
     digest = hashlib.sha256(client_key.encode()).hexdigest()
     return f"{tag(partition)}:idem:{merchant_id}:{digest}"
