@@ -10,6 +10,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from app import logs
+from app.console import console
 from app.http.auth import Authenticator
 from app.http.openapi import SPEC
 from app.http.problems import EXCEPTION_HANDLERS
@@ -59,6 +60,7 @@ def create_app(config: Settings | None = None) -> Starlette:
         Route("/readyz", operations.readyz, methods=["GET"]),
         Route("/metrics", operations.metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        *console(config),
     ]
     return Paystream(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
 
