@@ -14,7 +14,7 @@ gone out: look it up" when found so by a later run.
 
 import logging
 import time
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic
 
 import dramatiq
 import psycopg
@@ -28,7 +28,7 @@ from app.ledger import Entry, Recorded
 from app.metrics import PAYMENTS_SETTLED, REFUNDS_SETTLED, SETTLE_LATENCY
 from app.providers.base import Outcome, Provider, ProviderAnswer
 from app.queue import keys
-from app.recovery import RecoveryStep
+from app.recovery import Record
 
 #: A record settles in at most this many phases; more means a bug, not bad luck.
 PHASES_MAX = 12
@@ -42,17 +42,6 @@ logger = logging.getLogger(__name__)
 #: One line per payment or refund reaching its final step (its ids come from the context).
 settled_log = logs.get_logger("paystream.settled")
 SETTLED = {"payment": PAYMENTS_SETTLED, "refund": REFUNDS_SETTLED}
-
-
-class Stepped(Protocol):
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def step(self) -> RecoveryStep: ...
-
-
-Record = TypeVar("Record", bound=Stepped)
 
 
 def retry_delay_ms(answer: ProviderAnswer) -> int | None:
@@ -140,7 +129,7 @@ class StateMachine(Generic[Record]):
             SETTLE_LATENCY.labels(kind).observe(max(0.0, time.time() - created_ms / 1000))
 
     async def store(self, record: Record, transition: Transition) -> Moved[Record]:
-        return await self.points.apply(record.id, record.step, transition)
+        return await self.points.apply(record, transition)
 
     async def provider(self, name: str, calls: int = 1) -> Provider:
         """The named provider, once ``calls`` calls to it fit the rate limits (else ``Defer``)."""

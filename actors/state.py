@@ -8,20 +8,19 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic
 
+from app.events.outbox import new_event
 from app.payments.record import PAYMENTS, PaymentRecord
 from app.queue import keys
 from app.queue.batch import Batcher
 from app.queue.scripts import lua_source
-from app.recovery import RecordKind, RecoveryStep
+from app.recovery import Record, RecordKind, RecoveryStep, moved
 from app.refunds.record import REFUNDS, RefundRecord
 
 LUA_DIRECTORY = Path(__file__).parent / "lua"
 ADVANCE_LUA = lua_source(LUA_DIRECTORY, "advance")
 SETTLE_REFUND_LUA = lua_source(LUA_DIRECTORY, "settle_refund")
-
-Record = TypeVar("Record")
 
 
 class Settlement(enum.Enum):
@@ -87,17 +86,33 @@ class RecoveryPoints(Generic[Record]):
         raw: Mapping[bytes, bytes] = await self._batcher.command("HGETALL", self.key(object_id))
         return self._kind.decode(raw) if raw else None
 
-    async def apply(
-        self, object_id: str, expected: RecoveryStep, transition: Transition
-    ) -> Moved[Record]:
-        """Move ``expected`` → ``transition.target`` with its fields."""
+    async def apply(self, record: Record, transition: Transition) -> Moved[Record]:
+        """Move ``record`` from the step it is at to ``transition.target`` with its fields,
+        publishing the event of that step, if it has one, in the same step."""
         if transition.settlement is not None:
-            raise ValueError(f"{object_id}: only a refund settles a reservation")
+            raise ValueError(f"{record.id}: only a refund settles a reservation")
+        key = self.key(record.id)
         reply = await self._advance(
-            [self.key(object_id)],
-            [expected.value, transition.target.value, *field_pairs(transition.fields)],
+            [key, keys.outbox_key(keys.partition_of_key(key))],
+            [
+                record.step.value,
+                transition.target.value,
+                *self.event_fields(record, transition),
+                *field_pairs(transition.fields),
+            ],
         )
         return self._moved(reply)
+
+    def event_fields(self, record: Record, transition: Transition) -> list[str | bytes]:
+        """The outbox arguments of a move: its event, or none ("") when its step has none."""
+        event_type = self._kind.events.get(transition.target)
+        if event_type is None:
+            return ["", "", ""]
+        after = moved(record, transition.target, transition.fields)
+        partition = keys.partition_of_key(self.key(record.id))
+        payment_id = self._kind.payment_of(after)
+        data = self._kind.view(after)
+        return new_event(event_type, partition, after.merchant_id, payment_id, data).fields()
 
     def _moved(self, reply: Sequence[object]) -> Moved[Record]:
         moved, flat = reply
@@ -119,18 +134,19 @@ class RefundState(RecoveryPoints[RefundRecord]):
     async def apply_to(self, record: RefundRecord, transition: Transition) -> Moved[RefundRecord]:
         """``apply``, settling the reservation on the payment when the transition says so."""
         if transition.settlement is None:
-            return await self.apply(record.id, record.step, transition)
+            return await self.apply(record, transition)
         refund_key = self.key(record.id)
         payment_key = PAYMENTS.key_of(record.payment_id, self._partitions)
         if payment_key is None or keys.tag_of(payment_key) != keys.tag_of(refund_key):
             raise RuntimeError(f"Bug: refund {record.id} is not on its payment's partition")
         reply = await self._settle(
-            [refund_key, payment_key],
+            [refund_key, payment_key, keys.outbox_key(keys.partition_of_key(refund_key))],
             [
                 record.step.value,
                 transition.target.value,
                 record.amount,
                 transition.settlement.value,
+                *self.event_fields(record, transition),
                 *field_pairs(transition.fields),
             ],
         )

@@ -5,25 +5,50 @@ Each step names, in one place, the status the API shows for it and whether it is
 step tables of payments and refunds cannot drift from their statuses.
 """
 
+import dataclasses
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from app.queue import keys
 
-Record = TypeVar("Record")
+
+class StoredRecord(Protocol):
+    """What every record with a recovery point has: a frozen dataclass with these fields."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def merchant_id(self) -> str: ...
+
+    @property
+    def step(self) -> "RecoveryStep": ...
+
+
+Record = TypeVar("Record", bound=StoredRecord)
+#: Fields a move stores that the typed record holds as integers.
+INTEGER_FIELDS = frozenset({"ledger_seq"})
 
 
 @dataclass(frozen=True)
 class RecordKind(Generic[Record]):
     """A kind of record: what the API calls it, its id prefix, its Redis key (on the partition
-    its id carries) and how its hash decodes."""
+    its id carries), how its hash decodes, its public view, and the event each of its final
+    steps publishes."""
 
     noun: str
     id_prefix: str
     key_for: Callable[[int, str], str]
     decode: Callable[[Mapping[bytes, bytes]], Record]
+    view: Callable[[Record], dict[str, Any]]
+    #: The payment a record belongs to (a payment's is itself): events of one payment are
+    #: delivered in order.
+    payment_of: Callable[[Record], str]
+    events: Mapping["RecoveryStep", str]
 
     def key_of(self, object_id: str, partitions: int) -> str | None:
         """The record's key, or None when ``object_id`` is not an id of this kind here."""
@@ -50,3 +75,12 @@ class RecoveryStep(enum.Enum):
         member.status = status
         member.final = final
         return member
+
+
+def moved(record: Record, step: RecoveryStep, fields: Mapping[str, str]) -> Record:
+    """``record`` as a move to ``step`` storing ``fields`` leaves it (the fields of a move are
+    named as the record's attributes)."""
+    changes: dict[str, object] = {
+        name: int(value) if name in INTEGER_FIELDS else value for name, value in fields.items()
+    }
+    return dataclasses.replace(record, step=step, **changes)

@@ -6,11 +6,15 @@
 -- KEYS[1]  {ps:N}:refund:<refund id>   hash: the refund record, field "step" = recovery point
 -- KEYS[2]  {ps:N}:pay:<payment id>     hash: the payment record; "data" (JSON with amount),
 --                                      "amount_refund_pending", "amount_refunded"
+-- KEYS[3]  {ps:N}:outbox               stream: the event the move publishes (see advance.lua)
 -- ARGV[1]  the step the caller expects the refund to be at
 -- ARGV[2]  the step to move to
 -- ARGV[3]  the refund's amount, minor units
 -- ARGV[4]  "refunded" (the money went back) or "released" (it did not)
--- ARGV[5..] more refund field, value pairs to write with the move
+-- ARGV[5]  the event JSON the move publishes, "" for none
+-- ARGV[6]  the merchant the event is for
+-- ARGV[7]  the payment the event belongs to
+-- ARGV[8..] more refund field, value pairs to write with the move
 --
 -- Returns {1 when moved else 0, the refund's fields as HGETALL lists them}.
 -- Raises, writing nothing, when the payment's reservations do not hold the refund's amount or
@@ -38,5 +42,9 @@ elseif ARGV[4] ~= "released" then
   return redis.error_reply("settle mode must be refunded or released")
 end
 redis.call("HINCRBY", KEYS[2], "amount_refund_pending", -amount)
-redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 5))
+redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 8))
+if ARGV[5] ~= "" then
+  redis.call("XADD", KEYS[3], "*",
+    EVENT_FIELD, ARGV[5], MERCHANT_FIELD, ARGV[6], PAYMENT_FIELD, ARGV[7])
+end
 return {1, redis.call("HGETALL", KEYS[1])}

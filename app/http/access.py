@@ -3,7 +3,7 @@ key, the mutations they send under an Idempotency-Key, and records read by id th
 unless they are that merchant's."""
 
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from starlette.requests import Request
 
@@ -13,16 +13,8 @@ from app.http.auth import Authenticator
 from app.http.body import parse_json_object, read_json_body
 from app.http.idempotency_header import parse_key
 from app.queue.connection import unavailable_as_503
-from app.recovery import RecordKind
+from app.recovery import Record, RecordKind
 from app.settings import Settings
-
-
-class Owned(Protocol):
-    @property
-    def merchant_id(self) -> str: ...
-
-
-OwnedRecord = TypeVar("OwnedRecord", bound=Owned)
 
 
 async def authenticate(request: Request) -> str:
@@ -57,9 +49,7 @@ async def read_mutation(
     return Mutation(merchant_id, client_key, parse_json_object(body))
 
 
-async def owned_record(
-    request: Request, kind: RecordKind[OwnedRecord], object_id: str
-) -> OwnedRecord:
+async def owned_record(request: Request, kind: RecordKind[Record], object_id: str) -> Record:
     """One of this merchant's records read from Redis by its id; anything else is a 404."""
     merchant_id = await authenticate(request)
     settings: Settings = request.app.state.settings

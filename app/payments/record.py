@@ -116,4 +116,19 @@ def view(record: PaymentRecord) -> dict[str, Any]:
     return payment
 
 
-PAYMENTS = RecordKind("payment", keys.PAYMENT_ID_PREFIX, keys.payment_key, decode)
+#: What a payment's final steps tell its merchant.
+EVENTS: dict[RecoveryStep, str] = {
+    Step.RECORDED: "payment.succeeded",
+    Step.DECLINED: "payment.failed",
+    Step.REQUIRES_ACTION: "payment.requires_action",
+}
+
+PAYMENTS = RecordKind(
+    noun="payment",
+    id_prefix=keys.PAYMENT_ID_PREFIX,
+    key_for=keys.payment_key,
+    decode=decode,
+    view=view,
+    payment_of=lambda record: record.id,
+    events=EVENTS,
+)

@@ -13,6 +13,7 @@ any process can find its keys from the id alone.
     {ps:N}:q:<queue>:delayed                             zset   message id -> due time in ms
     {ps:N}:q:<queue>:delayed:msgs                        hash   message id -> encoded message
     {ps:N}:q:<queue>:dead                                stream dead-lettered messages
+    {ps:N}:outbox                                        stream events of final moves, to relay
     ps:auth                                              hash   sha256(api key) -> merchant id
     ps:ledger:verification                               string the last ledger verify (JSON)
 """
@@ -48,6 +49,11 @@ def tag(partition: int) -> str:
 def tag_of(key: str) -> str:
     """The hash tag a key's slot is chosen by: keys with equal tags share a Cluster slot."""
     return key[: key.index("}") + 1]
+
+
+def partition_of_key(key: str) -> int:
+    """The partition in a ``{ps:N}:...`` key's hash tag."""
+    return int(tag_of(key)[len("{ps:") : -1])
 
 
 def partition_for(scope: str, partitions: int) -> int:
@@ -117,6 +123,11 @@ def payment_key(partition: int, payment_id: str) -> str:
 
 def refund_key(partition: int, refund_id: str) -> str:
     return f"{tag(partition)}:refund:{refund_id}"
+
+
+def outbox_key(partition: int) -> str:
+    """Events of the partition's payments and refunds, written with the moves they announce."""
+    return f"{tag(partition)}:outbox"
 
 
 def stream_key(partition: int, queue: str) -> str:

@@ -8,11 +8,17 @@ script has one (Redis reads its flags from the first line only).
 
 from pathlib import Path
 
+from app.events.outbox import EVENT_FIELD, MERCHANT_FIELD, PAYMENT_FIELD
 from app.queue.keys import MESSAGE_FIELD
 
 SHEBANG = "#!lua"
-#: Lua locals every script may use; their values come from app.queue.keys.
-SHARED_CONSTANTS = {"MESSAGE_FIELD": MESSAGE_FIELD}
+#: Lua locals every script may use; their values come from where Python defines them.
+SHARED_CONSTANTS = {
+    "MESSAGE_FIELD": MESSAGE_FIELD,
+    "EVENT_FIELD": EVENT_FIELD,
+    "MERCHANT_FIELD": MERCHANT_FIELD,
+    "PAYMENT_FIELD": PAYMENT_FIELD,
+}
 
 
 def _preamble() -> str:

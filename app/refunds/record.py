@@ -67,9 +67,6 @@ def decode(raw: Mapping[bytes, bytes]) -> RefundRecord:
     )
 
 
-REFUNDS = RecordKind("refund", keys.REFUND_ID_PREFIX, keys.refund_key, decode)
-
-
 def view(record: RefundRecord) -> dict[str, Any]:
     """The public JSON of a refund; key order matches the 202 the accept answers."""
     refund: dict[str, Any] = {
@@ -87,3 +84,20 @@ def view(record: RefundRecord) -> dict[str, Any]:
             "message": record.failure_message or "",
         }
     return refund
+
+
+#: What a refund's final steps tell its merchant.
+EVENTS: dict[RecoveryStep, str] = {
+    RefundStep.RECORDED: "refund.succeeded",
+    RefundStep.FAILED: "refund.failed",
+}
+
+REFUNDS = RecordKind(
+    noun="refund",
+    id_prefix=keys.REFUND_ID_PREFIX,
+    key_for=keys.refund_key,
+    decode=decode,
+    view=view,
+    payment_of=lambda record: record.payment_id,
+    events=EVENTS,
+)

@@ -2,6 +2,7 @@
 simulator: money moves at most once whatever point a message resumes from."""
 
 import dataclasses
+import json
 import time
 
 import dramatiq
@@ -13,7 +14,7 @@ from actors.middleware.retries import Defer
 from actors.middleware.throttle import RATE_WINDOW_S
 from actors.runtime import Runtime
 from app.ledger import append, capture_entry, clearing_account
-from app.payments.record import Step
+from app.payments.record import Step, view
 from app.payments.request import PaymentRequest
 from app.queue import keys
 from app.settings import Settings
@@ -25,6 +26,7 @@ from tests.support.worker import (
     STRIPE,
     UNREACHABLE_DATABASE_URL,
     accepted,
+    events_of,
     record_of,
 )
 
@@ -78,6 +80,9 @@ async def test_an_accepted_payment_is_charged_once_and_recorded(
     await Charge(runtime, payment_id).run()  # a duplicate delivery finds it recorded
 
     await assert_recorded_once(runtime, simulator, payment_id)
+    [event] = await events_of(runtime, payment_id)
+    assert event.type == "payment.succeeded"
+    assert json.loads(event.body)["data"]["object"] == view(await record_of(runtime, payment_id))
 
 
 @pytest.mark.parametrize(
@@ -99,6 +104,11 @@ async def test_a_decline_is_final_with_the_providers_code_and_records_nothing(
     assert (record.step, record.failure_code) == (Step.DECLINED, code)
     assert simulator.charges_for(payment_id) == []
     assert ledger_rows(runtime.settings.database_url, payment_id) == []
+    [event] = await events_of(runtime, payment_id)
+    assert (event.type, json.loads(event.body)["data"]["object"]) == (
+        "payment.failed",
+        view(record),
+    )
 
 
 async def test_a_card_needing_authentication_stops_at_requires_action(
@@ -111,6 +121,9 @@ async def test_a_card_needing_authentication_stops_at_requires_action(
 
     assert (await record_of(runtime, payment_id)).step is Step.REQUIRES_ACTION
     assert simulator.charges_for(payment_id) == []
+    assert [event.type for event in await events_of(runtime, payment_id)] == [
+        "payment.requires_action"
+    ]
 
 
 async def test_resumes_from_prepared(runtime: Runtime, simulator: Simulator) -> None:
@@ -234,6 +247,7 @@ async def test_resumes_from_charged_when_the_ledger_already_holds_the_outcome(
 
     await assert_recorded_once(runtime, simulator, payment_id)
     assert (await record_of(runtime, payment_id)).ledger_seq == first.seq
+    assert [event.type for event in await events_of(runtime, payment_id)] == ["payment.succeeded"]
 
 
 async def test_a_message_without_a_record_is_dropped(runtime: Runtime) -> None:

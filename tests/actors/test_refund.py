@@ -3,6 +3,7 @@ simulator: money goes back at most once whatever point a message resumes from, t
 one refund transaction, and the payment's reservations always add up."""
 
 import dataclasses
+import json
 import time
 
 import dramatiq
@@ -31,6 +32,7 @@ from tests.support.worker import (
     STRIPE,
     UNREACHABLE_DATABASE_URL,
     accepted,
+    events_of,
     record_of,
 )
 
@@ -126,6 +128,12 @@ async def assert_refunded_once(
     [(seq, transaction_id)] = refund_rows(runtime.settings.database_url, refund_id)
     assert (record.ledger_seq, record.ledger_transaction_id) == (seq, transaction_id)
     assert await amounts(runtime, payment_id) == (0, record.amount)
+    refund_events = [e for e in await events_of(runtime, payment_id) if e.type.startswith("refund")]
+    [event] = [e for e in refund_events if json.loads(e.body)["data"]["object"]["id"] == refund_id]
+    assert (event.type, json.loads(event.body)["data"]["object"]) == (
+        "refund.succeeded",
+        refund_view(record),
+    )
 
 
 @pytest.mark.parametrize("request_", [STRIPE, PAYSTACK], ids=["stripe", "paystack"])
@@ -256,6 +264,10 @@ async def test_a_refused_refund_fails_and_releases_its_reservation(
     )
     assert refund_view(record)["status"] == "failed"
     assert await amounts(runtime, payment_id) == (0, 0)
+    assert [event.type for event in await events_of(runtime, payment_id)] == [
+        "payment.succeeded",
+        "refund.failed",
+    ]
     assert refund_rows(runtime.settings.database_url, refund_id) == []
 
 

@@ -7,6 +7,7 @@ import time
 import redis.asyncio as aioredis
 
 from actors.runtime import Runtime
+from app.events.outbox import OutboxEvent, from_outbox
 from app.payments.record import PaymentRecord, Step, encode_new
 from app.payments.request import PaymentRequest
 from app.queue import keys
@@ -45,3 +46,12 @@ async def record_of(runtime: Runtime, payment_id: str) -> PaymentRecord:
     record = await runtime.payments.load(payment_id)
     assert record is not None
     return record
+
+
+async def events_of(runtime: Runtime, payment_id: str) -> list[OutboxEvent]:
+    """The events of a payment (its own and its refunds') in its partition's outbox, in order."""
+    partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, PARTITIONS)
+    assert partition is not None
+    entries = await runtime.redis.xrange(keys.outbox_key(partition))
+    events = [from_outbox(fields) for _, fields in entries]
+    return [event for event in events if event.payment_id == payment_id]
