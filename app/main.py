@@ -7,10 +7,14 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
+from app import logs
+from app.console import console
 from app.http.auth import Authenticator
 from app.http.openapi import SPEC
 from app.http.problems import EXCEPTION_HANDLERS
+from app.http.request_log import RequestLog
 from app.http.routes import operations, payments, refunds
 from app.payments.accept import Acceptor
 from app.queue.batch import Batcher
@@ -23,8 +27,17 @@ async def openapi(_: Request) -> Response:
     return JSONResponse(SPEC)
 
 
+class Paystream(Starlette):
+    """Starlette with the request log outermost, around its error middleware too, so every
+    answer (a 500 included) carries its Request-Id and leaves its access line."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestLog(super().build_middleware_stack())
+
+
 def create_app(config: Settings | None = None) -> Starlette:
     config = config or settings()
+    logs.configure(config.log_format)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -47,8 +60,9 @@ def create_app(config: Settings | None = None) -> Starlette:
         Route("/readyz", operations.readyz, methods=["GET"]),
         Route("/metrics", operations.metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        *console(config),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return Paystream(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
 
 
 app = create_app()

@@ -7,6 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from app import logs
 from app.errors import NotFound
 from app.http.auth import Authenticator
 from app.http.body import parse_json_object, read_json_body
@@ -19,7 +20,11 @@ from app.settings import Settings
 async def authenticate(request: Request) -> str:
     authenticator: Authenticator = request.app.state.authenticator
     with unavailable_as_503():
-        return await authenticator.merchant_for(request.headers)
+        merchant_id = await authenticator.merchant_for(request.headers)
+    # For the access line (app.http.request_log) and every other line of this request.
+    request.state.merchant_id = merchant_id
+    logs.bind(merchant_id=merchant_id)
+    return merchant_id
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ import json
 import time
 from pathlib import Path
 
+from app import logs
 from app.idempotency import ACCEPTED_STATUS, Answer, fingerprint, replayed
 from app.payments.record import PaymentRecord, Step, encode_new, view
 from app.payments.request import PaymentRequest
@@ -39,7 +40,7 @@ class Acceptor:
             keys.stream_key(partition, PAYMENTS_QUEUE),
         ]
         ttls_s = [self._settings.idempotency_key_ttl_s, self._settings.payment_record_ttl_s]
-        message = charge_message(payment_id, partition)
+        message = charge_message(payment_id, partition, logs.request_id())
         with unavailable_as_503():
             result = await self._script(
                 script_keys, [expected, ACCEPTED_STATUS, body, location, *ttls_s, message, *fields]

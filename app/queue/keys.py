@@ -15,6 +15,7 @@ any process can find its keys from the id alone.
     {ps:N}:q:<queue>:dead                                stream dead-lettered messages
     {ps:N}:event:<event_id>                              hash   an event, until relayed
     ps:auth                                              hash   sha256(api key) -> merchant id
+    ps:ledger:verification                               string the last ledger verify (JSON)
 """
 
 import hashlib
@@ -26,6 +27,7 @@ PAYMENT_ID_PREFIX = "pay_"
 #: A refund id carries its payment's partition, so the refund lives on the payment's slot.
 REFUND_ID_PREFIX = "re_"
 AUTH_KEY = "ps:auth"
+LEDGER_VERIFICATION_KEY = "ps:ledger:verification"
 CONSUMER_GROUP = "workers"
 #: The one field of a work-stream entry: the encoded Dramatiq message. Lua scripts get it as
 #: the constant MESSAGE_FIELD (see app.queue.scripts).
@@ -74,15 +76,6 @@ def new_id(prefix: str, partition: int) -> str:
     return f"{prefix}{partition:0{PARTITION_HEX_DIGITS}x}{suffix}"
 
 
-def created_ms_of(object_id: str, prefix: str) -> int:
-    """The milliseconds ``new_id`` wrote into an id of ours: with the id, its place in lists."""
-    start = len(prefix) + PARTITION_HEX_DIGITS
-    millis = 0
-    for char in object_id[start : start + _TIME_CHARS]:
-        millis = millis * 32 + _CROCKFORD.index(char)
-    return millis
-
-
 def partition_of(object_id: str, prefix: str, partitions: int) -> int | None:
     """The partition written into an id, or None when the id is not one of ours."""
     body = object_id[len(prefix) :]
@@ -95,6 +88,28 @@ def partition_of(object_id: str, prefix: str, partitions: int) -> int | None:
     except ValueError:
         return None
     return partition if partition < partitions else None
+
+
+def created_ms_of(object_id: str, prefix: str) -> int:
+    """``created_ms`` of an id known to be ours: with the id, its place in lists."""
+    millis = created_ms(object_id, prefix)
+    if millis is None:
+        raise ValueError(f"{object_id!r} is not a {prefix} id")
+    return millis
+
+
+def created_ms(object_id: str, prefix: str) -> int | None:
+    """The unix milliseconds written into an id of ours when it was made, or None."""
+    time_chars = object_id[len(prefix) + PARTITION_HEX_DIGITS :][:_TIME_CHARS]
+    if not object_id.startswith(prefix) or len(time_chars) != _TIME_CHARS:
+        return None
+    millis = 0
+    for char in time_chars:
+        digit = _CROCKFORD.find(char)
+        if digit < 0:
+            return None
+        millis = millis * 32 + digit
+    return millis
 
 
 def idempotency_key(partition: int, merchant_id: str, client_key: str) -> str:

@@ -5,13 +5,18 @@ from starlette.responses import Response
 
 from app.http.access import owned_record, read_mutation
 from app.http.responses import answer_response, json_response
-from app.metrics import PAYMENTS_ACCEPTED, PAYMENTS_REPLAYED
+from app.metrics import ACCEPT_LATENCY, PAYMENTS_ACCEPTED, PAYMENTS_REPLAYED
 from app.payments.accept import Acceptor
 from app.payments.record import PAYMENTS, view
 from app.payments.request import validate
 
 
 async def create_payment(request: Request) -> Response:
+    with ACCEPT_LATENCY.labels("payment").time():
+        return await _create_payment(request)
+
+
+async def _create_payment(request: Request) -> Response:
     mutation = await read_mutation(request)
     payment_request = validate(mutation.document)
     acceptor: Acceptor = request.app.state.acceptor

@@ -5,12 +5,18 @@ from starlette.responses import Response
 
 from app.http.access import owned_record, read_mutation
 from app.http.responses import answer_response, json_response
+from app.metrics import ACCEPT_LATENCY
 from app.refunds.accept import RefundAcceptor
 from app.refunds.record import REFUNDS, view
 from app.refunds.request import validate_refund
 
 
 async def create_refund(request: Request) -> Response:
+    with ACCEPT_LATENCY.labels("refund").time():
+        return await _create_refund(request)
+
+
+async def _create_refund(request: Request) -> Response:
     # An empty body asks for the default: refund what remains.
     mutation = await read_mutation(request, empty_body_means={})
     refund_request = validate_refund(mutation.document)
