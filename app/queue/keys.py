@@ -13,6 +13,7 @@ any process can find its keys from the id alone.
     {ps:N}:q:<queue>:delayed                             zset   message id -> due time in ms
     {ps:N}:q:<queue>:delayed:msgs                        hash   message id -> encoded message
     {ps:N}:q:<queue>:dead                                stream dead-lettered messages
+    {ps:N}:list:<merchant_id>                            zset   payment id -> created ms (kept)
     {ps:N}:event:<event_id>                              hash   an event, until relayed
     ps:auth                                              hash   sha256(api key) -> merchant id
     ps:ledger:verification                               string the last ledger verify (JSON)
@@ -32,6 +33,10 @@ CONSUMER_GROUP = "workers"
 #: The one field of a work-stream entry: the encoded Dramatiq message. Lua scripts get it as
 #: the constant MESSAGE_FIELD (see app.queue.scripts).
 MESSAGE_FIELD = "m"
+#: The member of a list index scored with the created ms from which on the index holds every
+#: payment of its merchant on its partition: only older ones may be in PostgreSQL alone. Not an
+#: id, so never listed.
+LIST_SINCE_MEMBER = "~since"
 #: A partition is two hex digits of every id, so there are at most 256.
 PARTITION_HEX_DIGITS = 2
 PARTITIONS_MAX = 16**PARTITION_HEX_DIGITS
@@ -131,6 +136,12 @@ def payment_key(partition: int, payment_id: str) -> str:
 
 def refund_key(partition: int, refund_id: str) -> str:
     return f"{tag(partition)}:refund:{refund_id}"
+
+
+def list_key(partition: int, merchant_id: str) -> str:
+    """The merchant's payments accepted on the partition, by created milliseconds: lists read
+    them, so a payment is listed from its 202 on, whatever the history has caught up with."""
+    return f"{tag(partition)}:list:{merchant_id}"
 
 
 def event_key(partition: int, event_id: str) -> str:

@@ -1,13 +1,12 @@
-"""``/v1/payments``: accept a payment idempotently, and read one back."""
+"""``POST /v1/payments``: accept a payment idempotently."""
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.http.access import owned_record, read_mutation
-from app.http.responses import answer_response, json_response
+from app.http.access import read_mutation
+from app.http.responses import answer_response
 from app.metrics import ACCEPT_LATENCY, PAYMENTS_ACCEPTED, PAYMENTS_REPLAYED
 from app.payments.accept import Acceptor
-from app.payments.record import PAYMENTS, view
 from app.payments.request import validate
 
 
@@ -23,9 +22,3 @@ async def _create_payment(request: Request) -> Response:
     answer = await acceptor.accept(mutation.merchant_id, mutation.client_key, payment_request)
     (PAYMENTS_REPLAYED if answer.replayed else PAYMENTS_ACCEPTED).inc()
     return answer_response(answer)
-
-
-async def get_payment(request: Request) -> Response:
-    payment_id = request.path_params["payment_id"]
-    record = await owned_record(request, PAYMENTS, payment_id)
-    return json_response(view(record))

@@ -1,13 +1,12 @@
-"""``/v1/payments/{id}/refunds`` and ``/v1/refunds/{id}``: refund idempotently, read one back."""
+"""``POST /v1/payments/{id}/refunds``: refund idempotently."""
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.http.access import owned_record, read_mutation
-from app.http.responses import answer_response, json_response
+from app.http.access import read_mutation
+from app.http.responses import answer_response
 from app.metrics import ACCEPT_LATENCY
 from app.refunds.accept import RefundAcceptor
-from app.refunds.record import REFUNDS, view
 from app.refunds.request import validate_refund
 
 
@@ -26,9 +25,3 @@ async def _create_refund(request: Request) -> Response:
         mutation.merchant_id, mutation.client_key, payment_id, refund_request
     )
     return answer_response(answer)
-
-
-async def get_refund(request: Request) -> Response:
-    refund_id = request.path_params["refund_id"]
-    record = await owned_record(request, REFUNDS, refund_id)
-    return json_response(view(record))
