@@ -5,10 +5,14 @@ import dramatiq
 from dramatiq.middleware import Middleware, default_middleware
 
 from actors.middleware import retries
+from actors.middleware.log_context import LogContext
 from actors.middleware.merchant_sync import MerchantSync
+from actors.middleware.metrics import WorkerMetrics
 from actors.middleware.one_stop import OneStop
+from actors.middleware.provider_keys import ProviderKeys
 from actors.streams.broker import StreamsBroker
 from actors.streams.options import StreamOptions
+from app import logs
 from app.queue.connection import worker_async_client, worker_client
 from app.settings import settings
 
@@ -23,6 +27,7 @@ def worker_middleware() -> list[Middleware]:
 
 def build_broker() -> StreamsBroker:
     config = settings()
+    logs.configure(config.log_format)
     return StreamsBroker(
         client=worker_client(config),
         options=StreamOptions(
@@ -33,7 +38,16 @@ def build_broker() -> StreamsBroker:
             shutdown_grace_ms=config.worker_shutdown_grace_s * 1000,
         ),
         async_client=worker_async_client(config),
-        middleware=[*worker_middleware(), MerchantSync(), OneStop()],
+        # LogContext first: every other middleware's lines about a message carry its ids;
+        # WorkerMetrics before Retries: its after-hooks then see what Retries decided.
+        middleware=[
+            LogContext(),
+            WorkerMetrics(),
+            *worker_middleware(),
+            ProviderKeys(config),
+            MerchantSync(),
+            OneStop(),
+        ],
     )
 
 

@@ -13,6 +13,7 @@ gone out: look it up" when found so by a later run.
 """
 
 import logging
+import time
 from typing import Any, Generic
 
 import dramatiq
@@ -20,8 +21,11 @@ import dramatiq
 from actors.middleware.retries import Defer
 from actors.runtime import Runtime
 from actors.state import Moved, RecoveryPoints, Transition
+from app import logs
 from app.ledger import Entry, Recorded
+from app.metrics import PAYMENTS_SETTLED, REFUNDS_SETTLED, SETTLE_LATENCY
 from app.providers.base import Outcome, Provider, ProviderAnswer
+from app.queue import keys
 from app.recovery import Record
 
 #: A record settles in at most this many phases; more means a bug, not bad luck.
@@ -29,6 +33,9 @@ PHASES_MAX = 12
 #: When the provider's 429 named no wait.
 RATE_LIMITED_DELAY_MS = 1_000
 logger = logging.getLogger(__name__)
+#: One line per payment or refund reaching its final step (its ids come from the context).
+settled_log = logs.get_logger("paystream.settled")
+SETTLED = {"payment": PAYMENTS_SETTLED, "refund": REFUNDS_SETTLED}
 
 
 def retry_delay_ms(answer: ProviderAnswer) -> int | None:
@@ -95,6 +102,8 @@ class StateMachine(Generic[Record]):
             transition = await self.phase(record, fresh)
             moved = await self.store(record, transition)
             record, fresh = moved.record, moved.moved
+            if fresh and record is not None and record.step.final:
+                self.settled(record)
             if not fresh:
                 logger.info("%s moved on elsewhere; going on from there", self.object_id)
             elif transition.then is not None:
@@ -107,6 +116,15 @@ class StateMachine(Generic[Record]):
 
     async def phase(self, record: Record, fresh: bool) -> Transition:
         raise NotImplementedError
+
+    def settled(self, record: Record) -> None:
+        """This run moved the record to its final step: one log line, and the metrics."""
+        kind = self.points.noun
+        settled_log.info("record.settled", step=record.step.value)
+        SETTLED[kind].labels(record.step.status).inc()
+        created_ms = keys.created_ms(record.id, self.points.id_prefix)
+        if created_ms is not None:
+            SETTLE_LATENCY.labels(kind).observe(max(0.0, time.time() - created_ms / 1000))
 
     async def store(self, record: Record, transition: Transition) -> Moved[Record]:
         return await self.points.apply(record, transition)

@@ -7,6 +7,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
 from actors.group_commit import GroupCommit, ledger_writer, relay_writer
+from actors.measured_provider import MeasuredProvider
 from actors.middleware.throttle import Throttle
 from actors.state import PaymentState, RefundState
 from app.db import create_engine_for
@@ -51,7 +52,7 @@ def build_runtime(config: Settings, client: aioredis.Redis, database_url: str) -
         redis=client,
         payments=PaymentState(batcher, config.stream_partitions, config.payment_record_ttl_s),
         refunds=RefundState(batcher, config.stream_partitions, config.payment_record_ttl_s),
-        providers={name: build_provider(name, config) for name in PROVIDER_NAMES},
+        providers={name: MeasuredProvider(build_provider(name, config)) for name in PROVIDER_NAMES},
         throttle=Throttle(batcher, config),
         batcher=batcher,
         database=engine,

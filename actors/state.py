@@ -75,6 +75,14 @@ class RecoveryPoints(Generic[Record]):
         self._event_ttl_s = event_ttl_s
         self._advance = batcher.script(ADVANCE_LUA)
 
+    @property
+    def noun(self) -> str:
+        return self._kind.noun
+
+    @property
+    def id_prefix(self) -> str:
+        return self._kind.id_prefix
+
     def key(self, object_id: str) -> str:
         key = self._kind.key_of(object_id, self._partitions)
         if key is None:

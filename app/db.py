@@ -48,7 +48,7 @@ def psycopg_url(url: str) -> str:
     return f"{PSYCOPG_SCHEME}://{rest}"
 
 
-def create_engine_for(url: str) -> sqlalchemy.Engine:
+def create_engine_for(url: str, connect_timeout_s: int = CONNECT_TIMEOUT_S) -> sqlalchemy.Engine:
     return sqlalchemy.create_engine(
         psycopg_url(url),
         pool_size=POOL_SIZE,
@@ -56,7 +56,7 @@ def create_engine_for(url: str) -> sqlalchemy.Engine:
         pool_timeout=POOL_TIMEOUT_S,
         pool_recycle=POOL_RECYCLE_S,
         pool_pre_ping=True,
-        connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        connect_args={"connect_timeout": connect_timeout_s},
     )
 
 

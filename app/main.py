@@ -7,11 +7,18 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
+from app import logs
+from app.console import console
+from app.db import create_engine_for
+from app.history.listing import PaymentLister
+from app.history.lookup import Lookup
 from app.http.auth import Authenticator
 from app.http.openapi import SPEC
 from app.http.problems import EXCEPTION_HANDLERS
-from app.http.routes import operations, payments, provider_webhooks, refunds
+from app.http.request_log import RequestLog
+from app.http.routes import events, history, operations, payments, provider_webhooks, refunds
 from app.payments.accept import Acceptor
 from app.provider_events.receive import Inbox
 from app.queue.batch import Batcher
@@ -19,13 +26,25 @@ from app.queue.connection import web_client
 from app.refunds.accept import RefundAcceptor
 from app.settings import Settings, settings
 
+#: A GET waiting on an unreachable PostgreSQL answers 503 after this, not a client's timeout.
+HISTORY_CONNECT_TIMEOUT_S = 2
+
 
 async def openapi(_: Request) -> Response:
     return JSONResponse(SPEC)
 
 
+class Paystream(Starlette):
+    """Starlette with the request log outermost, around its error middleware too, so every
+    answer (a 500 included) carries its Request-Id and leaves its access line."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestLog(super().build_middleware_stack())
+
+
 def create_app(config: Settings | None = None) -> Starlette:
     config = config or settings()
+    logs.configure(config.log_format)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -37,22 +56,35 @@ def create_app(config: Settings | None = None) -> Starlette:
         app.state.refund_acceptor = RefundAcceptor(batcher, config)
         app.state.authenticator = Authenticator(client)
         app.state.provider_inbox = Inbox(batcher, config)
+        # The history: read when Redis no longer holds a payment, never on the accept path.
+        database = create_engine_for(
+            config.database_url, connect_timeout_s=HISTORY_CONNECT_TIMEOUT_S
+        )
+        app.state.batcher = batcher
+        app.state.database = database
+        app.state.lookup = Lookup(batcher, database, config.stream_partitions)
+        app.state.payment_lister = PaymentLister(batcher, database, config.stream_partitions)
         yield
         await client.aclose()
+        database.dispose()
 
     routes = [
         Route("/v1/payments", payments.create_payment, methods=["POST"]),
-        Route("/v1/payments/{payment_id}", payments.get_payment, methods=["GET"]),
+        Route("/v1/payments", history.list_payments, methods=["GET"]),
+        Route("/v1/payments/{payment_id}", history.get_payment, methods=["GET"]),
         Route("/v1/payments/{payment_id}/refunds", refunds.create_refund, methods=["POST"]),
-        Route("/v1/refunds/{refund_id}", refunds.get_refund, methods=["GET"]),
+        Route("/v1/refunds/{refund_id}", history.get_refund, methods=["GET"]),
+        Route("/v1/events", events.list_events, methods=["GET"]),
+        Route("/v1/events/{event_id}", events.get_event, methods=["GET"]),
         Route("/v1/webhooks/stripe", provider_webhooks.stripe_webhook, methods=["POST"]),
         Route("/v1/webhooks/paystack", provider_webhooks.paystack_webhook, methods=["POST"]),
         Route("/healthz", operations.healthz, methods=["GET"]),
         Route("/readyz", operations.readyz, methods=["GET"]),
         Route("/metrics", operations.metrics, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        *console(config),
     ]
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    return Paystream(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
 
 
 app = create_app()

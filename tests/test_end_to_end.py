@@ -3,15 +3,21 @@
 200 payments go in, a third of them sent several times at once, some declined; every one must
 end terminal with exactly one charge per success at the simulator, one ledger transaction per
 success, and a ledger that verifies. Then a few are refunded, each request sent twice: one
-refund each at the simulator, one refund transaction each in the ledger.
+refund each at the simulator, one refund transaction each in the ledger. Every outcome is one
+event, relayed to PostgreSQL with the history; and once Redis has let the records go, the API
+still answers every payment, and lists them all, from the history.
 """
 
 import concurrent.futures
 import time
+from collections import Counter
 from typing import Any
 
 import httpx
+import psycopg
+import redis
 
+from app.queue import keys
 from tests.support.payments import (
     POLL_INTERVAL_S,
     REQUEST_TIMEOUT_S,
@@ -109,6 +115,58 @@ def test_two_hundred_payments_settle_exactly_once(stack: Stack) -> None:
     verified = cli(stack.env, "ledger", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     print(f"{PAYMENTS} payments ({len(succeeded)} succeeded) settled in {elapsed_s:.1f} s")
+
+    assert_outlived_by_history(stack, list(payment_ids.values()), refunded)
+
+
+def expected_events(statuses: dict[str, str], refunded: list[str]) -> Counter[tuple[str, str]]:
+    """One event per outcome: each payment's, and each refund's."""
+    kinds = {"succeeded": "payment.succeeded", "failed": "payment.failed"}
+    expected = Counter((pid, kinds[status]) for pid, status in statuses.items())
+    expected.update((pid, "payment.succeeded") for pid in refunded)  # refunded: succeeded first
+    expected.update((pid, "refund.succeeded") for pid in refunded)
+    return expected
+
+
+def relayed_events(database_url: str) -> Counter[tuple[str, str]]:
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute("SELECT payment_id, type FROM events").fetchall()
+    return Counter((payment_id, event_type) for payment_id, event_type in rows)
+
+
+def assert_outlived_by_history(stack: Stack, payment_ids: list[str], refunded: list[str]) -> None:
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S) as api:
+        now = {pid: api.get(f"/v1/payments/{pid}").json() for pid in payment_ids}
+        statuses = {pid: p["status"] for pid, p in now.items() if pid not in refunded}
+        expected = expected_events(statuses, refunded)
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while relayed_events(stack.env["DATABASE_URL"]) != expected:
+            assert time.monotonic() < deadline, "events were not relayed exactly once each"
+            time.sleep(POLL_INTERVAL_S)
+
+        # Every record and list entry gone from Redis, as after their TTL.
+        client = redis.Redis.from_url(stack.env["REDIS_URL"])
+        for pattern in ("*:pay:*", "*:list:*"):
+            for key in client.scan_iter(match=pattern, count=1000):
+                client.delete(key)
+        client.close()
+
+        for pid in payment_ids:
+            answer = api.get(f"/v1/payments/{pid}")
+            assert (answer.status_code, answer.json()) == (200, now[pid])
+        listed: list[str] = []
+        page = api.get("/v1/payments", params={"limit": 100}).json()
+        listed += [p["id"] for p in page["data"]]
+        while page["has_more"]:
+            page = api.get("/v1/payments", params={"limit": 100, "starting_after": listed[-1]})
+            page = page.json()
+            listed += [p["id"] for p in page["data"]]
+    assert sorted(listed) == sorted(payment_ids)
+    newest_first = sorted(
+        listed, key=lambda pid: (keys.created_ms_of(pid, keys.PAYMENT_ID_PREFIX), pid), reverse=True
+    )
+    assert listed == newest_first
 
 
 def refund_some(stack: Stack, final: dict[str, dict[str, Any]], succeeded: set[str]) -> list[str]:

@@ -3,11 +3,19 @@
 import argparse
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor, wait
 
-from app.cli.resources import database
+import psycopg
+from sqlalchemy.exc import SQLAlchemyError
+
+from app import verifications
+from app.cli.progress import Progress
+from app.cli.resources import database, redis_client
 from app.ledger import checkpoint
 from app.ledger.balances import balances
+from app.ledger.errors import LedgerNotInitialised
 from app.ledger.verify import VerifyReport, verify
+from app.queue.connection import REDIS_UNAVAILABLE_ERRORS
 
 
 def _verify_report(args: argparse.Namespace) -> VerifyReport:
@@ -20,17 +28,57 @@ def _verify_report(args: argparse.Namespace) -> VerifyReport:
         return checkpoint.verify_from(engine, signed)
 
 
+#: Exit statuses of ``ledger verify``: a broken ledger is a finding (1); a ledger that could
+#: not be read is no finding at all (2), and a scheduler must tell the two apart.
+VERIFY_OK = 0
+VERIFY_BROKEN = 1
+VERIFY_IMPOSSIBLE = 2
+#: How often the terminal's progress line is redrawn while the database works.
+PROGRESS_INTERVAL_S = 0.2
+
+
+def _verify_with_progress(args: argparse.Namespace) -> VerifyReport:
+    """The verification, run beside a progress line that shows it working (at a terminal)."""
+    progress = Progress("verifying the ledger…")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(_verify_report, args)
+        while not running.done():
+            progress.draw()
+            wait([running], timeout=PROGRESS_INTERVAL_S)
+        progress.finish()
+        return running.result()
+
+
 def verify_chain(args: argparse.Namespace) -> int:
     try:
-        report = _verify_report(args)
+        report = _verify_with_progress(args)
     except checkpoint.CheckpointInvalid as error:
         print(f"checkpoint refused: {error}", file=sys.stderr)
-        return 2
+        return VERIFY_IMPOSSIBLE
+    except (SQLAlchemyError, psycopg.Error, LedgerNotInitialised) as error:
+        print(f"ledger not verified: cannot read it ({first_line(error)})", file=sys.stderr)
+        return VERIFY_IMPOSSIBLE
+    remember(report)
     if report.ok:
         print(f"ledger ok: {report.entries_checked} transaction(s), head seq {report.head_seq}")
         return 0
     print(f"ledger BROKEN at seq {report.first_bad_seq}: {report.reason}", file=sys.stderr)
-    return 1
+    return VERIFY_BROKEN
+
+
+def first_line(error: BaseException) -> str:
+    """The driver's message, first line only: the command's answer stays one line."""
+    cause = getattr(error, "orig", None) or error
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+
+
+def remember(report: VerifyReport) -> None:
+    """Keep the result for the console's ledger page; the verdict stands without it."""
+    try:
+        with redis_client() as client:
+            verifications.store(client, verifications.of_report(report))
+    except REDIS_UNAVAILABLE_ERRORS as error:
+        print(f"(result not kept for the console: {first_line(error)})", file=sys.stderr)
 
 
 def balance(args: argparse.Namespace) -> int:

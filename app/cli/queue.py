@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import redis
 
+from app.cli.progress import Progress
 from app.cli.resources import redis_client
 from app.queue import ops
 from app.queue.dispatch import PAYMENTS_QUEUE
@@ -73,8 +74,25 @@ def dead_show(args: argparse.Namespace) -> int:
 
 
 def dead_replay(args: argparse.Namespace) -> int:
+    if args.all == (args.entry is not None):
+        raise SystemExit("name one dead entry (PARTITION/ENTRY_ID) or --all")
+    if args.all:
+        return dead_replay_all(args)
     partition, new_entry = _at_dead_entry(args, ops.replay)
     print(f"replayed {args.entry} as {partition}/{new_entry}")
+    return 0
+
+
+def dead_replay_all(args: argparse.Namespace) -> int:
+    """Every dead message back to work, partition by partition, with progress at a terminal."""
+    partitions = settings().stream_partitions
+    with redis_client() as client:
+        progress = Progress(
+            "replaying dead messages", ops.dead_count(client, args.queue, partitions)
+        )
+        replayed = ops.replay_all(client, args.queue, partitions, progress.advance)
+    progress.finish()
+    print(f"replayed {replayed} dead message(s)")
     return 0
 
 
@@ -92,9 +110,10 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     listing.set_defaults(run=dead_list)
     showing = dlq_commands.add_parser("show", help="one dead message in full")
     showing.set_defaults(run=dead_show)
-    replaying = dlq_commands.add_parser("replay", help="put a dead message back to work")
+    replaying = dlq_commands.add_parser("replay", help="put dead messages back to work")
     replaying.set_defaults(run=dead_replay)
-    for command in (showing, replaying):
-        command.add_argument("entry", help="PARTITION/ENTRY_ID as dlq list prints it")
+    showing.add_argument("entry", help="PARTITION/ENTRY_ID as dlq list prints it")
+    replaying.add_argument("entry", nargs="?", help="PARTITION/ENTRY_ID as dlq list prints it")
+    replaying.add_argument("--all", action="store_true", help="every dead message, all partitions")
     for command in (showing_status, listing, showing, replaying):
         command.add_argument("--queue", default=PAYMENTS_QUEUE)

@@ -5,12 +5,14 @@ orders objects totally and a cursor needs no lookup; a page is stable under conc
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.queue import keys
+
+Query = TypeVar("Query", bound=Select[*tuple[Any, ...]])
 
 LIMIT_DEFAULT = 10
 LIMIT_MAX = 100
@@ -46,11 +48,11 @@ class Page:
 
 
 def keyset(
-    query: Select[Any],
+    query: Query,
     created_ms: InstrumentedAttribute[int],
     object_id: InstrumentedAttribute[str],
     page: PageRequest,
-) -> Select[Any]:
+) -> Query:
     """``query`` limited to the page's side of its cursor, in the order to read it in (oldest
     first when paging backwards), one row more than the page so ``has_more`` is known."""
     position = tuple_(created_ms, object_id)

@@ -1,25 +1,26 @@
-"""Who is asking, and what of theirs they may read or change: the merchant behind the bearer
-key, the mutations they send under an Idempotency-Key, and records read by id that answer 404
-unless they are that merchant's."""
+"""Who is asking, and what they ask to change: the merchant behind the bearer key, and the
+mutations they send under an Idempotency-Key."""
 
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 
-from app.errors import NotFound
+from app import logs
 from app.http.auth import Authenticator
 from app.http.body import parse_json_object, read_json_body
 from app.http.idempotency_header import parse_key
 from app.queue.connection import unavailable_as_503
-from app.recovery import Record, RecordKind
-from app.settings import Settings
 
 
 async def authenticate(request: Request) -> str:
     authenticator: Authenticator = request.app.state.authenticator
     with unavailable_as_503():
-        return await authenticator.merchant_for(request.headers)
+        merchant_id = await authenticator.merchant_for(request.headers)
+    # For the access line (app.http.request_log) and every other line of this request.
+    request.state.merchant_id = merchant_id
+    logs.bind(merchant_id=merchant_id)
+    return merchant_id
 
 
 @dataclass(frozen=True)
@@ -42,22 +43,3 @@ async def read_mutation(
     if empty_body_means is not None and not body.strip():
         return Mutation(merchant_id, client_key, empty_body_means)
     return Mutation(merchant_id, client_key, parse_json_object(body))
-
-
-async def owned_record(request: Request, kind: RecordKind[Record], object_id: str) -> Record:
-    """One of this merchant's records read from Redis by its id; anything else is a 404."""
-    merchant_id = await authenticate(request)
-    settings: Settings = request.app.state.settings
-    missing = NotFound(f"No {kind.noun} '{object_id}'.")
-    key = kind.key_of(object_id, settings.stream_partitions)
-    if key is None:
-        raise missing
-    with unavailable_as_503():
-        raw = await request.app.state.redis.hgetall(key)
-    # Another merchant's record answers exactly like a missing one.
-    if not raw:
-        raise missing
-    record = kind.decode(raw)
-    if record.merchant_id != merchant_id:
-        raise missing
-    return record

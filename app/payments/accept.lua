@@ -8,8 +8,12 @@
 --
 -- KEYS[1]  {ps:N}:idem:<merchant>:<sha256(key)>  hash: fingerprint, status, body, location,
 --                                                 entry (the stream entry id)
--- KEYS[2]  {ps:N}:pay:<payment id>               hash: the payment record (ARGV[8..])
+-- KEYS[2]  {ps:N}:pay:<payment id>               hash: the payment record (ARGV[10..])
 -- KEYS[3]  {ps:N}:q:payments                     stream: MESSAGE_FIELD = message
+-- KEYS[4]  {ps:N}:list:<merchant>                 zset: payment id -> created ms, what lists
+--                                                 read while the history may lag behind; and
+--                                                 LIST_SINCE_MEMBER, scored with the created ms
+--                                                 from which on it holds every payment
 -- ARGV[1]  fingerprint of the canonical validated body
 -- ARGV[2]  HTTP status of the first answer
 -- ARGV[3]  body of the first answer (exact bytes, replayed as they are)
@@ -17,7 +21,9 @@
 -- ARGV[5]  idempotency key lifetime, seconds
 -- ARGV[6]  payment record lifetime, seconds
 -- ARGV[7]  the encoded Dramatiq message
--- ARGV[8..] payment record field, value, field, value, ...
+-- ARGV[8]  the payment id
+-- ARGV[9]  the milliseconds its id was made in
+-- ARGV[10..] payment record field, value, field, value, ...
 --
 -- Returns {"replay", fingerprint, status, body, location} when the key exists,
 -- or {"created", stream entry id}.
@@ -31,8 +37,17 @@ if redis.call("EXISTS", KEYS[2]) == 1 then
 end
 
 local entry = redis.call("XADD", KEYS[3], "*", MESSAGE_FIELD, ARGV[7])
-redis.call("HSET", KEYS[2], unpack(ARGV, 8))
+redis.call("HSET", KEYS[2], unpack(ARGV, 10))
 redis.call("EXPIRE", KEYS[2], ARGV[6])
+-- Listed for as long as the record lives: older entries leave the index, and its marker moves
+-- up to where it is whole again (older payments are PostgreSQL's alone). A new index is whole
+-- from the start. It never expires, or an absent index could not mean "no payment here".
+local cutoff = tonumber(ARGV[9]) - ARGV[6] * 1000
+redis.call("ZADD", KEYS[4], "NX", 0, LIST_SINCE_MEMBER)
+redis.call("ZADD", KEYS[4], ARGV[9], ARGV[8])
+if redis.call("ZREMRANGEBYSCORE", KEYS[4], "(0", "(" .. cutoff) > 0 then
+  redis.call("ZADD", KEYS[4], cutoff, LIST_SINCE_MEMBER)
+end
 redis.call("HSET", KEYS[1],
   "fingerprint", ARGV[1], "status", ARGV[2], "body", ARGV[3], "location", ARGV[4],
   "entry", entry)

@@ -4,6 +4,7 @@ import json
 import time
 from pathlib import Path
 
+from app import logs
 from app.idempotency import ACCEPTED_STATUS, Answer, fingerprint, replayed
 from app.payments.record import PaymentRecord, Step, encode_new, view
 from app.payments.request import PaymentRequest
@@ -37,13 +38,14 @@ class Acceptor:
             keys.idempotency_key(partition, merchant_id, client_key),
             keys.payment_key(partition, payment_id),
             keys.stream_key(partition, PAYMENTS_QUEUE),
+            keys.list_key(partition, merchant_id),
         ]
         ttls_s = [self._settings.idempotency_key_ttl_s, self._settings.payment_record_ttl_s]
-        message = charge_message(payment_id, partition)
+        message = charge_message(payment_id, partition, logs.request_id())
+        listed = [payment_id, keys.created_ms_of(payment_id, keys.PAYMENT_ID_PREFIX)]
+        arguments = [expected, ACCEPTED_STATUS, body, location, *ttls_s, message, *listed]
         with unavailable_as_503():
-            result = await self._script(
-                script_keys, [expected, ACCEPTED_STATUS, body, location, *ttls_s, message, *fields]
-            )
+            result = await self._script(script_keys, [*arguments, *fields])
         if result[0] == b"created":
             return Answer(ACCEPTED_STATUS, body, location, replayed=False)
         return replayed(result, expected, client_key)

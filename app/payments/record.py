@@ -34,6 +34,10 @@ class Step(RecoveryStep):
     RECORDED = "recorded", "succeeded", True
 
 
+#: Every status a payment shows: its steps', and what refunds make of a succeeded one.
+PAYMENT_STATUSES = frozenset({step.status for step in Step} | {"refunded", "partially_refunded"})
+
+
 @dataclass(frozen=True)
 class PaymentRecord:
     id: str

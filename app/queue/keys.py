@@ -17,8 +17,10 @@ any process can find its keys from the id alone.
     {ps:N}:q:<queue>:delayed                             zset   message id -> due time in ms
     {ps:N}:q:<queue>:delayed:msgs                        hash   message id -> encoded message
     {ps:N}:q:<queue>:dead                                stream dead-lettered messages
+    {ps:N}:list:<merchant_id>                            zset   payment id -> created ms (kept)
     {ps:N}:event:<event_id>                              hash   an event, until relayed
     ps:auth                                              hash   sha256(api key) -> merchant id
+    ps:ledger:verification                               string the last ledger verify (JSON)
 """
 
 import hashlib
@@ -30,10 +32,15 @@ PAYMENT_ID_PREFIX = "pay_"
 #: A refund id carries its payment's partition, so the refund lives on the payment's slot.
 REFUND_ID_PREFIX = "re_"
 AUTH_KEY = "ps:auth"
+LEDGER_VERIFICATION_KEY = "ps:ledger:verification"
 CONSUMER_GROUP = "workers"
 #: The one field of a work-stream entry: the encoded Dramatiq message. Lua scripts get it as
 #: the constant MESSAGE_FIELD (see app.queue.scripts).
 MESSAGE_FIELD = "m"
+#: The member of a list index scored with the created ms from which on the index holds every
+#: payment of its merchant on its partition: only older ones may be in PostgreSQL alone. Not an
+#: id, so never listed.
+LIST_SINCE_MEMBER = "~since"
 #: A partition is two hex digits of every id, so there are at most 256.
 PARTITION_HEX_DIGITS = 2
 PARTITIONS_MAX = 16**PARTITION_HEX_DIGITS
@@ -78,15 +85,6 @@ def new_id(prefix: str, partition: int) -> str:
     return f"{prefix}{partition:0{PARTITION_HEX_DIGITS}x}{suffix}"
 
 
-def created_ms_of(object_id: str, prefix: str) -> int:
-    """The milliseconds ``new_id`` wrote into an id of ours: with the id, its place in lists."""
-    start = len(prefix) + PARTITION_HEX_DIGITS
-    millis = 0
-    for char in object_id[start : start + _TIME_CHARS]:
-        millis = millis * 32 + _CROCKFORD.index(char)
-    return millis
-
-
 def partition_of(object_id: str, prefix: str, partitions: int) -> int | None:
     """The partition written into an id, or None when the id is not one of ours."""
     body = object_id[len(prefix) :]
@@ -99,6 +97,28 @@ def partition_of(object_id: str, prefix: str, partitions: int) -> int | None:
     except ValueError:
         return None
     return partition if partition < partitions else None
+
+
+def created_ms_of(object_id: str, prefix: str) -> int:
+    """``created_ms`` of an id known to be ours: with the id, its place in lists."""
+    millis = created_ms(object_id, prefix)
+    if millis is None:
+        raise ValueError(f"{object_id!r} is not a {prefix} id")
+    return millis
+
+
+def created_ms(object_id: str, prefix: str) -> int | None:
+    """The unix milliseconds written into an id of ours when it was made, or None."""
+    time_chars = object_id[len(prefix) + PARTITION_HEX_DIGITS :][:_TIME_CHARS]
+    if not object_id.startswith(prefix) or len(time_chars) != _TIME_CHARS:
+        return None
+    millis = 0
+    for char in time_chars:
+        digit = _CROCKFORD.find(char)
+        if digit < 0:
+            return None
+        millis = millis * 32 + digit
+    return millis
 
 
 def idempotency_key(partition: int, merchant_id: str, client_key: str) -> str:
@@ -129,6 +149,12 @@ def provider_event_key(partition: int, provider: str, event_id: str) -> str:
 
 def refund_key(partition: int, refund_id: str) -> str:
     return f"{tag(partition)}:refund:{refund_id}"
+
+
+def list_key(partition: int, merchant_id: str) -> str:
+    """The merchant's payments accepted on the partition, by created milliseconds: lists read
+    them, so a payment is listed from its 202 on, whatever the history has caught up with."""
+    return f"{tag(partition)}:list:{merchant_id}"
 
 
 def event_key(partition: int, event_id: str) -> str:

@@ -4,6 +4,7 @@ Redis-level only (the key layout of app.keys), so the command line needs no work
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,10 @@ from app.queue.scripts import lua_source
 REPLAY_LUA = lua_source(Path(__file__).parent, "replay_dead")
 #: Dead entries listed per partition at most, newest first.
 DEAD_LIST_ENTRIES_MAX = 100
+#: Dead entries read per round trip by ``replay_all``.
+REPLAY_BATCH_ENTRIES = 100
+#: ``replay_all`` reads at most this many times the entries a partition held when it began.
+REPLAY_ROUNDS_MAX = 2
 #: Message options that count a message's spent attempts (Dramatiq's Retries, our deferrals).
 BUDGET_OPTIONS = frozenset({"retries", "deferrals"})
 
@@ -103,6 +108,32 @@ def dead_entries(client: redis.Redis, queue: str, partitions: int) -> list[DeadE
 def dead_entry(client: redis.Redis, queue: str, partition: int, entry_id: str) -> DeadEntry | None:
     found = client.xrange(keys.dead_key(partition, queue), min=entry_id, max=entry_id)
     return _dead_entry(partition, found[0]) if found else None
+
+
+def dead_count(client: redis.Redis, queue: str, partitions: int) -> int:
+    return sum(int(client.xlen(keys.dead_key(partition, queue))) for partition in range(partitions))
+
+
+def replay_all(
+    client: redis.Redis, queue: str, partitions: int, replayed_one: Callable[[], None]
+) -> int:
+    """Every dead entry back to work, oldest first, ``REPLAY_BATCH_ENTRIES`` read at a time;
+    how many were replayed. Entries dead-lettered meanwhile are replayed too, up to a bound, so
+    a message that dies again at once cannot keep this running."""
+    replayed = 0
+    for partition in range(partitions):
+        dead = keys.dead_key(partition, queue)
+        budget = int(client.xlen(dead)) * REPLAY_ROUNDS_MAX
+        while budget > 0:
+            batch = client.xrange(dead, count=min(REPLAY_BATCH_ENTRIES, budget))
+            if not batch:
+                break
+            for entry_id, _ in batch:
+                if replay(client, queue, partition, str(_text(entry_id or ""))) is not None:
+                    replayed += 1
+                    replayed_one()
+            budget -= len(batch)
+    return replayed
 
 
 def renewed(message: dict[str, Any]) -> bytes:

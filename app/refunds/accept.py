@@ -4,6 +4,7 @@ what remains, stores the refund and publishes it (``accept.lua`` here)."""
 import time
 from pathlib import Path
 
+from app import logs
 from app.errors import NotFound, PaymentNotRefundable, RefundExceedsPayment
 from app.idempotency import ACCEPTED_STATUS, Answer, fingerprint, replayed
 from app.queue import keys
@@ -52,7 +53,7 @@ class RefundAcceptor:
             keys.payment_refunds_key(partition, payment_id),
         ]
         ttls_s = [self._settings.idempotency_key_ttl_s, self._settings.payment_record_ttl_s]
-        message = refund_message(refund_id, partition)
+        message = refund_message(refund_id, partition, logs.request_id())
         created_s = int(time.time())
         answer = [message, location, ACCEPTED_STATUS]
         with unavailable_as_503():

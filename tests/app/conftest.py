@@ -31,8 +31,8 @@ def register_merchant(client: redis.Redis) -> Merchant:
 
 
 @pytest.fixture
-def settings(redis_url: str) -> Settings:
-    return dataclasses.replace(load(), redis_url=redis_url)
+def settings(redis_url: str, database_url: str) -> Settings:
+    return dataclasses.replace(load(), redis_url=redis_url, database_url=database_url)
 
 
 @pytest.fixture

@@ -59,3 +59,60 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, valu
 
     with pytest.raises(SettingsError):
         load()
+
+
+def test_every_bad_variable_is_reported_at_once() -> None:
+    bad = {
+        "STREAM_PARTITIONS": "eight",
+        "PROVIDER_TIMEOUT_S": "soon",
+        "WORKER_CONCURRENCY": "0",
+        "LOG_FORMAT": "xml",
+        "CONSOLE_TOKEN": "too-short",
+        "REDIS_URL": "http://127.0.0.1:6379",
+        "PORT": "http",
+    }
+
+    with pytest.raises(SettingsError) as refused:
+        load(bad)
+
+    named = " ".join(refused.value.problems)
+    for name in bad:
+        assert name in named, f"{name} not reported: {refused.value.problems}"
+
+
+SECRETS = {
+    "STRIPE_SECRET_KEY": "sk_live_stripe_secret_value",
+    "STRIPE_WEBHOOK_SECRET": "whsec_stripe_webhook_value",
+    "PAYSTACK_SECRET_KEY": "sk_live_paystack_secret_value",
+    "CONSOLE_TOKEN": "console-token-" + "c" * 32,
+    "DATABASE_URL": "postgresql://app:database-password@db.internal:5432/paystream",
+    "REDIS_URL": "redis://:redis-password@cache.internal:6379/0",
+}
+
+
+def test_no_repr_shows_a_secret() -> None:
+    config = load(SECRETS)
+    shown = repr(config) + repr(config.stripe_secret_key) + repr(config.database_url)
+
+    for secret in ("sk_live_", "whsec_", "console-token", "database-password", "redis-password"):
+        assert secret not in shown
+    # Still the values themselves where the code uses them.
+    assert config.stripe_secret_key == SECRETS["STRIPE_SECRET_KEY"]
+    assert f"{config.redis_url}" == SECRETS["REDIS_URL"]
+    assert "cache.internal" in shown
+
+
+def test_a_placeholder_key_against_the_real_provider_stops_a_worker() -> None:
+    default = load({})
+    pointed_away = load(
+        {"STRIPE_API_BASE": "http://127.0.0.1:8090", "PAYSTACK_API_BASE": "http://127.0.0.1:8090"}
+    )
+    keyed = load({"STRIPE_SECRET_KEY": "sk_live_x", "PAYSTACK_SECRET_KEY": "sk_live_y"})
+
+    assert [problem.split("_")[0] for problem in default.provider_problems()] == [
+        "STRIPE",
+        "PAYSTACK",
+    ]
+    assert default.problems() == []  # a web process takes no provider key
+    assert keyed.provider_problems() == []
+    assert pointed_away.provider_problems() == []

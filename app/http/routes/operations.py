@@ -3,12 +3,18 @@
 import asyncio
 
 import psycopg
+import redis
 import redis.asyncio as aioredis
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.metrics.exposition import exposition
+from app.metrics.queue import QueueCollector
+from app.queue import ops
 from app.queue.connection import REDIS_UNAVAILABLE_ERRORS
+from app.queue.dispatch import PAYMENTS_QUEUE
+from app.settings import Settings
 
 POSTGRES_CONNECT_TIMEOUT_S = 1
 REDIS_PING_TIMEOUT_S = 1.0
@@ -65,5 +71,19 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if redis_status == "ok" else 503)
 
 
-async def metrics(_: Request) -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def _queue_rows(settings: Settings) -> list[ops.PartitionStatus]:
+    """The queue as it stands; none when Redis does not answer (the rest still scrapes)."""
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=REDIS_PING_TIMEOUT_S)
+    try:
+        return ops.queue_status(client, PAYMENTS_QUEUE, settings.stream_partitions)
+    except REDIS_UNAVAILABLE_ERRORS:
+        return []
+    finally:
+        client.close()
+
+
+async def metrics(request: Request) -> Response:
+    """Every web process's metrics summed, and the queue gauges read now."""
+    rows = await asyncio.to_thread(_queue_rows, request.app.state.settings)
+    body = exposition([QueueCollector(PAYMENTS_QUEUE, rows)])
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

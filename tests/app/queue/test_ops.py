@@ -66,3 +66,46 @@ def test_status_shows_pending_work_and_a_dead_message_can_be_replayed_once(
     table = paystream(redis_url, "queue", "status", "--queue", queue_name)
     assert table.returncode == 0
     assert table.stdout.splitlines()[3].split() == ["2", "0", "0", "-", "0", "0", "0"]
+
+
+def dead_letters(broker: StreamsBroker, queue_name: str, count: int) -> list[str]:
+    """``count`` messages on every partition in turn, each rejected into its dead stream."""
+    broker.declare_queue(queue_name)
+    sent = [
+        broker.enqueue(probe(queue_name, index, partition=index % PARTITIONS)).message_id
+        for index in range(count)
+    ]
+    consumer = broker.consume(queue_name, prefetch=count, timeout=IDLE_TIMEOUT_MS)
+    for proxy in drain(consumer, count):
+        consumer.nack(proxy)
+    consumer.close()
+    return sent
+
+
+def test_replay_all_puts_every_dead_message_back_once(
+    broker: StreamsBroker, redis_client: redis.Redis, queue_name: str, redis_url: str
+) -> None:
+    sent = dead_letters(broker, queue_name, 7)
+    assert queue_ops.dead_count(redis_client, queue_name, PARTITIONS) == 7
+
+    replayed = paystream(redis_url, "dlq", "replay", "--all", "--queue", queue_name)
+    again = paystream(redis_url, "dlq", "replay", "--all", "--queue", queue_name)
+
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout.strip() == "replayed 7 dead message(s)"
+    assert again.stdout.strip() == "replayed 0 dead message(s)"
+    assert queue_ops.dead_count(redis_client, queue_name, PARTITIONS) == 0
+    consumer = broker.consume(queue_name, prefetch=7, timeout=IDLE_TIMEOUT_MS)
+    back = drain(consumer, 7)
+    assert sorted(proxy.message_id for proxy in back) == sorted(sent)
+    for proxy in back:
+        consumer.ack(proxy)
+    consumer.close()
+
+
+def test_replay_needs_one_entry_or_all(redis_url: str) -> None:
+    neither = paystream(redis_url, "dlq", "replay")
+    both = paystream(redis_url, "dlq", "replay", "0/1-0", "--all")
+
+    assert neither.returncode != 0 and "--all" in neither.stderr
+    assert both.returncode != 0 and "--all" in both.stderr
