@@ -10,6 +10,7 @@ from actors.group_commit import GroupCommit, ledger_writer, relay_writer
 from actors.measured_provider import MeasuredProvider
 from actors.middleware.throttle import Throttle
 from actors.state import PaymentState, RefundState
+from actors.trail import Trail
 from app.db import create_engine_for
 from app.events.relay import Relayed
 from app.ledger import Entry, Recorded
@@ -47,12 +48,15 @@ def build_runtime(config: Settings, client: aioredis.Redis, database_url: str) -
     one loop (the worker's in-flight loop, or a test's)."""
     engine = create_engine_for(database_url)
     batcher = Batcher(client)
+    trail = Trail(batcher, config.stream_partitions, config.payment_record_ttl_s)
     return Runtime(
         settings=config,
         redis=client,
         payments=PaymentState(batcher, config.stream_partitions, config.payment_record_ttl_s),
         refunds=RefundState(batcher, config.stream_partitions, config.payment_record_ttl_s),
-        providers={name: MeasuredProvider(build_provider(name, config)) for name in PROVIDER_NAMES},
+        providers={
+            name: MeasuredProvider(build_provider(name, config), trail) for name in PROVIDER_NAMES
+        },
         throttle=Throttle(batcher, config),
         batcher=batcher,
         database=engine,

@@ -102,7 +102,7 @@ class RecoveryPoints(Generic[Record]):
         event = self.event_of(record, transition)
         payment_key = self.payment_key(record)
         reply = await self._advance(
-            [key, payment_key, *self.event_keys(key, event)],
+            [key, payment_key, *self.event_keys(record, event)],
             [
                 record.step.value,
                 transition.target.value,
@@ -132,13 +132,16 @@ class RecoveryPoints(Generic[Record]):
         data = self._kind.view(after)
         return new_event(event_type, partition, after.merchant_id, payment_id, data)
 
-    @staticmethod
-    def event_keys(record_key: str, event: OutboxEvent | None) -> list[str]:
-        """The stored event's key (a placeholder on the record's slot when there is none) and
-        the relay's queue, both in the record's partition."""
-        partition = keys.partition_of_key(record_key)
+    def event_keys(self, record: Record, event: OutboxEvent | None) -> list[str]:
+        """The stored event's key (a placeholder on the record's slot when there is none),
+        the relay's queue and the payment's trail, all in the record's partition."""
+        partition = keys.partition_of_key(self.key(record.id))
         event_id = event.id if event is not None else NO_EVENT_ID
-        return [keys.event_key(partition, event_id), keys.stream_key(partition, EVENTS_QUEUE)]
+        return [
+            keys.event_key(partition, event_id),
+            keys.stream_key(partition, EVENTS_QUEUE),
+            keys.trail_key(partition, self._kind.payment_of(record)),
+        ]
 
     def event_arguments(self, event: OutboxEvent | None) -> list[str | bytes | int]:
         stored = event.script_arguments() if event is not None else NO_EVENT_ARGUMENTS
@@ -169,7 +172,7 @@ class RefundState(RecoveryPoints[RefundRecord]):
         payment_key = self.payment_key(record)
         event = self.event_of(record, transition)
         reply = await self._settle(
-            [refund_key, payment_key, *self.event_keys(refund_key, event)],
+            [refund_key, payment_key, *self.event_keys(record, event)],
             [
                 record.step.value,
                 transition.target.value,

@@ -66,7 +66,7 @@ PROVIDER_FAULTS = {
 #: A hung answer must outlast the adapters' timeout to be ambiguous.
 PROVIDER_TIMEOUT_S = 2
 #: Short attempt limits, so a killed worker's entries are reclaimed within seconds.
-CHARGE_TIME_LIMIT_S = 5
+ATTEMPT_TIME_LIMIT_S = 5
 RECLAIM_GRACE_S = 2
 #: How long one client keeps retrying its payment through the outages.
 ACCEPT_TIMEOUT_S = 120.0
@@ -103,7 +103,8 @@ def chaos(tmp_path: Path) -> Iterator[Chaos]:
         migrate(database_url)
         env = {
             "PROVIDER_TIMEOUT_S": str(PROVIDER_TIMEOUT_S),
-            "CHARGE_TIME_LIMIT_S": str(CHARGE_TIME_LIMIT_S),
+            "CHARGE_TIME_LIMIT_S": str(ATTEMPT_TIME_LIMIT_S),
+            "REFUND_TIME_LIMIT_S": str(ATTEMPT_TIME_LIMIT_S),
             "RECLAIM_GRACE_S": str(RECLAIM_GRACE_S),
         }
         for stack in running_stack(redis_server.url, database_url, tmp_path, env):
@@ -283,7 +284,8 @@ def backlog_stack(
 ) -> Iterator[Stack]:
     env = {
         "PROVIDER_TIMEOUT_S": str(PROVIDER_TIMEOUT_S),
-        "CHARGE_TIME_LIMIT_S": str(CHARGE_TIME_LIMIT_S),
+        "CHARGE_TIME_LIMIT_S": str(ATTEMPT_TIME_LIMIT_S),
+        "REFUND_TIME_LIMIT_S": str(ATTEMPT_TIME_LIMIT_S),
         "RECLAIM_GRACE_S": str(RECLAIM_GRACE_S),
     }
     yield from running_stack(private_redis.url, fresh_database_url, tmp_path, env, workers=0)

@@ -42,7 +42,13 @@ SHUTDOWN_GRACE_S = 1
 #: Platforms send SIGKILL 30 s after SIGTERM; a worker must be gone well before.
 SHUTDOWN_BOUND_S = 25
 #: Short attempt limits so a killed worker's entries are reclaimed within seconds.
-FAST_RECLAIM_ENV = {"CHARGE_TIME_LIMIT_S": "4", "RECLAIM_GRACE_S": "1", "PROVIDER_TIMEOUT_S": "3"}
+#: A killed worker's messages are reclaimed after the longest time limit plus the grace.
+FAST_RECLAIM_ENV = {
+    "CHARGE_TIME_LIMIT_S": "4",
+    "REFUND_TIME_LIMIT_S": "4",
+    "RECLAIM_GRACE_S": "1",
+    "PROVIDER_TIMEOUT_S": "3",
+}
 
 
 def payment(stack: Stack, payment_id: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@
 --                                     payment): "event_seq" counts its events
 -- KEYS[3]  {ps:N}:event:<event id>    hash: body (the event JSON), merchant, payment, seq
 -- KEYS[4]  {ps:N}:q:events            stream: MESSAGE_FIELD = the relay's message
+-- KEYS[5]  {ps:N}:trail:<payment id>  stream: the payment's moves and calls, for operators
 -- ARGV[1]  the step the caller expects the record to be at
 -- ARGV[2]  the step to move to
 -- ARGV[3]  the event id, "" when the move publishes none (ARGV[4..7] are then "")
@@ -18,7 +19,7 @@
 -- ARGV[5]  the merchant the event is for
 -- ARGV[6]  the payment it belongs to
 -- ARGV[7]  the relay's message for it
--- ARGV[8]  how long the stored event may wait for the relay, seconds
+-- ARGV[8]  how long the stored event and the trail are kept, seconds
 -- ARGV[9..] more field, value pairs to write with the move
 --
 -- Returns {1 when moved else 0, the record's fields as HGETALL lists them} ({0, {}} when there
@@ -34,6 +35,9 @@ if redis.call("HGET", KEYS[1], "step") == ARGV[1] then
     redis.call("EXPIRE", KEYS[3], ARGV[8])
     redis.call("XADD", KEYS[4], "*", MESSAGE_FIELD, ARGV[7])
   end
+  redis.call("XADD", KEYS[5], "MAXLEN", "~", TRAIL_ENTRIES_MAX, "*",
+    "record", KEYS[1], "from", ARGV[1], "to", ARGV[2], "event", ARGV[3])
+  redis.call("EXPIRE", KEYS[5], ARGV[8])
   moved = 1
 end
 return {moved, redis.call("HGETALL", KEYS[1])}

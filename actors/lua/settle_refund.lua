@@ -8,12 +8,13 @@
 --                                      "amount_refund_pending", "amount_refunded"
 -- KEYS[3]  {ps:N}:event:<event id>    hash: the event the move publishes (see advance.lua)
 -- KEYS[4]  {ps:N}:q:events             stream: MESSAGE_FIELD = the relay's message
+-- KEYS[5]  {ps:N}:trail:<payment id>   stream: the payment's moves and calls (see advance.lua)
 -- ARGV[1]  the step the caller expects the refund to be at
 -- ARGV[2]  the step to move to
 -- ARGV[3]  the refund's amount, minor units
 -- ARGV[4]  "refunded" (the money went back) or "released" (it did not)
 -- ARGV[5..9] the event the move publishes, as ARGV[3..7] of advance.lua ("" for none)
--- ARGV[10] how long the stored event may wait for the relay, seconds
+-- ARGV[10] how long the stored event and the trail are kept, seconds
 -- ARGV[11..] more refund field, value pairs to write with the move
 --
 -- Returns {1 when moved else 0, the refund's fields as HGETALL lists them}.
@@ -50,4 +51,7 @@ if ARGV[5] ~= "" then
   redis.call("EXPIRE", KEYS[3], ARGV[10])
   redis.call("XADD", KEYS[4], "*", MESSAGE_FIELD, ARGV[9])
 end
+redis.call("XADD", KEYS[5], "MAXLEN", "~", TRAIL_ENTRIES_MAX, "*",
+  "record", KEYS[1], "from", ARGV[1], "to", ARGV[2], "event", ARGV[5])
+redis.call("EXPIRE", KEYS[5], ARGV[10])
 return {1, redis.call("HGETALL", KEYS[1])}

@@ -92,6 +92,41 @@ def refunds_of(client: redis.Redis, payment_id: str, partitions: int) -> list[Re
 
 
 @dataclass(frozen=True)
+class TrailEntry:
+    """One line of a payment's timeline."""
+
+    #: Unix seconds.
+    at: float
+    point: str
+    note: str
+
+
+def timeline(client: redis.Redis, payment_id: str, partitions: int) -> list[TrailEntry]:
+    """The payment's moves and provider calls, oldest first, from its trail."""
+    partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, partitions)
+    if partition is None:
+        return []
+    entries = cast(
+        list[tuple[bytes, dict[bytes, bytes]]],
+        client.xrange(keys.trail_key(partition, payment_id)),
+    )
+    return [_trail_entry(entry_id, fields) for entry_id, fields in entries]
+
+
+def _trail_entry(entry_id: bytes, raw: Mapping[bytes, bytes]) -> TrailEntry:
+    at = int(entry_id.split(b"-")[0]) / 1000
+    fields = {key.decode(): value.decode() for key, value in raw.items()}
+    if "call" in fields:
+        note = f"{fields['outcome']} in {fields['latency_ms']} ms"
+        return TrailEntry(at, fields["call"], note)
+    record = fields["record"].rpartition(":")[2]
+    note = f"{record}: from {fields['from']}"
+    if fields.get("event"):
+        note += f"; event {fields['event']}"
+    return TrailEntry(at, fields["to"], note)
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     entry: ops.DeadEntry
 

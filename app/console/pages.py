@@ -87,8 +87,10 @@ async def payment(request: Request) -> Response:
         return render(request, "missing.html", 404, what=f"payment {payment_id}")
     refunds = await read(request, data.refunds_of, payment_id, partitions)
     letters = await read(request, data.dead_letters, partitions)
+    trail = await read(request, data.timeline, payment_id, partitions)
     timeline = [
         ("accepted", _id_time(record.id, keys.PAYMENT_ID_PREFIX), "202 answered; queued"),
+        *((entry.point, _when(entry.at), entry.note) for entry in trail),
         (record.step.value, "now", f"recovery point; public status {record.status}"),
     ]
     return render(

@@ -19,6 +19,7 @@ any process can find its keys from the id alone.
     {ps:N}:q:<queue>:dead                                stream dead-lettered messages
     {ps:N}:list:<merchant_id>                            zset   payment id -> created ms (kept)
     {ps:N}:event:<event_id>                              hash   an event, until relayed
+    {ps:N}:trail:<payment_id>                            stream the payment's moves and calls
     ps:auth                                              hash   sha256(api key) -> merchant id
     ps:ledger:verification                               string the last ledger verify (JSON)
 """
@@ -41,6 +42,8 @@ MESSAGE_FIELD = "m"
 #: payment of its merchant on its partition: only older ones may be in PostgreSQL alone. Not an
 #: id, so never listed.
 LIST_SINCE_MEMBER = "~since"
+#: Entries a payment's trail keeps (about): a payment with a few refunds needs a few dozen.
+TRAIL_ENTRIES_MAX = 200
 #: A partition is two hex digits of every id, so there are at most 256.
 PARTITION_HEX_DIGITS = 2
 PARTITIONS_MAX = 16**PARTITION_HEX_DIGITS
@@ -155,6 +158,12 @@ def list_key(partition: int, merchant_id: str) -> str:
     """The merchant's payments accepted on the partition, by created milliseconds: lists read
     them, so a payment is listed from its 202 on, whatever the history has caught up with."""
     return f"{tag(partition)}:list:{merchant_id}"
+
+
+def trail_key(partition: int, payment_id: str) -> str:
+    """What happened to a payment and its refunds, in order: each recovery point stored and
+    each provider call made, for an operator asking why a payment is where it is."""
+    return f"{tag(partition)}:trail:{payment_id}"
 
 
 def event_key(partition: int, event_id: str) -> str:

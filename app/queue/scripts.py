@@ -8,11 +8,15 @@ script has one (Redis reads its flags from the first line only).
 
 from pathlib import Path
 
-from app.queue.keys import LIST_SINCE_MEMBER, MESSAGE_FIELD
+from app.queue.keys import LIST_SINCE_MEMBER, MESSAGE_FIELD, TRAIL_ENTRIES_MAX
 
 SHEBANG = "#!lua"
 #: Lua locals every script may use; their values come from app.queue.keys.
-SHARED_CONSTANTS = {"MESSAGE_FIELD": MESSAGE_FIELD, "LIST_SINCE_MEMBER": LIST_SINCE_MEMBER}
+SHARED_CONSTANTS = {
+    "MESSAGE_FIELD": MESSAGE_FIELD,
+    "LIST_SINCE_MEMBER": LIST_SINCE_MEMBER,
+    "TRAIL_ENTRIES_MAX": TRAIL_ENTRIES_MAX,
+}
 
 
 def _preamble() -> str:

@@ -47,8 +47,12 @@ class Process:
             os.killpg(self.popen.pid, sig)
 
     def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+        self.wait_stopped()
+
+    def wait_stopped(self) -> None:
+        """Wait for a stop asked with ``kill(SIGTERM)``; SIGKILL after ``STOP_TIMEOUT_S``."""
         if self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
             try:
                 self.popen.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
@@ -73,3 +77,11 @@ def wait_for_http(url: str, process: Process | None = None) -> None:
             pass
         time.sleep(POLL_INTERVAL_S)
     raise TimeoutError(f"{url} did not answer within {READY_TIMEOUT_S} s")
+
+
+def stop_all(processes: Sequence[Process]) -> None:
+    """Stop ``processes`` together: each takes its shutdown time at the same time."""
+    for process in processes:
+        process.kill(signal.SIGTERM)
+    for process in processes:
+        process.wait_stopped()

@@ -10,7 +10,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.processes import ROOT, Process, free_port, python_argv, wait_for_http
+from tests.support.processes import (
+    ROOT,
+    Process,
+    free_port,
+    python_argv,
+    stop_all,
+    wait_for_http,
+)
 
 CLI_TIMEOUT_S = 60
 #: A provider rate limit no test stack reaches.
@@ -48,10 +55,9 @@ class Workers:
         self.start()
 
     def stop(self) -> None:
-        while self.running:
-            process = self.running.popleft()
-            process.stop()
-            self.stopped.append(process)
+        stop_all(self.running)
+        self.stopped += self.running
+        self.running.clear()
 
     def all(self) -> list[Process]:
         return [*self.stopped, *self.running]
@@ -129,8 +135,7 @@ def running_stack(
         api_key = json.loads(created.stdout)["api_key"]
         yield Stack(web_url, simulator_url, env, api_key, pool)
     finally:
-        pool.stop()
-        for process in processes:
-            process.stop()
+        stop_all([*pool.running, *processes])
+        pool.stop()  # all stopped already: files them as stopped
         for process in [*processes, *pool.all()]:
             print(f"--- {process.name} log ---\n{process.log()[-4000:]}", file=sys.stderr)
