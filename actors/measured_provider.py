@@ -52,7 +52,8 @@ class MeasuredProvider:
         return await self._timed(request.payment_id, "lookup", answer)
 
     async def abandon(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
-        return await self._timed("abandon", self._provider.abandon(request, provider_reference))
+        answer = self._provider.abandon(request, provider_reference)
+        return await self._timed(request.payment_id, "abandon", answer)
 
     async def refund(self, request: RefundRequest) -> ProviderAnswer:
         return await self._timed(request.payment_id, "refund", self._provider.refund(request))
