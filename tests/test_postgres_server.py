@@ -42,7 +42,11 @@ def test_a_committed_row_survives_kill_and_cleanup_leaves_nothing(
 
     private_postgres.kill()
 
-    assert not any(is_live(pid) for pid in pids_before_kill)
+    # A pid of a process that ended by itself before the kill may already run something else
+    # on a busy machine: what counts is that none of them is still this cluster's.
+    survivors = [pid for pid in pids_before_kill if is_live(pid)]
+    assert not set(survivors) & set(private_postgres.process_ids())
+    assert not is_live(postmaster_pid)
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(database_url, connect_timeout=CONNECT_TIMEOUT_S)
     private_postgres.start()

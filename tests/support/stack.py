@@ -104,6 +104,8 @@ def running_stack(
         "STRIPE_ACCOUNT_RATE_PER_S": str(UNTHROTTLED_PER_S),
         "PAYSTACK_ACCOUNT_RATE_PER_S": str(UNTHROTTLED_PER_S),
         "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        # No metrics port: stacks run side by side; the metrics test chooses its own.
+        "WORKER_METRICS_PORT": "0",
         **(extra_env or {}),
     }
     web_url = f"http://127.0.0.1:{web_port}"
