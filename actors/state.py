@@ -20,8 +20,8 @@ from app.recovery import Record, RecordKind, RecoveryStep, moved
 from app.refunds.record import REFUNDS, RefundRecord
 
 LUA_DIRECTORY = Path(__file__).parent / "lua"
-ADVANCE_LUA = lua_source(LUA_DIRECTORY, "advance")
-SETTLE_REFUND_LUA = lua_source(LUA_DIRECTORY, "settle_refund")
+ADVANCE_LUA = lua_source(LUA_DIRECTORY, "advance", "publish")
+SETTLE_REFUND_LUA = lua_source(LUA_DIRECTORY, "settle_refund", "publish")
 #: Names the (unused) event key of a move that publishes nothing, on the record's slot.
 NO_EVENT_ID = "none"
 

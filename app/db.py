@@ -32,6 +32,15 @@ POOL_RECYCLE_S = 1800
 CONNECT_TIMEOUT_S = 10
 
 
+def length_limits(**limits: int) -> list[sqlalchemy.CheckConstraint]:
+    """A CHECK per text column bounding its length, named ``<column>_length``: the database
+    refuses what the application would never write, whoever writes it."""
+    return [
+        sqlalchemy.CheckConstraint(f"char_length({column}) <= {limit}", name=f"{column}_length")
+        for column, limit in limits.items()
+    ]
+
+
 class Base(DeclarativeBase):
     metadata = sqlalchemy.MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -22,22 +22,15 @@
 -- ARGV[8]  how long the stored event and the trail are kept, seconds
 -- ARGV[9..] more field, value pairs to write with the move
 --
+-- publish() comes from publish.lua.
+--
 -- Returns {1 when moved else 0, the record's fields as HGETALL lists them} ({0, {}} when there
 -- is no record). The event is stored and queued only with the move.
 
 local moved = 0
 if redis.call("HGET", KEYS[1], "step") == ARGV[1] then
   redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 9))
-  if ARGV[3] ~= "" then
-    local seq = redis.call("HINCRBY", KEYS[2], "event_seq", 1)
-    redis.call("HSET", KEYS[3],
-      "body", ARGV[4], "merchant", ARGV[5], "payment", ARGV[6], "seq", seq)
-    redis.call("EXPIRE", KEYS[3], ARGV[8])
-    redis.call("XADD", KEYS[4], "*", MESSAGE_FIELD, ARGV[7])
-  end
-  redis.call("XADD", KEYS[5], "MAXLEN", "~", TRAIL_ENTRIES_MAX, "*",
-    "record", KEYS[1], "from", ARGV[1], "to", ARGV[2], "event", ARGV[3])
-  redis.call("EXPIRE", KEYS[5], ARGV[8])
+  publish(KEYS, ARGV[1], ARGV[2], {ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]}, ARGV[8])
   moved = 1
 end
 return {moved, redis.call("HGETALL", KEYS[1])}

@@ -17,6 +17,8 @@
 -- ARGV[10] how long the stored event and the trail are kept, seconds
 -- ARGV[11..] more refund field, value pairs to write with the move
 --
+-- publish() comes from publish.lua.
+--
 -- Returns {1 when moved else 0, the refund's fields as HGETALL lists them}.
 -- Raises, writing nothing, when the payment's reservations do not hold the refund's amount or
 -- the payment would be refunded past its amount: money invariants, never bad luck.
@@ -44,14 +46,5 @@ elseif ARGV[4] ~= "released" then
 end
 redis.call("HINCRBY", KEYS[2], "amount_refund_pending", -amount)
 redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 11))
-if ARGV[5] ~= "" then
-  local seq = redis.call("HINCRBY", KEYS[2], "event_seq", 1)
-  redis.call("HSET", KEYS[3],
-    "body", ARGV[6], "merchant", ARGV[7], "payment", ARGV[8], "seq", seq)
-  redis.call("EXPIRE", KEYS[3], ARGV[10])
-  redis.call("XADD", KEYS[4], "*", MESSAGE_FIELD, ARGV[9])
-end
-redis.call("XADD", KEYS[5], "MAXLEN", "~", TRAIL_ENTRIES_MAX, "*",
-  "record", KEYS[1], "from", ARGV[1], "to", ARGV[2], "event", ARGV[5])
-redis.call("EXPIRE", KEYS[5], ARGV[10])
+publish(KEYS, ARGV[1], ARGV[2], {ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]}, ARGV[10])
 return {1, redis.call("HGETALL", KEYS[1])}

@@ -15,21 +15,12 @@ from starlette.templating import Jinja2Templates
 
 from app.console import data, session
 from app.errors import NotFound
-from app.payments.record import view
+from app.payments.record import PAYMENT_STATUSES, view
 from app.queue import keys, ops
 from app.queue.dispatch import PAYMENTS_QUEUE
 from app.settings import Settings
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
-STATUSES = (
-    "pending",
-    "processing",
-    "requires_action",
-    "succeeded",
-    "failed",
-    "refunded",
-    "partially_refunded",
-)
 Read = TypeVar("Read")
 
 
@@ -45,7 +36,7 @@ def _id_time(object_id: str, prefix: str) -> str:
 
 
 TEMPLATES.env.filters["when"] = _when
-TEMPLATES.env.globals["STATUSES"] = STATUSES
+TEMPLATES.env.globals["STATUSES"] = PAYMENT_STATUSES
 
 
 def settings_of(request: Request) -> Settings:
@@ -73,7 +64,7 @@ async def payments(request: Request) -> Response:
     if search:
         return RedirectResponse(request.url_for("console:payment", payment_id=search), 303)
     status = request.query_params.get("status") or None
-    if status not in (None, *STATUSES):
+    if status not in (None, *PAYMENT_STATUSES):
         status = None
     found = await read(request, data.payments, status)
     return render(request, "payments.html", payments=found, status=status)

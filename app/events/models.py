@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, length_limits
 from app.history.models import BODY_LENGTH_MAX, OBJECT_ID_LENGTH_MAX
 
 TYPE_LENGTH_MAX = 64
@@ -24,9 +24,7 @@ TYPE_LENGTH_MAX = 64
 class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (
-        CheckConstraint(f"char_length(id) <= {OBJECT_ID_LENGTH_MAX}", name="id_length"),
-        CheckConstraint(f"char_length(type) <= {TYPE_LENGTH_MAX}", name="type_length"),
-        CheckConstraint(f"char_length(body) <= {BODY_LENGTH_MAX}", name="body_length"),
+        *length_limits(id=OBJECT_ID_LENGTH_MAX, type=TYPE_LENGTH_MAX, body=BODY_LENGTH_MAX),
         CheckConstraint("seq > 0", name="seq_positive"),
         UniqueConstraint("payment_id", "seq"),
         Index("ix_events_merchant_id_created_ms_id", "merchant_id", "created_ms", "id"),

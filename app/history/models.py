@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, length_limits
 
 #: Ids are paystream's own: a prefix and 28 characters.
 OBJECT_ID_LENGTH_MAX = 64
@@ -17,9 +17,7 @@ BODY_LENGTH_MAX = 262_144
 class PaymentHistory(Base):
     __tablename__ = "payments"
     __table_args__ = (
-        CheckConstraint(f"char_length(id) <= {OBJECT_ID_LENGTH_MAX}", name="id_length"),
-        CheckConstraint(f"char_length(status) <= {STATUS_LENGTH_MAX}", name="status_length"),
-        CheckConstraint(f"char_length(body) <= {BODY_LENGTH_MAX}", name="body_length"),
+        *length_limits(id=OBJECT_ID_LENGTH_MAX, status=STATUS_LENGTH_MAX, body=BODY_LENGTH_MAX),
         CheckConstraint("amount_refunded >= 0", name="amount_refunded_not_negative"),
         Index("ix_payments_merchant_id_created_ms_id", "merchant_id", "created_ms", "id"),
         Index(
@@ -48,9 +46,7 @@ class PaymentHistory(Base):
 class RefundHistory(Base):
     __tablename__ = "refunds"
     __table_args__ = (
-        CheckConstraint(f"char_length(id) <= {OBJECT_ID_LENGTH_MAX}", name="id_length"),
-        CheckConstraint(f"char_length(status) <= {STATUS_LENGTH_MAX}", name="status_length"),
-        CheckConstraint(f"char_length(body) <= {BODY_LENGTH_MAX}", name="body_length"),
+        *length_limits(id=OBJECT_ID_LENGTH_MAX, status=STATUS_LENGTH_MAX, body=BODY_LENGTH_MAX),
         Index("ix_refunds_payment_id", "payment_id"),
     )
 

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, length_limits
 from app.ledger.limits import (
     ACCOUNT_CODE_LENGTH_MAX,
     AMOUNT_MAX,
@@ -32,7 +32,7 @@ class LedgerAccount(Base):
 
     __tablename__ = "ledger_accounts"
     __table_args__ = (
-        CheckConstraint(f"char_length(code) <= {ACCOUNT_CODE_LENGTH_MAX}", name="code_length"),
+        *length_limits(code=ACCOUNT_CODE_LENGTH_MAX),
         CheckConstraint(CURRENCY_CHECK, name="currency_format"),
     )
 
@@ -47,16 +47,12 @@ class LedgerTransaction(Base):
     __tablename__ = "ledger_transactions"
     __table_args__ = (
         CheckConstraint("seq > 0", name="seq_positive"),
-        CheckConstraint(f"char_length(id) <= {TRANSACTION_ID_LENGTH_MAX}", name="id_length"),
+        *length_limits(id=TRANSACTION_ID_LENGTH_MAX),
         CheckConstraint("kind IN ('payment_captured', 'refund')", name="kind_known"),
-        CheckConstraint(
-            f"char_length(business_key) <= {IDENTIFIER_LENGTH_MAX}", name="business_key_length"
-        ),
-        CheckConstraint(
-            f"char_length(reference) <= {IDENTIFIER_LENGTH_MAX}", name="reference_length"
-        ),
-        CheckConstraint(
-            f"char_length(merchant_id) <= {IDENTIFIER_LENGTH_MAX}", name="merchant_id_length"
+        *length_limits(
+            business_key=IDENTIFIER_LENGTH_MAX,
+            reference=IDENTIFIER_LENGTH_MAX,
+            merchant_id=IDENTIFIER_LENGTH_MAX,
         ),
         CheckConstraint("encoding_version >= 1", name="encoding_version_positive"),
         CheckConstraint("octet_length(prev_hash) = 32", name="prev_hash_sha256"),

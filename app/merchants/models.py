@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base
+from app.db import Base, length_limits
 
 MERCHANT_ID_LENGTH_MAX = 64
 MERCHANT_NAME_LENGTH_MAX = 200
@@ -16,8 +16,7 @@ class Merchant(Base):
 
     __tablename__ = "merchants"
     __table_args__ = (
-        CheckConstraint(f"char_length(id) <= {MERCHANT_ID_LENGTH_MAX}", name="id_length"),
-        CheckConstraint(f"char_length(name) <= {MERCHANT_NAME_LENGTH_MAX}", name="name_length"),
+        *length_limits(id=MERCHANT_ID_LENGTH_MAX, name=MERCHANT_NAME_LENGTH_MAX),
         CheckConstraint("api_key_hash ~ '^[0-9a-f]{64}$'", name="api_key_hash_sha256_hex"),
     )
 

@@ -34,8 +34,11 @@ class Step(RecoveryStep):
     RECORDED = "recorded", "succeeded", True
 
 
-#: Every status a payment shows: its steps', and what refunds make of a succeeded one.
-PAYMENT_STATUSES = frozenset({step.status for step in Step} | {"refunded", "partially_refunded"})
+#: Every status a payment shows, in the order a payment goes through them: its steps', and what
+#: refunds make of a succeeded one.
+PAYMENT_STATUSES = tuple(
+    dict.fromkeys([*(step.status for step in Step), "refunded", "partially_refunded"])
+)
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,15 @@ def _preamble() -> str:
     return "".join(f'local {name} = "{value}"\n' for name, value in SHARED_CONSTANTS.items())
 
 
-def lua_source(directory: Path, name: str) -> str:
-    """The source of ``directory/name.lua`` with the shared constants defined at its top."""
+def lua_source(directory: Path, name: str, *helpers: str) -> str:
+    """The source of ``directory/name.lua`` with the shared constants defined at its top, then
+    the local functions of ``directory/<helper>.lua`` for each helper (Redis scripts cannot
+    call each other: what two scripts share is written once and placed in both)."""
     source = (directory / f"{name}.lua").read_text(encoding="utf-8")
+    shared = _preamble() + "".join(
+        (directory / f"{helper}.lua").read_text(encoding="utf-8") for helper in helpers
+    )
     if source.startswith(SHEBANG):
         shebang, _, body = source.partition("\n")
-        return f"{shebang}\n{_preamble()}{body}"
-    return _preamble() + source
+        return f"{shebang}\n{shared}{body}"
+    return shared + source
