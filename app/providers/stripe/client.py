@@ -5,6 +5,7 @@ id.
 
 import logging
 import ssl
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -103,46 +104,50 @@ class StripeProvider:
         return ProviderAnswer(Outcome.NOT_ATTEMPTED, provider_reference=found["data"][0]["id"])
 
     async def charge(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
-        try:
-            intent = await self._call(
-                "post",
-                f"{intent_path(provider_reference)}/confirm",
-                idempotency_key=transformers.confirm_idempotency_key(request),
-                **transformers.confirm_params(),
-            )
-        except stripe.StripeError as error:
-            outcome = transformers.classify_error(error)
-        else:
-            checked = transformers.checked_intent(intent, request)
-            outcome = transformers.outcome_of_intent(checked)
+        outcome = await self._intent_call(
+            request,
+            transformers.classify_error,
+            "post",
+            f"{intent_path(provider_reference)}/confirm",
+            idempotency_key=transformers.confirm_idempotency_key(request),
+            **transformers.confirm_params(),
+        )
         return _answer(transformers.as_charge_answer(outcome), request, provider_reference)
 
     async def lookup(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
-        try:
-            intent = await self._call("get", intent_path(provider_reference))
-        except stripe.StripeError as error:
-            outcome = transformers.as_lookup_failure(transformers.classify_error(error))
-        else:
-            checked = transformers.checked_intent(intent, request)
-            outcome = transformers.outcome_of_intent(checked)
+        outcome = await self._intent_call(
+            request, _lookup_failure, "get", intent_path(provider_reference)
+        )
         return _answer(outcome, request, provider_reference)
 
     async def abandon(self, request: ChargeRequest, provider_reference: str) -> ProviderAnswer:
         """Cancel the intent, so a customer who authenticates late can no longer be charged;
         Stripe refuses to cancel one that already succeeded, and says so with the intent."""
-        try:
-            intent = await self._call(
-                "post",
-                f"{intent_path(provider_reference)}/cancel",
-                idempotency_key=transformers.cancel_idempotency_key(request),
-                **transformers.cancel_params(),
-            )
-        except stripe.StripeError as error:
-            outcome = transformers.as_lookup_failure(transformers.classify_error(error))
-        else:
-            checked = transformers.checked_intent(intent, request)
-            outcome = transformers.outcome_of_intent(checked)
+        outcome = await self._intent_call(
+            request,
+            _lookup_failure,
+            "post",
+            f"{intent_path(provider_reference)}/cancel",
+            idempotency_key=transformers.cancel_idempotency_key(request),
+            **transformers.cancel_params(),
+        )
         return _answer(outcome, request, provider_reference)
+
+    async def _intent_call(
+        self,
+        request: ChargeRequest,
+        failed: Callable[[stripe.StripeError], ProviderAnswer],
+        method: str,
+        path: str,
+        **params: Any,
+    ) -> ProviderAnswer:
+        """What the intent a call answers with says of the charge, or what ``failed`` makes of
+        the call's error: an error means something else to a confirm than to a lookup."""
+        try:
+            intent = await self._call(method, path, **params)
+        except stripe.StripeError as error:
+            return failed(error)
+        return transformers.outcome_of_intent(transformers.checked_intent(intent, request))
 
     async def refund(self, request: RefundRequest) -> ProviderAnswer:
         try:
@@ -172,6 +177,10 @@ class StripeProvider:
     async def aclose(self) -> None:
         if self._transport is not None:
             await self._transport.close_async()
+
+
+def _lookup_failure(error: stripe.StripeError) -> ProviderAnswer:
+    return transformers.as_lookup_failure(transformers.classify_error(error))
 
 
 def intent_path(intent_id: str) -> str:
