@@ -208,17 +208,10 @@ class Charge(StateMachine[PaymentRecord]):
         return Transition(Step.RECORDED, ledger_fields(await self.record_in_ledger(entry)))
 
 
-_config = settings()
-
-
 @dramatiq.actor(
     actor_name=CHARGE_ACTOR,
     queue_name=PAYMENTS_QUEUE,
-    **actor_options(
-        _config.charge_retries_max,
-        (_config.charge_backoff_ms_min, _config.charge_backoff_ms_max),
-        _config.charge_time_limit_s,
-    ),
+    **actor_options(settings().charge_policy),
 )
 async def charge_payment(payment_id: str) -> None:
     await Charge(runtime(), payment_id).run()

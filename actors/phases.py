@@ -27,6 +27,7 @@ from app.metrics import PAYMENTS_SETTLED, REFUNDS_SETTLED, SETTLE_LATENCY
 from app.providers.base import Outcome, Provider, ProviderAnswer
 from app.queue import keys
 from app.recovery import Record
+from app.settings import RetryPolicy
 
 #: A record settles in at most this many phases; more means a bug, not bad luck.
 PHASES_MAX = 12
@@ -69,16 +70,13 @@ def ledger_fields(recorded: Recorded) -> dict[str, str]:
     return {"ledger_transaction_id": recorded.transaction_id, "ledger_seq": str(recorded.seq)}
 
 
-def actor_options(
-    retries_max: int, backoff_ms: tuple[int, int], time_limit_s: int
-) -> dict[str, Any]:
+def actor_options(policy: RetryPolicy) -> dict[str, Any]:
     """Dramatiq's retry and time-limit options of an actor that moves money."""
-    backoff_ms_min, backoff_ms_max = backoff_ms
     return {
-        "max_retries": retries_max,
-        "min_backoff": backoff_ms_min,
-        "max_backoff": backoff_ms_max,
-        "time_limit": time_limit_s * 1000,
+        "max_retries": policy.retries_max,
+        "min_backoff": policy.backoff_ms_min,
+        "max_backoff": policy.backoff_ms_max,
+        "time_limit": policy.time_limit_s * 1000,
     }
 
 

@@ -199,17 +199,10 @@ async def refunds_of(context: Runtime, payment_id: str) -> list[RefundRecord]:
     return [record for record in records if record is not None]
 
 
-_config = settings()
-
-
 @dramatiq.actor(
     actor_name=PROVIDER_EVENT_ACTOR,
     queue_name=PAYMENTS_QUEUE,
-    **actor_options(
-        _config.charge_retries_max,
-        (_config.charge_backoff_ms_min, _config.charge_backoff_ms_max),
-        _config.charge_time_limit_s,
-    ),
+    **actor_options(settings().charge_policy),
 )
 async def settle_from_provider_event(event_json: str, received_ms: int) -> None:
     event = decode(event_json)

@@ -152,17 +152,10 @@ class Refund(StateMachine[RefundRecord]):
         )
 
 
-_config = settings()
-
-
 @dramatiq.actor(
     actor_name=REFUND_ACTOR,
     queue_name=PAYMENTS_QUEUE,
-    **actor_options(
-        _config.refund_retries_max,
-        (_config.refund_backoff_ms_min, _config.refund_backoff_ms_max),
-        _config.refund_time_limit_s,
-    ),
+    **actor_options(settings().refund_policy),
 )
 async def refund_payment(refund_id: str) -> None:
     await Refund(runtime(), refund_id).run()

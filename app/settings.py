@@ -147,6 +147,17 @@ def _default_log_format() -> str:
 
 
 @dataclass(frozen=True)
+class RetryPolicy:
+    """How an actor that moves money retries: attempts, the backoff between them, and how long
+    one attempt may run."""
+
+    retries_max: int
+    backoff_ms_min: int
+    backoff_ms_max: int
+    time_limit_s: int
+
+
+@dataclass(frozen=True)
 class Settings:
     redis_url: Url
     database_url: Url
@@ -197,6 +208,24 @@ class Settings:
     def reclaim_idle_ms(self) -> int:
         time_limit_s = max(self.charge_time_limit_s, self.refund_time_limit_s)
         return (time_limit_s + self.reclaim_grace_s) * 1000
+
+    @property
+    def charge_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            self.charge_retries_max,
+            self.charge_backoff_ms_min,
+            self.charge_backoff_ms_max,
+            self.charge_time_limit_s,
+        )
+
+    @property
+    def refund_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            self.refund_retries_max,
+            self.refund_backoff_ms_min,
+            self.refund_backoff_ms_max,
+            self.refund_time_limit_s,
+        )
 
     @property
     def charge_retry_span_s(self) -> int:
