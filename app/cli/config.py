@@ -3,6 +3,7 @@ without starting one (the release phase runs it, so a bad environment never goes
 
 import argparse
 
+from app.cli.parsing import Commands, command, group
 from app.settings import worker_settings
 
 
@@ -13,10 +14,11 @@ def check(_: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    config = commands.add_parser("config", help="the settings read from the environment")
-    config_commands = config.add_subparsers(dest="config_command", required=True)
-    checking = config_commands.add_parser(
-        "check", help="report every bad variable at once (exit 2), as web and worker would"
+def add_parsers(commands: Commands) -> None:
+    config = group(commands, "config", "the settings read from the environment")
+    command(
+        config,
+        "check",
+        "report every bad variable at once (exit 2), as web and worker would",
+        check,
     )
-    checking.set_defaults(run=check)

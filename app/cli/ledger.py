@@ -9,6 +9,7 @@ import psycopg
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import verifications
+from app.cli.parsing import Commands, command, group
 from app.cli.progress import Progress
 from app.cli.resources import database, redis_client
 from app.ledger import checkpoint
@@ -102,23 +103,20 @@ def make_checkpoint(_: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    ledger = commands.add_parser("ledger", help="the hash-chained ledger")
-    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
-    verifying = ledger_commands.add_parser("verify", help="re-derive every hash and balance")
+def add_parsers(commands: Commands) -> None:
+    ledger = group(commands, "ledger", "the hash-chained ledger")
+    verifying = command(ledger, "verify", "re-derive every hash and balance", verify_chain)
     verify_start = verifying.add_mutually_exclusive_group()
     verify_start.add_argument("--from-seq", type=int, default=1)
     verify_start.add_argument(
         "--from-checkpoint", metavar="FILE", help="a signed checkpoint to start from"
     )
-    verifying.set_defaults(run=verify_chain)
-    balancing = ledger_commands.add_parser(
-        "balance", help="debits minus credits per account and currency"
-    )
+    balancing = command(ledger, "balance", "debits minus credits per account and currency", balance)
     balancing.add_argument("--merchant", help="only the postings of this merchant's transactions")
     balancing.add_argument("--as-of-seq", type=int, help="as of this seq (default: the head)")
-    balancing.set_defaults(run=balance)
-    checkpointing = ledger_commands.add_parser(
-        "checkpoint", help="print a signed digest of the head (key: $LEDGER_CHECKPOINT_KEY)"
+    command(
+        ledger,
+        "checkpoint",
+        "print a signed digest of the head (key: $LEDGER_CHECKPOINT_KEY)",
+        make_checkpoint,
     )
-    checkpointing.set_defaults(run=make_checkpoint)

@@ -3,6 +3,7 @@
 import argparse
 import json
 
+from app.cli.parsing import Commands, command, group
 from app.cli.resources import database, redis_client
 from app.merchants import registry
 
@@ -25,12 +26,9 @@ def sync(_: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    merchant = commands.add_parser("merchant", help="manage merchants")
-    merchant_commands = merchant.add_subparsers(dest="merchant_command", required=True)
-    creating = merchant_commands.add_parser("create", help="create a merchant and its API key")
+def add_parsers(commands: Commands) -> None:
+    merchant = group(commands, "merchant", "manage merchants")
+    creating = command(merchant, "create", "create a merchant and its API key", create)
     creating.add_argument("name")
     creating.add_argument("--json", action="store_true", help="print {merchant_id, api_key}")
-    creating.set_defaults(run=create)
-    syncing = merchant_commands.add_parser("sync", help="mirror merchant key hashes to Redis")
-    syncing.set_defaults(run=sync)
+    command(merchant, "sync", "mirror merchant key hashes to Redis", sync)

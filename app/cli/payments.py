@@ -5,6 +5,7 @@ import json
 from collections.abc import Mapping
 from typing import cast
 
+from app.cli.parsing import Commands, command, group
 from app.cli.resources import redis_client
 from app.payments.record import PAYMENTS, view
 from app.settings import settings
@@ -29,11 +30,9 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    payment = commands.add_parser("payment", help="payments")
-    payment_commands = payment.add_subparsers(dest="payment_command", required=True)
-    showing = payment_commands.add_parser(
-        "show", help="one payment: its public view, merchant and recovery point"
+def add_parsers(commands: Commands) -> None:
+    payment = group(commands, "payment", "payments")
+    showing = command(
+        payment, "show", "one payment: its public view, merchant and recovery point", show
     )
     showing.add_argument("payment_id")
-    showing.set_defaults(run=show)

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import redis
 
+from app.cli.parsing import Commands, command, group
 from app.cli.progress import Progress
 from app.cli.resources import redis_client
 from app.queue import ops
@@ -96,24 +97,16 @@ def dead_replay_all(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    queue = commands.add_parser("queue", help="the work streams")
-    queue_commands = queue.add_subparsers(dest="queue_command", required=True)
-    showing_status = queue_commands.add_parser(
-        "status", help="length, pending, idle, lag per partition"
-    )
-    showing_status.set_defaults(run=status)
+def add_parsers(commands: Commands) -> None:
+    queue = group(commands, "queue", "the work streams")
+    showing_status = command(queue, "status", "length, pending, idle, lag per partition", status)
 
-    dlq = commands.add_parser("dlq", help="dead-lettered messages")
-    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
-    listing = dlq_commands.add_parser("list", help="newest dead messages per partition")
-    listing.set_defaults(run=dead_list)
-    showing = dlq_commands.add_parser("show", help="one dead message in full")
-    showing.set_defaults(run=dead_show)
-    replaying = dlq_commands.add_parser("replay", help="put dead messages back to work")
-    replaying.set_defaults(run=dead_replay)
+    dlq = group(commands, "dlq", "dead-lettered messages")
+    listing = command(dlq, "list", "newest dead messages per partition", dead_list)
+    showing = command(dlq, "show", "one dead message in full", dead_show)
+    replaying = command(dlq, "replay", "put dead messages back to work", dead_replay)
     showing.add_argument("entry", help="PARTITION/ENTRY_ID as dlq list prints it")
     replaying.add_argument("entry", nargs="?", help="PARTITION/ENTRY_ID as dlq list prints it")
     replaying.add_argument("--all", action="store_true", help="every dead message, all partitions")
-    for command in (showing_status, listing, showing, replaying):
-        command.add_argument("--queue", default=PAYMENTS_QUEUE)
+    for parser in (showing_status, listing, showing, replaying):
+        parser.add_argument("--queue", default=PAYMENTS_QUEUE)
