@@ -1,6 +1,7 @@
 """The simulator's own endpoints: what moved, the live fault configuration, reset, health."""
 
 import json
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,7 +11,7 @@ from app.simulator import paystack_transactions, stripe_intents
 from app.simulator.config import ConfigError
 from app.simulator.face import Face
 from app.simulator.webhooks import WEBHOOK_FIELDS
-from app.simulator.wire import BodyTooLarge, json_response, read_body
+from app.simulator.wire import Answer, BodyTooLarge, Webhook, json_response, read_body
 
 
 class ControlFace(Face):
@@ -69,29 +70,31 @@ class ControlFace(Face):
     async def authenticate_intent(self, request: Request) -> Response:
         """The customer does (``{"succeed": true}``) or fails 3-D Secure on a Stripe intent."""
         intent_id = request.path_params["intent_id"]
-        succeed = await _succeed(request)
-        if succeed is None:
-            return json_response(400, {"error": 'expected {"succeed": true|false}'})
-        answer = stripe_intents.authenticate(self.state, intent_id, succeed)
-        if answer is None:
-            return json_response(409, {"error": f"{intent_id} awaits no authentication"})
-        if answer.webhook is not None:
-            self.webhooks.stripe(*answer.webhook)
-        return json_response(answer.status_code, answer.body)
+
+        def send(webhook: Webhook) -> None:
+            self.webhooks.stripe(*webhook)
+
+        return await _authenticate(
+            request,
+            lambda succeed: stripe_intents.authenticate(self.state, intent_id, succeed),
+            send,
+            f"{intent_id} awaits no authentication",
+        )
 
     async def authenticate_transaction(self, request: Request) -> Response:
         """The customer authorizes (or not) a paused Paystack charge."""
         reference = request.path_params["reference"]
-        succeed = await _succeed(request)
-        if succeed is None:
-            return json_response(400, {"error": 'expected {"succeed": true|false}'})
-        answer = paystack_transactions.authenticate(self.state, reference, succeed)
-        if answer is None:
-            return json_response(409, {"error": f"{reference} awaits no authorization"})
-        if answer.webhook is not None:
+
+        def send(webhook: Webhook) -> None:
             secret_key = self.state.transactions[reference].secret_key
-            self.webhooks.paystack(*answer.webhook, secret_key)
-        return json_response(answer.status_code, answer.body)
+            self.webhooks.paystack(*webhook, secret_key)
+
+        return await _authenticate(
+            request,
+            lambda succeed: paystack_transactions.authenticate(self.state, reference, succeed),
+            send,
+            f"{reference} awaits no authorization",
+        )
 
     async def reset(self, request: Request) -> Response:
         """Forget every object, movement and idempotency key; the configuration stays.
@@ -101,6 +104,25 @@ class ControlFace(Face):
         self.state.reset()
         self.faults.reseed()
         return json_response(200, {"reset": True})
+
+
+async def _authenticate(
+    request: Request,
+    authenticate: Callable[[bool], Answer | None],
+    send: Callable[[Webhook], None],
+    nothing_waits: str,
+) -> Response:
+    """What the customer decided (the body), applied to what waits for them; the provider's
+    event about it sent as the provider would."""
+    succeed = await _succeed(request)
+    if succeed is None:
+        return json_response(400, {"error": 'expected {"succeed": true|false}'})
+    answer = authenticate(succeed)
+    if answer is None:
+        return json_response(409, {"error": nothing_waits})
+    if answer.webhook is not None:
+        send(answer.webhook)
+    return json_response(answer.status_code, answer.body)
 
 
 async def _succeed(request: Request) -> bool | None:
