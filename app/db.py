@@ -1,11 +1,12 @@
 """The one way paystream builds a SQLAlchemy engine (psycopg 3, explicit pool limits), and the
 one declarative base, so Alembic sees one metadata."""
 
-from typing import Any, cast
+from datetime import datetime
+from typing import Annotated, Any, cast
 
 import psycopg
 import sqlalchemy
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 
 #: SQLAlchemy's own name for the psycopg 3 driver; plain ``postgresql://`` would pick psycopg2.
 PSYCOPG_SCHEME = "postgresql+psycopg"
@@ -41,8 +42,22 @@ def length_limits(**limits: int) -> list[sqlalchemy.CheckConstraint]:
     ]
 
 
+#: When a row was written, by the database's clock.
+WrittenAt = Annotated[datetime, mapped_column(server_default=sqlalchemy.func.now())]
+
+
 class Base(DeclarativeBase):
     metadata = sqlalchemy.MetaData(naming_convention=NAMING_CONVENTION)
+    # A column is NOT NULL unless typed Optional, and these are the types paystream stores:
+    # text without an arbitrary length cap (CHECKs bound lengths), 64-bit integers (money in
+    # minor units, milliseconds), times with their zone.
+    type_annotation_map = {
+        str: sqlalchemy.Text(),
+        int: sqlalchemy.BigInteger(),
+        bool: sqlalchemy.Boolean(),
+        bytes: sqlalchemy.LargeBinary(),
+        datetime: sqlalchemy.DateTime(timezone=True),
+    }
 
 
 class DatabaseUrlError(ValueError):

@@ -1,12 +1,10 @@
 """The history tables. Each row keeps the object's public JSON as it was last projected
 (``body``, exactly as GET answers it), and what listing filters and sorts by."""
 
-from datetime import datetime
-
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Index, Integer, Text, func
+from sqlalchemy import CheckConstraint, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, length_limits
+from app.db import Base, WrittenAt, length_limits
 
 #: Ids are paystream's own: a prefix and 28 characters.
 OBJECT_ID_LENGTH_MAX = 64
@@ -29,18 +27,16 @@ class PaymentHistory(Base):
         ),
     )
 
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    merchant_id: Mapped[str] = mapped_column(Text, nullable=False)
+    id: Mapped[str] = mapped_column(primary_key=True)
+    merchant_id: Mapped[str]
     #: Milliseconds of the accept, from the id: with the id, the order payments are listed in.
-    created_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    status: Mapped[str] = mapped_column(Text, nullable=False)
+    created_ms: Mapped[int]
+    status: Mapped[str]
     #: The payment's events so far: a projection never replaces a later one.
-    event_seq: Mapped[int] = mapped_column(Integer, nullable=False)
-    amount_refunded: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    body: Mapped[str] = mapped_column(Text, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    event_seq: Mapped[int] = mapped_column(Integer)
+    amount_refunded: Mapped[int]
+    body: Mapped[str]
+    updated_at: Mapped[WrittenAt]
 
 
 class RefundHistory(Base):
@@ -50,12 +46,10 @@ class RefundHistory(Base):
         Index("ix_refunds_payment_id", "payment_id"),
     )
 
-    id: Mapped[str] = mapped_column(Text, primary_key=True)
-    payment_id: Mapped[str] = mapped_column(Text, nullable=False)
-    merchant_id: Mapped[str] = mapped_column(Text, nullable=False)
-    created_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    status: Mapped[str] = mapped_column(Text, nullable=False)
-    body: Mapped[str] = mapped_column(Text, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    id: Mapped[str] = mapped_column(primary_key=True)
+    payment_id: Mapped[str]
+    merchant_id: Mapped[str]
+    created_ms: Mapped[int]
+    status: Mapped[str]
+    body: Mapped[str]
+    updated_at: Mapped[WrittenAt]

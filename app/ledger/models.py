@@ -6,17 +6,12 @@ from datetime import datetime
 
 from sqlalchemy import (
     CHAR,
-    BigInteger,
     CheckConstraint,
-    DateTime,
-    LargeBinary,
     SmallInteger,
-    Text,
-    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, length_limits
+from app.db import Base, WrittenAt, length_limits
 from app.ledger.limits import (
     ACCOUNT_CODE_LENGTH_MAX,
     AMOUNT_MAX,
@@ -36,11 +31,9 @@ class LedgerAccount(Base):
         CheckConstraint(CURRENCY_CHECK, name="currency_format"),
     )
 
-    code: Mapped[str] = mapped_column(Text, primary_key=True)
-    currency: Mapped[str] = mapped_column(CHAR(3), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, server_default=func.now()
-    )
+    code: Mapped[str] = mapped_column(primary_key=True)
+    currency: Mapped[str] = mapped_column(CHAR(3))
+    created_at: Mapped[WrittenAt]
 
 
 class LedgerTransaction(Base):
@@ -59,16 +52,16 @@ class LedgerTransaction(Base):
         CheckConstraint("octet_length(hash) = 32", name="hash_sha256"),
     )
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    id: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
-    kind: Mapped[str] = mapped_column(Text, nullable=False)
-    business_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
-    reference: Mapped[str] = mapped_column(Text, nullable=False)
-    merchant_id: Mapped[str] = mapped_column(Text, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    encoding_version: Mapped[int] = mapped_column(SmallInteger, nullable=False)
-    prev_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(unique=True)
+    kind: Mapped[str]
+    business_key: Mapped[str] = mapped_column(unique=True)
+    reference: Mapped[str]
+    merchant_id: Mapped[str]
+    created_at: Mapped[datetime]
+    encoding_version: Mapped[int] = mapped_column(SmallInteger)
+    prev_hash: Mapped[bytes]
+    hash: Mapped[bytes]
 
 
 class LedgerPosting(Base):
@@ -84,12 +77,12 @@ class LedgerPosting(Base):
         CheckConstraint(CURRENCY_CHECK, name="currency_format"),
     )
 
-    transaction_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    transaction_seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     index: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
-    account_code: Mapped[str] = mapped_column(Text, nullable=False)
-    direction: Mapped[str] = mapped_column(Text, nullable=False)
-    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    currency: Mapped[str] = mapped_column(CHAR(3), nullable=False)
+    account_code: Mapped[str]
+    direction: Mapped[str]
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(CHAR(3))
 
 
 class LedgerHead(Base):
@@ -103,5 +96,5 @@ class LedgerHead(Base):
     )
 
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
-    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    seq: Mapped[int]
+    hash: Mapped[bytes]
