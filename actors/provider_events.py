@@ -24,7 +24,7 @@ import dramatiq
 
 from actors.charge import SETTLED_STEP, Charge, settled
 from actors.middleware.retries import Defer
-from actors.phases import actor_options
+from actors.phases import StateMachine, actor_options
 from actors.refund import Refund
 from actors.refund import settled as refund_settled
 from actors.runtime import Runtime, runtime
@@ -34,6 +34,7 @@ from app.providers.base import Outcome, ProviderAnswer
 from app.providers.events import ProviderEvent, Subject, decode
 from app.queue import keys
 from app.queue.dispatch import PAYMENTS_QUEUE, PROVIDER_EVENT_ACTOR
+from app.recovery import Record, RecoveryStep
 from app.refunds.record import RefundRecord, RefundStep
 from app.settings import settings
 
@@ -90,27 +91,31 @@ def same_refund(record: RefundRecord, event: ProviderEvent) -> bool:
     )
 
 
-class ChargeFromEvent(Charge):
-    """The charge's state machine, answered by the event instead of a provider call."""
+class AnsweredByEvent(StateMachine[Record]):
+    """A state machine that takes its provider answer from an event: it moves the record once,
+    from a step waiting for an answer, then records the outcome; it never calls the provider."""
 
-    def __init__(self, context: Runtime, event: ProviderEvent) -> None:
-        super().__init__(context, event.payment_id)
-        self.answer = event.answer
-        self.answered = False
+    #: The step where the answer is taken and only the ledger record remains.
+    answered_step: RecoveryStep
+    answered = False
 
-    def done(self, record: PaymentRecord) -> bool:
+    def transition(self, record: Record) -> Transition | None:
+        """Where the event's answer moves the record; None when it moves nothing."""
+        raise NotImplementedError
+
+    async def record_outcome(self, record: Record) -> Transition:
+        raise NotImplementedError
+
+    def done(self, record: Record) -> bool:
         if record.step.final:
             return True
-        if record.step is Step.CHARGED:
+        if record.step is self.answered_step:
             return False
         return self.answered or self.transition(record) is None
 
-    def transition(self, record: PaymentRecord) -> Transition | None:
-        return payment_transition(record, self.answer, self.action_timeout_s)
-
-    async def phase(self, record: PaymentRecord, fresh: bool) -> Transition:
-        if record.step is Step.CHARGED:
-            return await self.record_capture(record)
+    async def phase(self, record: Record, fresh: bool) -> Transition:
+        if record.step is self.answered_step:
+            return await self.record_outcome(record)
         transition = self.transition(record)
         if transition is None:
             raise RuntimeError(f"Bug: {record.id} at {record.step} has no move for the event")
@@ -118,29 +123,36 @@ class ChargeFromEvent(Charge):
         return transition
 
 
-class RefundFromEvent(Refund):
+class ChargeFromEvent(AnsweredByEvent[PaymentRecord], Charge):
+    """The charge's state machine, answered by the event instead of a provider call."""
+
+    answered_step = Step.CHARGED
+
+    def __init__(self, context: Runtime, event: ProviderEvent) -> None:
+        super().__init__(context, event.payment_id)
+        self.answer = event.answer
+
+    def transition(self, record: PaymentRecord) -> Transition | None:
+        return payment_transition(record, self.answer, self.action_timeout_s)
+
+    async def record_outcome(self, record: PaymentRecord) -> Transition:
+        return await self.record_capture(record)
+
+
+class RefundFromEvent(AnsweredByEvent[RefundRecord], Refund):
     """The refund's state machine, answered by the event instead of a provider call."""
+
+    answered_step = RefundStep.REFUNDED
 
     def __init__(self, context: Runtime, refund_id: str, answer: ProviderAnswer) -> None:
         super().__init__(context, refund_id)
         self.answer = answer
-        self.answered = False
 
-    def done(self, record: RefundRecord) -> bool:
-        if record.step.final:
-            return True
-        if record.step is RefundStep.REFUNDED:
-            return False
-        return self.answered or refund_transition(record, self.answer) is None
+    def transition(self, record: RefundRecord) -> Transition | None:
+        return refund_transition(record, self.answer)
 
-    async def phase(self, record: RefundRecord, fresh: bool) -> Transition:
-        if record.step is RefundStep.REFUNDED:
-            return await self.record_refund(record)
-        transition = refund_transition(record, self.answer)
-        if transition is None:
-            raise RuntimeError(f"Bug: {record.id} at {record.step} has no move for the event")
-        self.answered = True
-        return transition
+    async def record_outcome(self, record: RefundRecord) -> Transition:
+        return await self.record_refund(record)
 
 
 async def apply_to_payment(context: Runtime, event: ProviderEvent, received_ms: int = 0) -> None:
