@@ -13,7 +13,7 @@ from typing import Any
 
 import stripe
 
-from app.providers.base import Outcome
+from app.providers.base import Outcome, ProviderAnswer
 from app.providers.events import ProviderEvent, Subject, WebhookRejected
 from app.providers.stripe import transformers
 
@@ -55,22 +55,34 @@ def provider_events(event: Mapping[str, Any]) -> list[ProviderEvent]:
             return []
 
 
+def _event(
+    event: Mapping[str, Any],
+    event_id: str,
+    stripe_object: Mapping[str, Any],
+    payment_id: str,
+    refund_id: str | None,
+    answer: ProviderAnswer,
+) -> ProviderEvent:
+    """The record of what ``stripe_object`` (an intent or a refund) in ``event`` settles."""
+    return ProviderEvent(
+        provider=PROVIDER,
+        event_id=event_id,
+        type=str(event.get("type")),
+        subject=Subject.PAYMENT if refund_id is None else Subject.REFUND,
+        payment_id=payment_id,
+        refund_id=refund_id,
+        amount=_amount(stripe_object),
+        currency=str(stripe_object.get("currency", "")).lower(),
+        answer=answer,
+    )
+
+
 def _intent_events(event: Mapping[str, Any], intent: Mapping[str, Any]) -> Iterator[ProviderEvent]:
     payment_id = _metadata(intent).get("payment_id")
     answer = transformers.outcome_of_intent(intent)
     if not isinstance(payment_id, str) or answer.outcome not in SETTLING_OUTCOMES:
         return
-    yield ProviderEvent(
-        provider=PROVIDER,
-        event_id=str(event.get("id")),
-        type=str(event.get("type")),
-        subject=Subject.PAYMENT,
-        payment_id=payment_id,
-        refund_id=None,
-        amount=_amount(intent),
-        currency=str(intent.get("currency", "")).lower(),
-        answer=answer,
-    )
+    yield _event(event, str(event.get("id")), intent, payment_id, None, answer)
 
 
 def _refund_events(event: Mapping[str, Any], refunds: list[Any]) -> Iterator[ProviderEvent]:
@@ -84,18 +96,9 @@ def _refund_events(event: Mapping[str, Any], refunds: list[Any]) -> Iterator[Pro
             continue
         if answer.outcome not in REFUND_SETTLING_OUTCOMES:
             continue
-        yield ProviderEvent(
-            provider=PROVIDER,
-            # One charge.refunded event may settle several refunds: one record each.
-            event_id=f"{event.get('id')}:{refund.get('id')}",
-            type=str(event.get("type")),
-            subject=Subject.REFUND,
-            payment_id=payment_id,
-            refund_id=refund_id,
-            amount=_amount(refund),
-            currency=str(refund.get("currency", "")).lower(),
-            answer=answer,
-        )
+        # One charge.refunded event may settle several refunds: one record each.
+        event_id = f"{event.get('id')}:{refund.get('id')}"
+        yield _event(event, event_id, refund, payment_id, refund_id, answer)
 
 
 def _data_object(event: Mapping[str, Any]) -> Mapping[str, Any]:
