@@ -97,7 +97,9 @@ def write_payments(connection: Connection, projections: Iterable[PaymentProjecti
     rows = [vars(projection) for projection in latest(projections)]
     if not rows:
         return
-    statement = insert(PaymentHistory).values(rows)
+    # Rows as executemany parameters, not .values(rows): the statement then compiles once and
+    # is cached, where a VALUES list compiles anew for every batch size.
+    statement = insert(PaymentHistory)
     excluded = statement.excluded
     connection.execute(
         statement.on_conflict_do_update(
@@ -111,7 +113,8 @@ def write_payments(connection: Connection, projections: Iterable[PaymentProjecti
             },
             # Equal counts still update: a later read of the record may hold more detail.
             where=PaymentHistory.event_seq <= excluded.event_seq,
-        )
+        ),
+        rows,
     )
 
 
@@ -120,4 +123,4 @@ def write_refunds(connection: Connection, projections: Iterable[RefundProjection
     if not rows:
         return
     # A refund's one event is its final state: the first projection of it is the last.
-    connection.execute(insert(RefundHistory).values(list(rows.values())).on_conflict_do_nothing())
+    connection.execute(insert(RefundHistory).on_conflict_do_nothing(), list(rows.values()))
