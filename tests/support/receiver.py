@@ -21,12 +21,22 @@ class Delivery:
 
 
 class Receiver:
-    """Answers 200 to every POST, or a status from ``refusals`` first, and keeps each one."""
+    """Answers 200 to every POST, or a status from ``refusals`` first (with ``retry_after`` as
+    its Retry-After, when set), and keeps each one; ``stop`` and ``start`` take it down and
+    bring it back on the same port."""
 
     def __init__(self) -> None:
         self.deliveries: list[Delivery] = []
         self.refusals: list[int] = []
+        self.retry_after: str | None = None
+        #: Every POST, answered 200 or not.
+        self.posts = 0
         self._lock = threading.Lock()
+        self._port = free_port()
+        self.url = f"http://127.0.0.1:{self._port}"
+        self.start()
+
+    def start(self) -> None:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -35,19 +45,21 @@ class Receiver:
                 body = self.rfile.read(length)
                 status = receiver._record(Delivery(self.path, dict(self.headers), body))
                 self.send_response(status)
+                if status != 200 and receiver.retry_after is not None:
+                    self.send_header("Retry-After", receiver.retry_after)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, format: str, *args: object) -> None:
                 """Quiet: the test reads the deliveries, not a log."""
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     def _record(self, delivery: Delivery) -> int:
         with self._lock:
+            self.posts += 1
             if self.refusals:
                 return self.refusals.pop(0)
             self.deliveries.append(delivery)
