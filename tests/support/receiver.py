@@ -29,8 +29,11 @@ class Receiver:
         self.deliveries: list[Delivery] = []
         self.refusals: list[int] = []
         self.retry_after: str | None = None
-        #: Every POST, answered 200 or not.
+        #: How long each answer takes (a slow receiver keeps deliveries in flight).
+        self.delay_s = 0.0
+        #: Every POST, answered 200 or not; and those being answered right now.
         self.posts = 0
+        self.answering = 0
         self._lock = threading.Lock()
         self._port = free_port()
         self.url = f"http://127.0.0.1:{self._port}"
@@ -43,7 +46,10 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802  (the stdlib's name)
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                receiver.answering += 1
+                time.sleep(receiver.delay_s)
                 status = receiver._record(Delivery(self.path, dict(self.headers), body))
+                receiver.answering -= 1
                 self.send_response(status)
                 if status != 200 and receiver.retry_after is not None:
                     self.send_header("Retry-After", receiver.retry_after)
