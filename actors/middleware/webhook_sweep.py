@@ -20,9 +20,9 @@ from sqlalchemy import Engine
 from app.db import create_engine_for
 from app.history.listing import DATABASE_ERRORS
 from app.queue import keys
-from app.queue.dispatch import WEBHOOKS_QUEUE, deliver_message
 from app.settings import Settings, settings
 from app.webhooks import chain
+from app.webhooks.queueing import chain_messages
 
 #: A due delivery is only called lost once it has waited this many sweep intervals: its own
 #: message normally comes well within one.
@@ -36,13 +36,8 @@ def sweep_once(config: Settings, engine: Engine, client: redis.Redis) -> int:
     """Queue the lost chains once; how many were queued."""
     overdue_s = config.webhook_sweep_interval_s * OVERDUE_INTERVALS
     lost = chain.sweep(engine, overdue_s, SWEEP_CHAINS_MAX)
-    for endpoint_id, payment_id in lost:
-        partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, config.stream_partitions)
-        if partition is None:
-            logger.error("delivery of %s has no partition in this deployment", payment_id)
-            continue
-        message = deliver_message(endpoint_id, payment_id, partition)
-        client.xadd(keys.stream_key(partition, WEBHOOKS_QUEUE), {keys.MESSAGE_FIELD: message})
+    for stream, message in chain_messages(config.stream_partitions, lost):
+        client.xadd(stream, {keys.MESSAGE_FIELD: message})
     if lost:
         logger.info("queued %d webhook chains whose message was lost", len(lost))
     return len(lost)

@@ -26,11 +26,12 @@ from actors.webhooks.sender import Sender
 from app.history.listing import DATABASE_ERRORS
 from app.metrics import WEBHOOK_DELIVERIES
 from app.queue import keys
-from app.queue.dispatch import DELIVER_ACTOR, WEBHOOKS_QUEUE, deliver_message
+from app.queue.dispatch import DELIVER_ACTOR, WEBHOOKS_QUEUE
 from app.settings import WEBHOOK_HOLD_MARGIN_S, Settings, settings
 from app.webhooks import chain
 from app.webhooks.chain import Attempt, Claimed, Finished, Skipped
 from app.webhooks.outcomes import PENDING, decide, result_label
+from app.webhooks.queueing import chain_messages
 
 #: Failures other than the receiver's (a bug, an unexpected error): the receiver's own are
 #: retried on the webhook schedule by the delivery row, outside this budget.
@@ -74,12 +75,8 @@ def webhooks() -> Webhooks:
 
 
 async def queue_chain(context: Runtime, endpoint_id: str, payment_id: str) -> None:
-    partitions = context.settings.stream_partitions
-    partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, partitions)
-    if partition is None:
-        raise ValueError(f"{payment_id!r} is not a payment id of this deployment")
-    stream = keys.stream_key(partition, WEBHOOKS_QUEUE)
-    message = deliver_message(endpoint_id, payment_id, partition)
+    chains = [(endpoint_id, payment_id)]
+    [(stream, message)] = chain_messages(context.settings.stream_partitions, chains)
     await context.batcher.command("XADD", stream, "*", keys.MESSAGE_FIELD, message)
 
 

@@ -17,9 +17,9 @@ from app.http.responses import JSON_MEDIA_TYPE, json_response
 from app.queue import keys
 from app.queue.batch import Batcher
 from app.queue.connection import REDIS_UNAVAILABLE_ERRORS
-from app.queue.dispatch import WEBHOOKS_QUEUE, deliver_message
 from app.settings import Settings
 from app.webhooks import resend
+from app.webhooks.queueing import chain_messages
 
 DATABASE_DOWN = "PostgreSQL, which keeps webhook deliveries, is unavailable; retry shortly."
 RESENT_STATUS = 202
@@ -47,12 +47,7 @@ async def list_attempts(request: Request) -> Response:
 async def queue_chains(batcher: Batcher, config: Settings, chains: list[tuple[str, str]]) -> None:
     """A message for each chain; when Redis cannot take one, the worker's sweep finds the
     delivery due in PostgreSQL and queues it instead."""
-    for endpoint_id, payment_id in chains:
-        partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, config.stream_partitions)
-        if partition is None:
-            continue
-        message = deliver_message(endpoint_id, payment_id, partition)
-        stream = keys.stream_key(partition, WEBHOOKS_QUEUE)
+    for stream, message in chain_messages(config.stream_partitions, chains):
         try:
             await batcher.command("XADD", stream, "*", keys.MESSAGE_FIELD, message)
         except REDIS_UNAVAILABLE_ERRORS:
