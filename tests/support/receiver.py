@@ -4,7 +4,7 @@ import http.server
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -18,6 +18,8 @@ class Delivery:
     path: str
     headers: dict[str, str]
     body: bytes
+    #: Unix seconds when it was answered 200 (for delivery lag).
+    at_s: float = field(default_factory=time.time)
 
 
 class Receiver:
