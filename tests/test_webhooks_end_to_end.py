@@ -1,5 +1,5 @@
 """Outbound webhooks with real processes: uvicorn, dramatiq workers, the simulator, Redis, a
-PostgreSQL of the test's own, and a real HTTP receiver.
+PostgreSQL of the test's own, and a real HTTP receiver in a process of its own.
 
 The receiver refuses its first deliveries, then goes down for a while, during which
 PostgreSQL is stopped and started again; it comes back answering slowly, and a worker is killed
@@ -20,17 +20,15 @@ from standardwebhooks import Webhook
 from tests.conftest import migrate
 from tests.support.payments import ids_of, send_card_payments
 from tests.support.postgres_server import PostgresServer
-from tests.support.receiver import Delivery, Receiver, receiver
+from tests.support.receiver import Delivery, ReceiverProcess
 from tests.support.redis_server import RedisServer
 from tests.support.stack import Stack, running_stack
 
-__all__ = ["receiver"]
-
 PAYMENTS = 24
-#: The schedule shrunk 500 times: retries after ~10 ms, 0.6 s, 3.6 s, 14 s ...
+#: The schedule shrunk 1,000 times: retries after ~5 ms, 0.3 s, 1.8 s, 7.2 s, 18 s ...
 WEBHOOK_ENV = {
     "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
-    "WEBHOOK_RETRY_SCALE": "0.002",
+    "WEBHOOK_RETRY_SCALE": "0.001",
     "WEBHOOK_SWEEP_INTERVAL_S": "0.5",
     "WEBHOOK_TIMEOUT_S": "2",
     # A killed worker's messages come back within seconds.
@@ -44,6 +42,15 @@ SLOW_ANSWER_S = 1.0
 POSTGRES_DOWN_S = 2.0
 ARRIVAL_TIMEOUT_S = 90.0
 POLL_INTERVAL_S = 0.1
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[ReceiverProcess]:
+    log_dir = tmp_path / "receiver"
+    log_dir.mkdir()
+    started = ReceiverProcess(log_dir)
+    yield started
+    started.stop()
 
 
 @pytest.fixture
@@ -73,7 +80,7 @@ def register(stack: Stack, url: str) -> str:
     return str(answer.json()["secret"])
 
 
-def wait_for_events(receiver: Receiver, payment_ids: set[str]) -> dict[str, Delivery]:
+def wait_for_events(receiver: ReceiverProcess, payment_ids: set[str]) -> dict[str, Delivery]:
     """The first delivery of each payment's event, once every payment has one."""
     deadline = time.monotonic() + ARRIVAL_TIMEOUT_S
     by_payment: dict[str, Delivery] = {}
@@ -100,12 +107,12 @@ def wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(POLL_INTERVAL_S / 10)
 
 
-def wait_for_posts(receiver: Receiver, count: int) -> None:
+def wait_for_posts(receiver: ReceiverProcess, count: int) -> None:
     wait_until(lambda: receiver.posts >= count)
 
 
 def test_every_event_arrives_signed_through_refusals_outages_and_a_killed_worker(
-    webhook_stack: tuple[Stack, PostgresServer], receiver: Receiver
+    webhook_stack: tuple[Stack, PostgresServer], receiver: ReceiverProcess
 ) -> None:
     stack, postgres = webhook_stack
     secret = register(stack, f"{receiver.url}/hooks")
@@ -118,8 +125,7 @@ def test_every_event_arrives_signed_through_refusals_outages_and_a_killed_worker
     postgres.stop()  # deliveries still pending, their retries due meanwhile
     time.sleep(POSTGRES_DOWN_S)
     postgres.start()
-    receiver.delay_s = SLOW_ANSWER_S
-    receiver.start()
+    receiver.start(delay_s=SLOW_ANSWER_S)
     wait_until(lambda: receiver.answering > 0)
     stack.workers.kill_oldest()  # mid-delivery: the receiver is holding its answers
     receiver.delay_s = 0.0
