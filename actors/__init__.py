@@ -10,6 +10,7 @@ from actors.middleware.merchant_sync import MerchantSync
 from actors.middleware.metrics import WorkerMetrics
 from actors.middleware.one_stop import OneStop
 from actors.middleware.provider_keys import ProviderKeys
+from actors.middleware.webhook_sweep import WebhookSweep
 from actors.streams.broker import StreamsBroker
 from actors.streams.options import StreamOptions
 from app import logs
@@ -47,6 +48,7 @@ def build_broker() -> StreamsBroker:
             ProviderKeys(config),
             MerchantSync(),
             OneStop(),
+            WebhookSweep(),
         ],
     )
 
@@ -59,5 +61,14 @@ from actors import (  # noqa: E402  (declare their actors on the broker above)
     refund,
     relay,
 )
+from actors.webhooks import deliver  # noqa: E402
 
-__all__ = ["build_broker", "charge", "provider_events", "refund", "relay", "worker_middleware"]
+__all__ = [
+    "build_broker",
+    "charge",
+    "deliver",
+    "provider_events",
+    "refund",
+    "relay",
+    "worker_middleware",
+]

@@ -140,3 +140,20 @@ class InternalError(ApiError):
 
     status = HTTPStatus.INTERNAL_SERVER_ERROR
     code = "internal_error"
+
+
+# Outbound webhooks.
+class WebhookEndpointsLimit(ApiError):
+    """The merchant already has as many webhook endpoints as one merchant may."""
+
+    code = "webhook_endpoints_limit"
+
+
+class DeliveryInFlight(ApiError):
+    """A delivery of this event is being attempted right now; resend once it is done."""
+
+    status = HTTPStatus.CONFLICT
+    code = "delivery_in_flight"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})

@@ -18,7 +18,16 @@ from app.http.auth import Authenticator
 from app.http.openapi import SPEC
 from app.http.problems import EXCEPTION_HANDLERS
 from app.http.request_log import RequestLog
-from app.http.routes import events, history, operations, payments, provider_webhooks, refunds
+from app.http.routes import (
+    event_deliveries,
+    events,
+    history,
+    operations,
+    payments,
+    provider_webhooks,
+    refunds,
+    webhook_endpoints,
+)
 from app.payments.accept import Acceptor
 from app.provider_events.receive import Inbox
 from app.queue.batch import Batcher
@@ -76,6 +85,19 @@ def create_app(config: Settings | None = None) -> Starlette:
         Route("/v1/refunds/{refund_id}", history.get_refund, methods=["GET"]),
         Route("/v1/events", events.list_events, methods=["GET"]),
         Route("/v1/events/{event_id}", events.get_event, methods=["GET"]),
+        # Outbound webhooks to merchants.
+        Route("/v1/webhook_endpoints", webhook_endpoints.create_endpoint, methods=["POST"]),
+        Route("/v1/webhook_endpoints", webhook_endpoints.list_endpoints, methods=["GET"]),
+        Route(
+            "/v1/webhook_endpoints/{endpoint_id}", webhook_endpoints.get_endpoint, methods=["GET"]
+        ),
+        Route(
+            "/v1/webhook_endpoints/{endpoint_id}",
+            webhook_endpoints.delete_endpoint,
+            methods=["DELETE"],
+        ),
+        Route("/v1/events/{event_id}/attempts", event_deliveries.list_attempts, methods=["GET"]),
+        Route("/v1/events/{event_id}/resend", event_deliveries.resend_event, methods=["POST"]),
         Route("/v1/webhooks/stripe", provider_webhooks.stripe_webhook, methods=["POST"]),
         Route("/v1/webhooks/paystack", provider_webhooks.paystack_webhook, methods=["POST"]),
         Route("/healthz", operations.healthz, methods=["GET"]),

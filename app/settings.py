@@ -60,6 +60,17 @@ PORT_MAX = 65535
 #: The worker's metrics port, as Dramatiq's own Prometheus exposition uses.
 WORKER_METRICS_PORT = 9191
 SECRET_MASK = "**********"
+FLAG_TRUE = ("true", "1", "yes")
+FLAG_VALUES = (*FLAG_TRUE, "false", "0", "no")
+
+# Outbound webhooks: a 2xx within 15 s is success (Standard Webhooks suggests 15-30 s).
+WEBHOOK_TIMEOUT_S = 15
+WEBHOOK_TIMEOUT_S_MAX = 30
+#: A delivery is held, and its message may run, this long past its timeout (signing, storing
+#: the attempt); the whole must end before the stream would reclaim the message.
+WEBHOOK_HOLD_MARGIN_S = 2
+WEBHOOK_SWEEP_INTERVAL_S = 5.0
+WEBHOOK_SWEEP_INTERVAL_S_MAX = 300.0
 
 
 class SettingsError(ValueError):
@@ -133,6 +144,10 @@ class Environment:
             self.problems.append(f"{name} must be {kind}")
             return default
 
+    def flag(self, name: str) -> bool:
+        """A yes/no variable, off unless set to one of ``FLAG_VALUES``'s truthy spellings."""
+        return self.choice(name, "false", FLAG_VALUES) in FLAG_TRUE
+
     def choice(self, name: str, default: str, choices: Sequence[str]) -> str:
         value = self.text(name, default).lower()
         if value not in choices:
@@ -203,6 +218,15 @@ class Settings:
     log_format: str = "json"
     #: Where a worker serves its processes' metrics (summed); 0 serves none.
     worker_metrics_port: int = WORKER_METRICS_PORT
+    # Outbound webhooks to merchants.
+    #: How long a merchant's endpoint has to answer one delivery.
+    webhook_timeout_s: int = WEBHOOK_TIMEOUT_S
+    #: Multiplies the retry schedule's delays (tests shrink it; production keeps 1).
+    webhook_retry_scale: float = 1.0
+    #: How often a worker looks for due deliveries whose message was lost.
+    webhook_sweep_interval_s: float = WEBHOOK_SWEEP_INTERVAL_S
+    #: Allow ``http://`` and private, loopback and link-local endpoint addresses (local use).
+    webhook_allow_private_urls: bool = False
 
     @property
     def reclaim_idle_ms(self) -> int:
@@ -248,6 +272,7 @@ class Settings:
             *self._key_lifetime_problems(),
             *self._worker_problems(),
             *self._console_problems(),
+            *self._webhook_problems(),
         ]
 
     def validate(self) -> "Settings":
@@ -299,6 +324,23 @@ class Settings:
             yield (
                 f"CONSOLE_TOKEN must be at least {CONSOLE_TOKEN_CHARS_MIN} characters "
                 "(or unset, which turns the console off)"
+            )
+
+    def _webhook_problems(self) -> Iterator[str]:
+        if not 1 <= self.webhook_timeout_s <= WEBHOOK_TIMEOUT_S_MAX:
+            yield f"WEBHOOK_TIMEOUT_S must be within 1..{WEBHOOK_TIMEOUT_S_MAX}"
+        elif self.webhook_timeout_s + WEBHOOK_HOLD_MARGIN_S >= self.reclaim_idle_ms // 1000:
+            yield (
+                f"WEBHOOK_TIMEOUT_S plus {WEBHOOK_HOLD_MARGIN_S} s must stay below the reclaim "
+                "idle (CHARGE_TIME_LIMIT_S + RECLAIM_GRACE_S): a slow delivery would be "
+                "reclaimed and sent twice"
+            )
+        if not 0 < self.webhook_retry_scale <= 1:
+            yield "WEBHOOK_RETRY_SCALE must be above 0 and at most 1"
+        if not 0 < self.webhook_sweep_interval_s <= WEBHOOK_SWEEP_INTERVAL_S_MAX:
+            yield (
+                "WEBHOOK_SWEEP_INTERVAL_S must be above 0 and at most "
+                f"{WEBHOOK_SWEEP_INTERVAL_S_MAX}"
             )
 
     def provider_problems(self) -> list[str]:
@@ -364,6 +406,10 @@ def _read(env: Environment) -> Settings:
         console_token=env.secret("CONSOLE_TOKEN", ""),
         log_format=env.choice("LOG_FORMAT", _default_log_format(), LOG_FORMATS),
         worker_metrics_port=env.number("WORKER_METRICS_PORT", WORKER_METRICS_PORT),
+        webhook_timeout_s=env.number("WEBHOOK_TIMEOUT_S", WEBHOOK_TIMEOUT_S),
+        webhook_retry_scale=env.number("WEBHOOK_RETRY_SCALE", 1.0),
+        webhook_sweep_interval_s=env.number("WEBHOOK_SWEEP_INTERVAL_S", WEBHOOK_SWEEP_INTERVAL_S),
+        webhook_allow_private_urls=env.flag("WEBHOOK_ALLOW_PRIVATE_URLS"),
     )
 
 

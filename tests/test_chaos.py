@@ -12,11 +12,13 @@ Clients keep retrying with the same Idempotency-Key until they get their 202, as
 do.
 
 Afterwards every accepted payment is terminal, money moved at the simulator equals the ledger
-exactly, nothing was charged twice, nothing is dead-lettered, and the ledger verifies.
+exactly, nothing was charged twice, nothing is dead-lettered, the ledger verifies, and a real
+webhook receiver got exactly one payment.succeeded event per succeeded payment.
 """
 
 import collections
 import concurrent.futures
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -37,9 +39,12 @@ from tests.support.payments import (
     wait_until_terminal,
 )
 from tests.support.postgres_server import PostgresServer
+from tests.support.receiver import Receiver, receiver
 from tests.support.redis_server import RedisServer
 from tests.support.simulator import Simulator
 from tests.support.stack import Stack, cli, running_stack
+
+__all__ = ["receiver"]
 
 PAYMENTS = 2_000
 #: Payments are sent over about 40 s, so every fault below lands on a queue with work in it.
@@ -73,6 +78,14 @@ ACCEPT_TIMEOUT_S = 120.0
 ACCEPT_RETRY_INTERVAL_S = 0.2
 REQUEST_TIMEOUT_S = 10.0
 DRAIN_TIMEOUT_S = 300.0
+#: A webhook delivery ends before its message would be reclaimed; retries come quickly.
+WEBHOOK_ENV = {
+    "WEBHOOK_TIMEOUT_S": "3",
+    "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+    "WEBHOOK_RETRY_SCALE": "0.01",
+    "WEBHOOK_SWEEP_INTERVAL_S": "1",
+}
+EVENTS_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -92,10 +105,11 @@ class Chaos:
     simulator: Simulator
     redis: RedisServer
     postgres: PostgresServer
+    receiver: Receiver
 
 
 @pytest.fixture
-def chaos(tmp_path: Path) -> Iterator[Chaos]:
+def chaos(tmp_path: Path, receiver: Receiver) -> Iterator[Chaos]:
     redis_server = RedisServer(tmp_path / "redis", appendonly=True, appendfsync="always")
     postgres = PostgresServer()
     try:
@@ -106,14 +120,38 @@ def chaos(tmp_path: Path) -> Iterator[Chaos]:
             "CHARGE_TIME_LIMIT_S": str(ATTEMPT_TIME_LIMIT_S),
             "REFUND_TIME_LIMIT_S": str(ATTEMPT_TIME_LIMIT_S),
             "RECLAIM_GRACE_S": str(RECLAIM_GRACE_S),
+            **WEBHOOK_ENV,
         }
         for stack in running_stack(redis_server.url, database_url, tmp_path, env):
             simulator = Simulator(stack.simulator_url)
             simulator.configure(**PROVIDER_FAULTS)
-            yield Chaos(stack, simulator, redis_server, postgres)
+            subscribe(stack, receiver.url)
+            yield Chaos(stack, simulator, redis_server, postgres, receiver)
     finally:
         redis_server.stop()
         postgres.cleanup()
+
+
+def subscribe(stack: Stack, url: str) -> None:
+    headers = {"Authorization": f"Bearer {stack.api_key}", "Idempotency-Key": "chaos"}
+    body = {"url": url, "enabled_events": ["payment.succeeded"]}
+    answer = httpx.post(f"{stack.base_url}/v1/webhook_endpoints", json=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+
+
+def succeeded_events(receiver: Receiver, expected: set[str]) -> dict[str, set[str]]:
+    """Event ids received per payment, once every expected payment has one (or the wait is
+    over)."""
+    deadline = time.monotonic() + EVENTS_TIMEOUT_S
+    while True:
+        events: dict[str, set[str]] = collections.defaultdict(set)
+        for delivery in list(receiver.deliveries):
+            event = json.loads(delivery.body)
+            assert event["type"] == "payment.succeeded"
+            events[event["data"]["object"]["id"]].add(event["id"])
+        if set(events) >= expected or time.monotonic() > deadline:
+            return events
+        time.sleep(FAULT_TICK_S)
 
 
 def payment_body(index: int) -> dict[str, Any]:
@@ -261,6 +299,9 @@ def test_nothing_lost_nothing_doubled_under_chaos(chaos: Chaos) -> None:
     assert dead_letter_count(chaos.stack.env["REDIS_URL"]) == 0
     verified = cli(chaos.stack.env, "ledger", "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    events = succeeded_events(chaos.receiver, succeeded)
+    assert set(events) == succeeded, f"{len(succeeded - set(events))} events never arrived"
+    assert all(len(ids) == 1 for ids in events.values()), "one event per succeeded payment"
 
     print(
         f"chaos: {PAYMENTS} payments ({len(succeeded)} succeeded), {faults.kills} worker "
@@ -287,6 +328,7 @@ def backlog_stack(
         "CHARGE_TIME_LIMIT_S": str(ATTEMPT_TIME_LIMIT_S),
         "REFUND_TIME_LIMIT_S": str(ATTEMPT_TIME_LIMIT_S),
         "RECLAIM_GRACE_S": str(RECLAIM_GRACE_S),
+        **WEBHOOK_ENV,
     }
     yield from running_stack(private_redis.url, fresh_database_url, tmp_path, env, workers=0)
 

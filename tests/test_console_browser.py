@@ -1,25 +1,34 @@
 """The console in a real headless browser against real processes: log in, find a payment,
-open its timeline, replay a dead letter with its confirmation; screenshots kept in artifacts/."""
+open its timeline, replay a dead letter with its confirmation, find a failing webhook delivery
+and resend its event; screenshots kept in artifacts/."""
 
 import json
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 import redis
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
+from app.db import create_engine_for
 from app.queue import keys
 from app.queue.dispatch import PAYMENTS_QUEUE
 from app.settings import load
+from app.webhooks import chain
 from tests.support.browser import chromium, screenshot
 from tests.support.payments import REQUEST_TIMEOUT_S
 from tests.support.redis_server import RedisServer
 from tests.support.stack import Stack, running_stack
+from tests.support.webhooks import add_endpoint, relay_event
 
 TOKEN = secrets.token_urlsafe(32)
+#: How long a page reached by a form's redirect may take to load.
+PAGE_TIMEOUT_S = 10
 
 
 @pytest.fixture
@@ -65,13 +74,26 @@ def dead_letter(client: redis.Redis, payment_id: str) -> int:
     return partition
 
 
-def test_an_operator_finds_a_payment_and_replays_its_dead_letter(
+def failing_delivery(database_url: str, payment_id: str) -> str:
+    """An event of the payment whose delivery got a 502 and waits for its retry; its id."""
+    merchant_id = f"mer_{secrets.token_hex(4)}"
+    endpoint_id, _ = add_endpoint(database_url, merchant_id, "*")
+    event = relay_event(database_url, merchant_id, payment_id, 1, "payment.succeeded")
+    engine = create_engine_for(database_url)
+    attempt = chain.Attempt(event.id, endpoint_id, datetime.now(UTC), 502, 40, "", None)
+    chain.finish(engine, [chain.Finished(attempt, payment_id, "pending", retry_in_s=3600)])
+    engine.dispose()
+    return event.id
+
+
+def test_an_operator_finds_a_payment_replays_its_dead_letter_and_resends_a_webhook(
     console_stack: Stack, tmp_path: Path
 ) -> None:
     client = redis.Redis.from_url(console_stack.env["REDIS_URL"])
     payment_id = accept(console_stack, "pm_card_visa", 0)
     accept(console_stack, "pm_card_chargeDeclined", 1)
     partition = dead_letter(client, payment_id)
+    event_id = failing_delivery(console_stack.env["DATABASE_URL"], payment_id)
     base = f"{console_stack.base_url}/console"
 
     with chromium(tmp_path / "profile") as browser:
@@ -94,6 +116,17 @@ def test_an_operator_finds_a_payment_and_replays_its_dead_letter(
         browser.find_element(By.ID, "confirm-replay").click()
         assert "Replayed" in browser.find_element(By.ID, "replayed").text
         screenshot(browser, "console-dead-letters")
+
+        browser.find_element(By.LINK_TEXT, "Webhooks").click()
+        assert event_id in browser.find_element(By.ID, "failing").text
+        screenshot(browser, "console-webhooks")
+        browser.find_element(By.LINK_TEXT, event_id).click()
+        assert "502" in browser.find_element(By.ID, "attempts").text
+        browser.find_element(By.ID, "confirm-resend").click()
+        resent = WebDriverWait(browser, PAGE_TIMEOUT_S).until(
+            expected_conditions.presence_of_element_located((By.ID, "resent"))
+        )
+        assert "Resent" in resent.text
 
     dead = client.xlen(keys.dead_key(partition, PAYMENTS_QUEUE))
     work = client.xrange(keys.stream_key(partition, PAYMENTS_QUEUE))

@@ -12,8 +12,11 @@ import httpx
 import pytest
 
 from tests.support.payments import REQUEST_TIMEOUT_S, wait_until_terminal
+from tests.support.receiver import Receiver, receiver
 from tests.support.redis_server import RedisServer
 from tests.support.stack import Stack, running_stack
+
+__all__ = ["receiver"]
 
 STRIPE_SECRET_KEY = f"sk_test_logscan{secrets.token_hex(8)}"
 PAYSTACK_SECRET_KEY = f"sk_test_logscan{secrets.token_hex(8)}"
@@ -44,6 +47,7 @@ def logged_stack(
         "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
         "PAYSTACK_SECRET_KEY": PAYSTACK_SECRET_KEY,
         "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+        "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
     }
     yield from running_stack(private_redis.url, fresh_database_url, tmp_path, env, workers=1)
 
@@ -78,11 +82,24 @@ def lines_of(log: str) -> list[dict[str, Any]]:
     return parsed
 
 
-def test_logs_are_json_carry_the_request_id_and_hold_no_secret(logged_stack: Stack) -> None:
+def webhook_secret(stack: Stack, url: str) -> str:
+    """A webhook endpoint for every event, so deliveries are signed while the logs run."""
+    headers = {"Authorization": f"Bearer {stack.api_key}", "Idempotency-Key": "logscan"}
+    body = {"url": url, "enabled_events": ["*"]}
+    answer = httpx.post(f"{stack.base_url}/v1/webhook_endpoints", json=body, headers=headers)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["secret"])
+
+
+def test_logs_are_json_carry_the_request_id_and_hold_no_secret(
+    logged_stack: Stack, receiver: Receiver
+) -> None:
+    signing_secret = webhook_secret(logged_stack, receiver.url)
     sent = pay(logged_stack)
     final = wait_until_terminal(logged_stack, list(sent))
     for payment_id, (_, status) in zip(sent, PAYMENTS, strict=True):
         assert final[payment_id]["status"] == status
+    receiver.wait_for(len(PAYMENTS))
     logged_stack.workers.stop()
 
     web_log = (logged_stack.workers.log_dir / "web.log").read_text()
@@ -103,6 +120,8 @@ def test_logs_are_json_carry_the_request_id_and_hold_no_secret(logged_stack: Sta
         STRIPE_SECRET_KEY,
         PAYSTACK_SECRET_KEY,
         STRIPE_WEBHOOK_SECRET,
+        signing_secret,
+        signing_secret.removeprefix("whsec_"),
         *(body["payment_method"] for body, _ in PAYMENTS),
     ]
     for secret in forbidden:

@@ -48,6 +48,8 @@ FAST_RECLAIM_ENV = {
     "REFUND_TIME_LIMIT_S": "4",
     "RECLAIM_GRACE_S": "1",
     "PROVIDER_TIMEOUT_S": "3",
+    # A webhook delivery must end before its message would be reclaimed too.
+    "WEBHOOK_TIMEOUT_S": "2",
 }
 
 

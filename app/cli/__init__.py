@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from app import logs
-from app.cli import config, ledger, merchants, payments, queue
+from app.cli import config, events, ledger, merchants, payments, queue
 from app.settings import settings
 
 
@@ -18,6 +18,7 @@ def parser() -> argparse.ArgumentParser:
     queue.add_parsers(commands)
     payments.add_parsers(commands)
     config.add_parsers(commands)
+    events.add_parsers(commands)
     # Listed for --help only: main() hands the rest of the line to the simulator's own parser.
     commands.add_parser("simulator", help="serve the Stripe + Paystack simulator (see --help)")
     return root

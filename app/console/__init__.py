@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.console import pages, session
+from app.console import pages, session, webhooks
 from app.settings import Settings
 
 PREFIX = "/console"
@@ -25,6 +25,7 @@ PAGES = {
     "console:payments": "Payments",
     "console:queue": "Queue",
     "console:dead_letters": "Dead letters",
+    "console:webhooks": "Webhooks",
     "console:ledger": "Ledger",
 }
 pages.TEMPLATES.env.globals["NAVIGATION"] = PAGES
@@ -90,6 +91,12 @@ def routes() -> list[Route | Mount]:
             name="console:replay",
         ),
         Route("/ledger", pages.ledger, methods=["GET"], name="console:ledger"),
+        # Webhooks: endpoints, failing deliveries, one event's attempts and its resend.
+        Route("/webhooks", webhooks.webhooks, methods=["GET"], name="console:webhooks"),
+        Route("/events/{event_id}", webhooks.event, methods=["GET"], name="console:event"),
+        Route(
+            "/events/{event_id}/resend", webhooks.resend, methods=["POST"], name="console:resend"
+        ),
         Mount("/static", StaticFiles(packages=[("app.console", "static")]), name="console:static"),
     ]
 

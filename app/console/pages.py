@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from app.console import data, session
+from app.console import data, session, webhook_reads
 from app.errors import NotFound
 from app.payments.record import PAYMENT_STATUSES, view
 from app.queue import keys, ops
@@ -92,6 +92,7 @@ async def payment(request: Request) -> Response:
         timeline=timeline,
         refunds=refunds,
         dead=[letter for letter in letters if letter.object_id == payment_id],
+        events=await webhook_reads.payment_events(request, payment_id),
     )
 
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from app.http.openapi_webhooks import OUTBOUND_WEBHOOK_PATHS
 from app.money import AMOUNT_MAX, AMOUNT_MIN
 from app.payments.request import (
     DESCRIPTION_CHARS_MAX,
@@ -286,6 +287,7 @@ SPEC: dict[str, Any] = {
         },
         **_REFUND_PATHS,
         **_WEBHOOK_PATHS,
+        **OUTBOUND_WEBHOOK_PATHS,
         "/healthz": {"get": {"security": [], "responses": {"200": {"description": "Alive."}}}},
         "/readyz": {
             "get": {

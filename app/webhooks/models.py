@@ -46,6 +46,7 @@ class WebhookEndpoint(Base):
         CheckConstraint(f"char_length(answer) <= {BODY_LENGTH_MAX}", name="answer_length"),
         UniqueConstraint("merchant_id", "idempotency_key_hash"),
         Index("ix_webhook_endpoints_merchant_id_created", "merchant_id", "created"),
+        Index("ix_webhook_endpoints_merchant_id_created_ms_id", "merchant_id", "created_ms", "id"),
     )
 
     id: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -57,6 +58,8 @@ class WebhookEndpoint(Base):
     secret: Mapped[str] = mapped_column(Text, nullable=False)
     #: Unix seconds.
     created: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    #: The millisecond in the id: the list's order, as every list's.
+    created_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
     deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
     #: Why deliveries stopped (the receiver answered 410 Gone, ...), when they did.
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -90,6 +93,9 @@ class WebhookDelivery(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    #: While an attempt is in flight, its worker holds the delivery until then: nothing else
+    #: sends it meanwhile, and a worker killed mid-attempt holds it no longer.
+    held_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class WebhookAttempt(Base):

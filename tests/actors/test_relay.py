@@ -3,7 +3,6 @@ announces and its deliveries, however often and in whatever order it is relayed.
 
 import json
 import secrets
-import time
 
 import dramatiq
 import psycopg
@@ -18,6 +17,7 @@ from app.queue import keys
 from app.queue.dispatch import DELIVER_ACTOR, WEBHOOKS_QUEUE
 from app.settings import Settings
 from tests.actors.conftest import RuntimeFactory
+from tests.support import webhooks
 from tests.support.worker import (
     PARTITIONS,
     STRIPE,
@@ -45,20 +45,7 @@ def history_of(runtime: Runtime, payment_id: str) -> tuple[str, int, dict[str, o
 
 
 def add_endpoint(runtime: Runtime, merchant_id: str, *enabled_events: str) -> str:
-    endpoint_id = f"we_{secrets.token_hex(8)}"
-    rows(
-        runtime,
-        """INSERT INTO webhook_endpoints (id, merchant_id, url, enabled_events, status, secret,
-               created, idempotency_key_hash, fingerprint, answer)
-           VALUES (%s, %s, 'https://example.com/hook', %s, 'enabled', 'whsec_x', %s,
-               %s, 'f', '{}') RETURNING id""",
-        endpoint_id,
-        merchant_id,
-        list(enabled_events),
-        int(time.time()),
-        secrets.token_hex(8),
-    )
-    return endpoint_id
+    return webhooks.add_endpoint(runtime.settings.database_url, merchant_id, *enabled_events)[0]
 
 
 async def deliver_messages(runtime: Runtime, payment_id: str) -> list[tuple[str, ...]]:

@@ -52,6 +52,12 @@ def test_a_retry_span_past_the_providers_key_window_is_refused(
         ("PROVIDER_TIMEOUT_S", "90"),
         ("REQUIRES_ACTION_TIMEOUT_S", "0"),
         ("REQUIRES_ACTION_TIMEOUT_S", str(8 * 24 * 3600)),
+        ("WEBHOOK_TIMEOUT_S", "0"),
+        ("WEBHOOK_TIMEOUT_S", "31"),
+        ("WEBHOOK_RETRY_SCALE", "0"),
+        ("WEBHOOK_RETRY_SCALE", "2"),
+        ("WEBHOOK_SWEEP_INTERVAL_S", "0"),
+        ("WEBHOOK_ALLOW_PRIVATE_URLS", "maybe"),
     ],
 )
 def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
@@ -116,3 +122,25 @@ def test_a_placeholder_key_against_the_real_provider_stops_a_worker() -> None:
     assert default.problems() == []  # a web process takes no provider key
     assert keyed.provider_problems() == []
     assert pointed_away.provider_problems() == []
+
+
+def test_a_webhook_timeout_must_end_before_its_message_is_reclaimed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHARGE_TIME_LIMIT_S", "5")
+    monkeypatch.setenv("REFUND_TIME_LIMIT_S", "5")
+    monkeypatch.setenv("RECLAIM_GRACE_S", "2")
+    monkeypatch.setenv("PROVIDER_TIMEOUT_S", "2")
+
+    with pytest.raises(SettingsError, match="WEBHOOK_TIMEOUT_S"):
+        load()
+    monkeypatch.setenv("WEBHOOK_TIMEOUT_S", "4")
+    assert load().webhook_timeout_s == 4
+
+
+@pytest.mark.parametrize(("value", "allowed"), [("true", True), ("1", True), ("false", False)])
+def test_private_webhook_urls_are_allowed_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, value: str, allowed: bool
+) -> None:
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_URLS", value)
+    assert load().webhook_allow_private_urls is allowed

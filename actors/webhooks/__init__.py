@@ -1,0 +1,1 @@
+"""Outbound webhooks: the actor that delivers events to merchants' endpoints, and its sender."""
