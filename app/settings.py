@@ -42,11 +42,14 @@ REQUIRES_ACTION_TIMEOUT_S_MAX = 7 * 24 * 3600
 #: 1,200 charge_authorization calls per minute.
 STRIPE_ACCOUNT_RATE_PER_S = 100
 PAYSTACK_ACCOUNT_RATE_PER_S = 20
+#: Accepts one merchant may make per second (see app.merchants.accept_rate).
+MERCHANT_ACCEPT_RATE_PER_S = 1000
 RATE_FIELDS = (
     "stripe_rate_per_s",
     "stripe_account_rate_per_s",
     "paystack_rate_per_s",
     "paystack_account_rate_per_s",
+    "merchant_accept_rate_per_s",
 )
 
 
@@ -203,6 +206,10 @@ class Settings:
     log_format: str = "json"
     #: Where a worker serves its processes' metrics (summed); 0 serves none.
     worker_metrics_port: int = WORKER_METRICS_PORT
+    #: Accepts (payments and refunds) one merchant may make per second, over all web
+    #: processes; 0 is no limit. Generous: it is there so one retry storm cannot starve the
+    #: other merchants, not to meter anyone.
+    merchant_accept_rate_per_s: int = MERCHANT_ACCEPT_RATE_PER_S
 
     @property
     def reclaim_idle_ms(self) -> int:
@@ -364,6 +371,9 @@ def _read(env: Environment) -> Settings:
         console_token=env.secret("CONSOLE_TOKEN", ""),
         log_format=env.choice("LOG_FORMAT", _default_log_format(), LOG_FORMATS),
         worker_metrics_port=env.number("WORKER_METRICS_PORT", WORKER_METRICS_PORT),
+        merchant_accept_rate_per_s=env.number(
+            "MERCHANT_ACCEPT_RATE_PER_S", MERCHANT_ACCEPT_RATE_PER_S
+        ),
     )
 
 

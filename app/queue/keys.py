@@ -18,6 +18,7 @@ any process can find its keys from the id alone.
     {ps:N}:q:<queue>:delayed:msgs                        hash   message id -> encoded message
     {ps:N}:q:<queue>:dead                                stream dead-lettered messages
     {ps:N}:list:<merchant_id>                            zset   payment id -> created ms (kept)
+    {ps:N}:rate:<merchant_id>                            hash   the merchant's accept bucket
     {ps:N}:event:<event_id>                              hash   an event, until relayed
     {ps:N}:trail:<payment_id>                            stream the payment's moves and calls
     ps:auth                                              hash   sha256(api key) -> merchant id
@@ -185,3 +186,8 @@ def delayed_messages_key(partition: int, queue: str) -> str:
 
 def dead_key(partition: int, queue: str) -> str:
     return f"{stream_key(partition, queue)}:dead"
+
+
+def accept_rate_key(partition: int, merchant_id: str) -> str:
+    """The merchant's token bucket of accepts on the partition (app.merchants.accept_rate)."""
+    return f"{tag(partition)}:rate:{merchant_id}"
