@@ -15,6 +15,7 @@ from app.db import create_engine_for
 from app.history.listing import PaymentLister
 from app.history.lookup import Lookup
 from app.http.auth import Authenticator
+from app.http.direct import DirectRoutes
 from app.http.openapi import SPEC
 from app.http.problems import EXCEPTION_HANDLERS
 from app.http.request_log import RequestLog
@@ -34,12 +35,17 @@ async def openapi(_: Request) -> Response:
     return JSONResponse(SPEC)
 
 
+#: Routes taken ahead of Starlette's middleware and router (app.http.direct).
+DIRECT_ROUTES = [Route("/v1/payments", payments.create_payment, methods=["POST"])]
+
+
 class Paystream(Starlette):
-    """Starlette with the request log outermost, around its error middleware too, so every
-    answer (a 500 included) carries its Request-Id and leaves its access line."""
+    """Starlette with the request log outermost, around its error middleware and the direct
+    routes too, so every answer (a 500 included) carries its Request-Id and leaves its access
+    line."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestLog(super().build_middleware_stack())
+        return RequestLog(DirectRoutes(super().build_middleware_stack(), DIRECT_ROUTES))
 
 
 def create_app(config: Settings | None = None) -> Starlette:
@@ -69,7 +75,7 @@ def create_app(config: Settings | None = None) -> Starlette:
         database.dispose()
 
     routes = [
-        Route("/v1/payments", payments.create_payment, methods=["POST"]),
+        *DIRECT_ROUTES,
         Route("/v1/payments", history.list_payments, methods=["GET"]),
         Route("/v1/payments/{payment_id}", history.get_payment, methods=["GET"]),
         Route("/v1/payments/{payment_id}/refunds", refunds.create_refund, methods=["POST"]),

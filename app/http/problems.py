@@ -45,6 +45,11 @@ async def http_error(_: Request, error: Exception) -> Response:
 
 
 async def unexpected_error(_: Request, error: Exception) -> Response:
+    return unexpected_problem(error)
+
+
+def unexpected_problem(error: Exception) -> Response:
+    """A Redis outage is a 503 (nothing stored); anything else is a bug, logged, and a 500."""
     if isinstance(error, REDIS_UNAVAILABLE_ERRORS):
         return problem_response(Unavailable())
     logger.exception("unhandled error", exc_info=error)
