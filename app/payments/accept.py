@@ -1,8 +1,9 @@
 """The idempotent accept: one Lua call claims the key, stores the payment and publishes it."""
 
-import json
 import time
 from pathlib import Path
+
+import msgspec
 
 from app import logs
 from app.idempotency import ACCEPTED_STATUS, Answer, fingerprint, replayed
@@ -34,7 +35,7 @@ class Acceptor:
         )
         payment_id = keys.new_id(keys.PAYMENT_ID_PREFIX, partition)
         record = PaymentRecord(payment_id, merchant_id, int(time.time()), request, Step.ACCEPTED)
-        body = json.dumps(view(record), separators=(",", ":")).encode()
+        body = msgspec.json.encode(view(record))
         location = f"/v1/payments/{payment_id}"
         expected = fingerprint(request.canonical(), OPERATION)
         fields = [item for pair in encode_new(record).items() for item in pair]
