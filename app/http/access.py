@@ -14,8 +14,15 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from app import logs
+from app.errors import UnsupportedMediaType
 from app.http.auth import Authenticator
-from app.http.body import parse_json_object, read_json_body
+from app.http.body import (
+    BODY_BYTES_MAX,
+    JSON_ONLY,
+    parse_json_object,
+    read_json_body,
+    read_limited,
+)
 from app.http.idempotency_header import parse_key
 from app.queue.connection import unavailable_as_503
 
@@ -62,6 +69,12 @@ async def mutation_of(
 ) -> Mutation:
     merchant_id = await merchant_of(app_state, headers, scope)
     client_key = parse_key(headers)
+    if empty_body_means is not None and "content-type" not in headers:
+        # No body at all has no media type to declare: where the body is optional, that is
+        # the default. A body sent without its type is still refused.
+        if await read_limited(headers, chunks, BODY_BYTES_MAX):
+            raise UnsupportedMediaType(JSON_ONLY)
+        return Mutation(merchant_id, client_key, empty_body_means)
     body = await read_json_body(headers, chunks)
     if empty_body_means is not None and not body.strip():
         return Mutation(merchant_id, client_key, empty_body_means)

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from app.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 BODY_BYTES_MAX = 64 * 1024
+JSON_ONLY = "Send the body as 'Content-Type: application/json'."
 
 
 def _is_json(content_type: str) -> bool:
@@ -22,7 +23,7 @@ def _is_json(content_type: str) -> bool:
 async def read_json_body(headers: Mapping[str, str], chunks: AsyncIterator[bytes]) -> bytes:
     """The raw body; 415 unless declared JSON, 413 past ``BODY_BYTES_MAX`` (read no further)."""
     if not _is_json(headers.get("content-type", "")):
-        raise UnsupportedMediaType("Send the body as 'Content-Type: application/json'.")
+        raise UnsupportedMediaType(JSON_ONLY)
     return await read_limited(headers, chunks, BODY_BYTES_MAX)
 
 
