@@ -89,6 +89,12 @@ def new_id(prefix: str, partition: int) -> str:
     return f"{prefix}{partition:0{PARTITION_HEX_DIGITS}x}{suffix}"
 
 
+def id_pattern(prefix: str) -> str:
+    """A regular expression (Python's and JSON Schema's alike) of the ids ``new_id`` makes."""
+    partition = f"[0-9a-fA-F]{{{PARTITION_HEX_DIGITS}}}"
+    return f"{prefix}{partition}[{_CROCKFORD}]{{{_TIME_CHARS + _RANDOM_CHARS}}}"
+
+
 def partition_of(object_id: str, prefix: str, partitions: int) -> int | None:
     """The partition written into an id, or None when the id is not one of ours."""
     body = object_id[len(prefix) :]
