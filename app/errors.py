@@ -135,6 +135,16 @@ class Unavailable(ApiError):
         super().__init__(detail, headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)})
 
 
+class RateLimited(ApiError):
+    """The merchant sent more accepts than its rate allows; nothing was stored."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
+
+
 class InternalError(ApiError):
     """A bug: logged with its traceback, answered without details."""
 

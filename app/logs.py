@@ -12,6 +12,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, Final
 
+import msgspec
 import structlog
 from structlog.types import Processor
 
@@ -21,6 +22,8 @@ LOGGER_NAMES_RELAYED = ("uvicorn", "uvicorn.error")
 #: uvicorn's access lines name the raw path and no ids; app.http.request_log writes ours.
 LOGGER_NAMES_SILENCED = ("uvicorn.access",)
 LEVEL_DEFAULT = logging.INFO
+#: Anything a line holds that JSON has no type for is written as its repr, as structlog does.
+_LINE_ENCODER = msgspec.json.Encoder(enc_hook=repr)
 
 
 class _PaystreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -36,10 +39,16 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+def _json_line(event: Any, **_: Any) -> str:
+    # msgspec rather than json: every request writes an access line, and this is several
+    # times cheaper (the same JSON, without the spaces).
+    return _LINE_ENCODER.encode(event).decode()
+
+
 def _renderer(log_format: str) -> Processor:
     if log_format == "text":
         return structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    return structlog.processors.JSONRenderer()
+    return structlog.processors.JSONRenderer(serializer=_json_line)
 
 
 def configure(log_format: str, level: int = LEVEL_DEFAULT) -> None:
@@ -62,6 +71,10 @@ def configure(log_format: str, level: int = LEVEL_DEFAULT) -> None:
             _renderer(log_format),
         ],
     )
+    # No line shows the thread or process names a record looks up each time: not looked up.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = _PaystreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()

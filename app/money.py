@@ -25,6 +25,10 @@ ISO_4217_CODES = frozenset(
 
 def validated_amount(value: object, field: str = "amount") -> int:
     """``value`` when it is an amount in minor units within the limits; else a 400 naming it."""
+    # JSON has one number type: 2500.0 is the integer 2500 to JSON Schema (and so to the OpenAPI
+    # document), and every amount within the limits is exact as a float. 2500.5 is no amount.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     # bool is an int subclass in Python; true is not an amount.
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequest(f"'{field}' must be an integer in minor units.", field=field)

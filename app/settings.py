@@ -42,11 +42,14 @@ REQUIRES_ACTION_TIMEOUT_S_MAX = 7 * 24 * 3600
 #: 1,200 charge_authorization calls per minute.
 STRIPE_ACCOUNT_RATE_PER_S = 100
 PAYSTACK_ACCOUNT_RATE_PER_S = 20
+#: Accepts one merchant may make per second (see app.merchants.accept_rate).
+MERCHANT_ACCEPT_RATE_PER_S = 1000
 RATE_FIELDS = (
     "stripe_rate_per_s",
     "stripe_account_rate_per_s",
     "paystack_rate_per_s",
     "paystack_account_rate_per_s",
+    "merchant_accept_rate_per_s",
 )
 
 
@@ -227,6 +230,10 @@ class Settings:
     webhook_sweep_interval_s: float = WEBHOOK_SWEEP_INTERVAL_S
     #: Allow ``http://`` and private, loopback and link-local endpoint addresses (local use).
     webhook_allow_private_urls: bool = False
+    #: Accepts (payments and refunds) one merchant may make per second, over all web
+    #: processes; 0 is no limit. Generous: it is there so one retry storm cannot starve the
+    #: other merchants, not to meter anyone.
+    merchant_accept_rate_per_s: int = MERCHANT_ACCEPT_RATE_PER_S
 
     @property
     def reclaim_idle_ms(self) -> int:
@@ -410,6 +417,9 @@ def _read(env: Environment) -> Settings:
         webhook_retry_scale=env.number("WEBHOOK_RETRY_SCALE", 1.0),
         webhook_sweep_interval_s=env.number("WEBHOOK_SWEEP_INTERVAL_S", WEBHOOK_SWEEP_INTERVAL_S),
         webhook_allow_private_urls=env.flag("WEBHOOK_ALLOW_PRIVATE_URLS"),
+        merchant_accept_rate_per_s=env.number(
+            "MERCHANT_ACCEPT_RATE_PER_S", MERCHANT_ACCEPT_RATE_PER_S
+        ),
     )
 
 

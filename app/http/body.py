@@ -2,6 +2,7 @@
 else looks at it."""
 
 import json
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from app.errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 BODY_BYTES_MAX = 64 * 1024
+JSON_ONLY = "Send the body as 'Content-Type: application/json'."
 
 
 def _is_json(content_type: str) -> bool:
@@ -18,27 +20,33 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-async def read_json_body(request: Request) -> bytes:
+async def read_json_body(headers: Mapping[str, str], chunks: AsyncIterator[bytes]) -> bytes:
     """The raw body; 415 unless declared JSON, 413 past ``BODY_BYTES_MAX`` (read no further)."""
-    if not _is_json(request.headers.get("content-type", "")):
-        raise UnsupportedMediaType("Send the body as 'Content-Type: application/json'.")
-    return await read_body(request, BODY_BYTES_MAX)
+    if not _is_json(headers.get("content-type", "")):
+        raise UnsupportedMediaType(JSON_ONLY)
+    return await read_limited(headers, chunks, BODY_BYTES_MAX)
 
 
 async def read_body(request: Request, body_bytes_max: int) -> bytes:
     """The raw body, exactly as sent; 413 past ``body_bytes_max`` (read no further)."""
+    return await read_limited(request.headers, request.stream(), body_bytes_max)
+
+
+async def read_limited(
+    headers: Mapping[str, str], chunks: AsyncIterator[bytes], body_bytes_max: int
+) -> bytes:
     too_large = PayloadTooLarge(f"The body must be at most {body_bytes_max} bytes.")
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > body_bytes_max:
         raise too_large
-    chunks: list[bytes] = []
+    read: list[bytes] = []
     size_bytes = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size_bytes += len(chunk)
         if size_bytes > body_bytes_max:
             raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+        read.append(chunk)
+    return b"".join(read)
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

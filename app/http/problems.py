@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.errors import ApiError, InternalError, MethodNotAllowed, NotFound, Unavailable
+from app.http.allow import allowed_methods
 from app.metrics import PROBLEMS
 from app.queue.connection import REDIS_UNAVAILABLE_ERRORS
 
@@ -32,11 +33,16 @@ async def api_error(_: Request, error: Exception) -> Response:
     return problem_response(error)
 
 
-async def http_error(_: Request, error: Exception) -> Response:
+async def http_error(request: Request, error: Exception) -> Response:
     if not isinstance(error, HTTPException):
         raise TypeError(f"http_error got {type(error).__name__}")
     if error.status_code == HTTPStatus.METHOD_NOT_ALLOWED:
-        return problem_response(MethodNotAllowed("This route does not take that method."))
+        return problem_response(
+            MethodNotAllowed(
+                "This route does not take that method.",
+                headers={"Allow": allowed_methods(request)},
+            )
+        )
     if error.status_code == HTTPStatus.NOT_FOUND:
         return problem_response(NotFound("No such route."))
     generic = ApiError(str(error.detail))
@@ -45,6 +51,11 @@ async def http_error(_: Request, error: Exception) -> Response:
 
 
 async def unexpected_error(_: Request, error: Exception) -> Response:
+    return unexpected_problem(error)
+
+
+def unexpected_problem(error: Exception) -> Response:
+    """A Redis outage is a 503 (nothing stored); anything else is a bug, logged, and a 500."""
     if isinstance(error, REDIS_UNAVAILABLE_ERRORS):
         return problem_response(Unavailable())
     logger.exception("unhandled error", exc_info=error)

@@ -1,6 +1,7 @@
 #!lua
--- Atomic accept of a new payment: claim the idempotency key, store the answer and its
--- fingerprint, store the payment record, and publish the Dramatiq message, in one step.
+-- Atomic accept of a new payment: take a token of the merchant's accept rate, claim the
+-- idempotency key, store the answer and its fingerprint, store the payment record, and publish
+-- the Dramatiq message, in one step.
 --
 -- The shebang line makes Redis refuse the whole script up front when it is out of memory,
 -- instead of failing half-way; and the writes are ordered message -> record -> key, so even
@@ -8,12 +9,13 @@
 --
 -- KEYS[1]  {ps:N}:idem:<merchant>:<sha256(key)>  hash: fingerprint, status, body, location,
 --                                                 entry (the stream entry id)
--- KEYS[2]  {ps:N}:pay:<payment id>               hash: the payment record (ARGV[10..])
+-- KEYS[2]  {ps:N}:pay:<payment id>               hash: the payment record (ARGV[12..])
 -- KEYS[3]  {ps:N}:q:payments                     stream: MESSAGE_FIELD = message
 -- KEYS[4]  {ps:N}:list:<merchant>                 zset: payment id -> created ms, what lists
 --                                                 read while the history may lag behind; and
 --                                                 LIST_SINCE_MEMBER, scored with the created ms
 --                                                 from which on it holds every payment
+-- KEYS[5]  {ps:N}:rate:<merchant>                 hash: the merchant's accept bucket here
 -- ARGV[1]  fingerprint of the canonical validated body
 -- ARGV[2]  HTTP status of the first answer
 -- ARGV[3]  body of the first answer (exact bytes, replayed as they are)
@@ -23,11 +25,19 @@
 -- ARGV[7]  the encoded Dramatiq message
 -- ARGV[8]  the payment id
 -- ARGV[9]  the milliseconds its id was made in
--- ARGV[10..] payment record field, value, field, value, ...
+-- ARGV[10] the merchant's accept rate on this partition, per second (0: no limit)
+-- ARGV[11] the most its bucket holds
+-- ARGV[12..] payment record field, value, field, value, ...
 --
--- Returns {"replay", fingerprint, status, body, location} when the key exists,
+-- Returns {"rate_limited", milliseconds to wait} when the merchant is over its rate (a replay
+-- too: a storm of retries is still a storm), having stored nothing;
+-- {"replay", fingerprint, status, body, location} when the key exists,
 -- or {"created", stream entry id}.
 
+local wait_ms = accept_rate_wait_ms(KEYS[5], ARGV[10], ARGV[11])
+if wait_ms > 0 then
+  return {"rate_limited", wait_ms}
+end
 local stored = redis.call("HMGET", KEYS[1], "fingerprint", "status", "body", "location")
 if stored[1] then
   return {"replay", stored[1], stored[2], stored[3], stored[4]}
@@ -37,7 +47,7 @@ if redis.call("EXISTS", KEYS[2]) == 1 then
 end
 
 local entry = redis.call("XADD", KEYS[3], "*", MESSAGE_FIELD, ARGV[7])
-redis.call("HSET", KEYS[2], unpack(ARGV, 10))
+redis.call("HSET", KEYS[2], unpack(ARGV, 12))
 redis.call("EXPIRE", KEYS[2], ARGV[6])
 -- Listed for as long as the record lives: older entries leave the index, and its marker moves
 -- up to where it is whole again (older payments are PostgreSQL's alone). A new index is whole

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from app.payments.request import PaymentRequest
 from app.queue import keys
 from app.recovery import RecordKind, RecoveryStep
@@ -76,11 +78,12 @@ class PaymentRecord:
         return "refunded" if self.amount_refunded >= self.request.amount else "partially_refunded"
 
 
-def encode_new(record: PaymentRecord) -> dict[str, str]:
+def encode_new(record: PaymentRecord) -> dict[str, bytes | str]:
     """The Redis hash fields of a new record: ``data`` (what never changes) and ``step``."""
     data = {"id": record.id, "merchant_id": record.merchant_id, "created": record.created}
     data |= record.request.canonical()
-    return {"data": json.dumps(data, separators=(",", ":")), "step": record.step.value}
+    # msgspec, not json: encoded on every accept, several times cheaper (same JSON).
+    return {"data": msgspec.json.encode(data), "step": record.step.value}
 
 
 def decode(raw: Mapping[bytes, bytes]) -> PaymentRecord:

@@ -33,8 +33,10 @@ _PAYMENT_METHOD_PATTERN = re.compile(r"[A-Za-z0-9_]+")
 #: A Stripe Customer id; whether it exists, and owns the payment method, is Stripe's to say.
 _CUSTOMER_ID_PATTERN = re.compile(r"cus_[A-Za-z0-9]+")
 # Deliberately loose: the provider is the authority on deliverability; we refuse only what
-# cannot be an address at all.
-_EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# cannot be an address at all. Spelled without \s, which Python and JSON Schema (ECMA-262) read
+# differently, so the OpenAPI document states exactly this rule.
+EMAIL_PATTERN = r"[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+"
+_EMAIL_PATTERN = re.compile(EMAIL_PATTERN)
 
 
 @dataclass(frozen=True)

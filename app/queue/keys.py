@@ -18,6 +18,7 @@ any process can find its keys from the id alone.
     {ps:N}:q:<queue>:delayed:msgs                        hash   message id -> encoded message
     {ps:N}:q:<queue>:dead                                stream dead-lettered messages
     {ps:N}:list:<merchant_id>                            zset   payment id -> created ms (kept)
+    {ps:N}:rate:<merchant_id>                            hash   the merchant's accept bucket
     {ps:N}:event:<event_id>                              hash   an event, until relayed
     {ps:N}:trail:<payment_id>                            stream the payment's moves and calls
     ps:auth                                              hash   sha256(api key) -> merchant id
@@ -86,6 +87,12 @@ def new_id(prefix: str, partition: int) -> str:
     millis = time.time_ns() // 1_000_000
     suffix = _base32(millis, _TIME_CHARS) + _base32(secrets.randbits(80), _RANDOM_CHARS)
     return f"{prefix}{partition:0{PARTITION_HEX_DIGITS}x}{suffix}"
+
+
+def id_pattern(prefix: str) -> str:
+    """A regular expression (Python's and JSON Schema's alike) of the ids ``new_id`` makes."""
+    partition = f"[0-9a-fA-F]{{{PARTITION_HEX_DIGITS}}}"
+    return f"{prefix}{partition}[{_CROCKFORD}]{{{_TIME_CHARS + _RANDOM_CHARS}}}"
 
 
 def partition_of(object_id: str, prefix: str, partitions: int) -> int | None:
@@ -185,3 +192,8 @@ def delayed_messages_key(partition: int, queue: str) -> str:
 
 def dead_key(partition: int, queue: str) -> str:
     return f"{stream_key(partition, queue)}:dead"
+
+
+def accept_rate_key(partition: int, merchant_id: str) -> str:
+    """The merchant's token bucket of accepts on the partition (app.merchants.accept_rate)."""
+    return f"{tag(partition)}:rate:{merchant_id}"

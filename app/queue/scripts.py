@@ -23,15 +23,20 @@ def _preamble() -> str:
     return "".join(f'local {name} = "{value}"\n' for name, value in SHARED_CONSTANTS.items())
 
 
-def lua_source(directory: Path, name: str, *helpers: str) -> str:
+def lua_source(directory: Path, name: str, *helpers: str | Path) -> str:
     """The source of ``directory/name.lua`` with the shared constants defined at its top, then
-    the local functions of ``directory/<helper>.lua`` for each helper (Redis scripts cannot
-    call each other: what two scripts share is written once and placed in both)."""
+    the local functions of ``directory/<helper>.lua`` for each helper, or of the file a helper
+    given as a path names (Redis scripts cannot call each other: what two scripts share is
+    written once and placed in both)."""
     source = (directory / f"{name}.lua").read_text(encoding="utf-8")
     shared = _preamble() + "".join(
-        (directory / f"{helper}.lua").read_text(encoding="utf-8") for helper in helpers
+        _helper_path(directory, helper).read_text(encoding="utf-8") for helper in helpers
     )
     if source.startswith(SHEBANG):
         shebang, _, body = source.partition("\n")
         return f"{shebang}\n{shared}{body}"
     return shared + source
+
+
+def _helper_path(directory: Path, helper: str | Path) -> Path:
+    return helper if isinstance(helper, Path) else directory / f"{helper}.lua"

@@ -1,5 +1,5 @@
 #!lua
--- Atomic accept of a refund: replay a known key; otherwise check the payment exists, is the
+-- Atomic accept of a refund: take a token of the merchant's accept rate; replay a known key; otherwise check the payment exists, is the
 -- merchant's and has succeeded; reserve the amount against what remains; store the refund
 -- record, publish the Dramatiq message and store the answer, in one step. Two refunds that
 -- together exceed the payment can therefore never both be accepted.
@@ -18,6 +18,8 @@
 -- KEYS[4]  {ps:N}:q:payments           stream: MESSAGE_FIELD = message
 -- KEYS[5]  {ps:N}:pay:<payment id>:refunds   set: the payment's refund ids, so a provider event
 --                                      naming only the payment finds the refund it settles
+-- KEYS[6]  {ps:N}:rate:<merchant>      hash: the merchant's accept bucket here (payments and
+--                                      refunds draw on one rate)
 -- ARGV[1]  fingerprint of the canonical validated body, bound to the payment's path
 -- ARGV[2]  the merchant asking
 -- ARGV[3]  amount asked for, minor units; "0" means what remains
@@ -28,10 +30,18 @@
 -- ARGV[8]  the encoded Dramatiq message
 -- ARGV[9]  Location header of the answer
 -- ARGV[10] HTTP status of the answer
+-- ARGV[11] the merchant's accept rate on this partition, per second (0: no limit)
+-- ARGV[12] the most its bucket holds
 --
--- Returns {"replay", fingerprint, status, body, location} when the key exists;
+-- Returns {"rate_limited", milliseconds to wait} when the merchant is over its rate;
+-- {"replay", fingerprint, status, body, location} when the key exists;
 -- {"not_found"}; {"not_refundable", step}; {"exceeds", remaining};
--- or {"created", body}. Only "created" writes anything.
+-- or {"created", body}. Only "created" writes anything (but the bucket's token).
+
+local wait_ms = accept_rate_wait_ms(KEYS[6], ARGV[11], ARGV[12])
+if wait_ms > 0 then
+  return {"rate_limited", wait_ms}
+end
 
 local stored = redis.call("HMGET", KEYS[1], "fingerprint", "status", "body", "location")
 if stored[1] then

@@ -12,6 +12,7 @@ from actors.relay import stored_event
 from actors.runtime import Runtime
 from app.events.relay import StoredEvent
 from app.idempotency import fingerprint
+from app.merchants.accept_rate import AcceptRate
 from app.payments.record import PaymentRecord, Step, encode_new
 from app.payments.request import PaymentRequest
 from app.queue import keys
@@ -20,6 +21,8 @@ from app.refunds.accept import REFUND_LUA
 
 PARTITIONS = 8
 REFUND_AMOUNT = 1000
+#: The accept scripts' rate limit, off: these refunds are set-up, not traffic.
+NO_ACCEPT_RATE = AcceptRate(rate_per_s=0, burst=0)
 UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/nowhere"
 
 STRIPE = PaymentRequest(
@@ -70,6 +73,7 @@ async def accept_refund(runtime: Runtime, payment_id: str, amount: int = REFUND_
             keys.refund_key(partition, refund_id),
             keys.stream_key(partition, PAYMENTS_QUEUE),
             keys.payment_refunds_key(partition, payment_id),
+            keys.accept_rate_key(partition, merchant_id),
         ],
         args=[
             fingerprint({"amount": amount}, f"POST /v1/payments/{payment_id}/refunds"),
@@ -82,6 +86,7 @@ async def accept_refund(runtime: Runtime, payment_id: str, amount: int = REFUND_
             refund_message(refund_id, partition),
             f"/v1/refunds/{refund_id}",
             202,
+            *NO_ACCEPT_RATE.arguments(),
         ],
     )
     assert result[0] == b"created", result

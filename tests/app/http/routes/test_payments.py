@@ -374,3 +374,15 @@ def test_after_a_redis_outage_the_same_key_works_normally(
     assert "idempotent-replayed" not in after.headers
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.content == after.content
+
+
+def test_an_integral_json_number_is_an_amount(api: TestClient, merchant: Merchant) -> None:
+    # JSON has one number type, and JSON Schema (so the OpenAPI document) calls 2500.0 an
+    # integer: the same payment as 2500, fingerprint included.
+    key = new_key()
+    first = post(api, merchant, BODY | {"amount": 2500.0}, key)
+    again = post(api, merchant, BODY, key)
+
+    assert first.status_code == 202, first.text
+    assert first.json()["amount"] == 2500
+    assert again.headers["idempotent-replayed"] == "true"

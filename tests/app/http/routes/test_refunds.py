@@ -359,3 +359,24 @@ def test_openapi_documents_refunds(api: TestClient) -> None:
 
     assert "post" in spec["paths"]["/v1/payments/{payment_id}/refunds"]
     assert "get" in spec["paths"]["/v1/refunds/{refund_id}"]
+
+
+def test_no_body_needs_no_content_type_and_refunds_what_remains(
+    api: TestClient, merchant: Merchant, payment_id: str
+) -> None:
+    headers = merchant.headers | {"Idempotency-Key": new_key()}
+
+    response = api.post(f"/v1/payments/{payment_id}/refunds", headers=headers)
+
+    assert response.status_code == 202, response.text
+    assert response.json()["amount"] == AMOUNT
+
+
+def test_a_body_without_its_content_type_is_still_415(
+    api: TestClient, merchant: Merchant, payment_id: str
+) -> None:
+    headers = merchant.headers | {"Idempotency-Key": new_key()}
+
+    response = api.post(f"/v1/payments/{payment_id}/refunds", content=b"{}", headers=headers)
+
+    assert response.status_code == 415
