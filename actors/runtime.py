@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from functools import cache
 
-import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
 from actors.group_commit import GroupCommit, ledger_writer, relay_writer
@@ -17,14 +16,14 @@ from app.ledger import Entry, Recorded
 from app.providers.base import Provider
 from app.providers.registry import PROVIDER_NAMES, build_provider
 from app.queue.batch import Batcher
-from app.queue.connection import worker_async_client
+from app.queue.connection import AsyncClient, worker_async_client
 from app.settings import Settings, settings
 
 
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
-    redis: aioredis.Redis
+    redis: AsyncClient
     payments: PaymentState
     refunds: RefundState
     providers: dict[str, Provider]
@@ -43,7 +42,7 @@ class Runtime:
         self.database.dispose()
 
 
-def build_runtime(config: Settings, client: aioredis.Redis, database_url: str) -> Runtime:
+def build_runtime(config: Settings, client: AsyncClient, database_url: str) -> Runtime:
     """Clients bind to the event loop that first uses them: build, use and close a runtime on
     one loop (the worker's in-flight loop, or a test's)."""
     engine = create_engine_for(database_url)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
 #: Calls per pipeline; a bound on one round trip's size, not a wait: nothing is held back.
@@ -29,7 +30,7 @@ class _Call:
 
 
 class Batcher:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis | RedisCluster) -> None:
         self._client = client
         self._waiting: list[_Call] = []
 
