@@ -21,7 +21,7 @@ from app.http.request_log import RequestLog
 from app.http.routes import events, history, operations, payments, provider_webhooks, refunds
 from app.payments.accept import Acceptor
 from app.provider_events.receive import Inbox
-from app.queue.batch import Batcher
+from app.queue.batch import Batcher, Replication
 from app.queue.connection import web_client
 from app.refunds.accept import RefundAcceptor
 from app.settings import Settings, settings
@@ -51,7 +51,7 @@ def create_app(config: Settings | None = None) -> Starlette:
         client = web_client(config)
         app.state.settings = config
         app.state.redis = client
-        batcher = Batcher(client)
+        batcher = Batcher(client, Replication.of(config))
         app.state.acceptor = Acceptor(batcher, config)
         app.state.refund_acceptor = RefundAcceptor(batcher, config)
         app.state.authenticator = Authenticator(client)

@@ -203,6 +203,17 @@ class Settings:
     log_format: str = "json"
     #: Where a worker serves its processes' metrics (summed); 0 serves none.
     worker_metrics_port: int = WORKER_METRICS_PORT
+    #: Replicas that must hold an accept (and a worker's recovery point) before it is answered;
+    #: 0 waits for none. 1 on a Redis Cluster: a master's failover then loses no 202.
+    redis_min_replicas_acked: int = 0
+    #: How long a write waits for those replicas before the answer is a 503.
+    redis_replicas_ack_timeout_ms: int = 500
+
+    def _replication_problems(self) -> Iterator[str]:
+        if self.redis_min_replicas_acked < 0:
+            yield "REDIS_MIN_REPLICAS_ACKED must be 0 or more"
+        if self.redis_replicas_ack_timeout_ms < 1:
+            yield "REDIS_REPLICAS_ACK_TIMEOUT_MS must be 1 or more"
 
     @property
     def reclaim_idle_ms(self) -> int:
@@ -248,6 +259,7 @@ class Settings:
             *self._key_lifetime_problems(),
             *self._worker_problems(),
             *self._console_problems(),
+            *self._replication_problems(),
         ]
 
     def validate(self) -> "Settings":
@@ -364,6 +376,10 @@ def _read(env: Environment) -> Settings:
         console_token=env.secret("CONSOLE_TOKEN", ""),
         log_format=env.choice("LOG_FORMAT", _default_log_format(), LOG_FORMATS),
         worker_metrics_port=env.number("WORKER_METRICS_PORT", WORKER_METRICS_PORT),
+        redis_min_replicas_acked=env.number("REDIS_MIN_REPLICAS_ACKED", 0),
+        redis_replicas_ack_timeout_ms=env.number(
+            "REDIS_REPLICAS_ACK_TIMEOUT_MS", Settings.redis_replicas_ack_timeout_ms
+        ),
     )
 
 

@@ -22,7 +22,7 @@ OPERATION = "POST /v1/payments"
 class Acceptor:
     def __init__(self, batcher: Batcher, settings: Settings) -> None:
         self._settings = settings
-        self._script = batcher.script(ACCEPT_LUA)
+        self._script = batcher.script(ACCEPT_LUA, replicated=True)
 
     async def accept(self, merchant_id: str, client_key: str, request: PaymentRequest) -> Answer:
         partition = keys.partition_for(

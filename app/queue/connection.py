@@ -24,6 +24,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 
 from app.errors import Unavailable
+from app.queue.batch import ReplicasNotAcked
 from app.settings import Settings
 
 #: Redis errors after which nothing was stored, so a retry with the same key is safe.
@@ -36,6 +37,12 @@ REDIS_UNAVAILABLE_ERRORS = (
     redis_errors.ClusterDownError,
     redis_errors.TryAgainError,
     redis_errors.MaxConnectionsError,
+    ReplicasNotAcked,
+)
+#: The 503's detail when the primary took the write but too few replicas confirmed it.
+REPLICAS_NOT_ACKED_DETAIL = (
+    "Too few Redis replicas confirmed the request in time, so it is not yet safe from a "
+    "failover. Retrying with the same Idempotency-Key answers the same payment, never a second."
 )
 CONNECTION_RETRIES = 1
 #: Connections per web process; above the concurrency one event loop can usefully drive.
@@ -142,5 +149,7 @@ def unavailable_as_503() -> Iterator[None]:
     """Redis not taking a command becomes the client's 503: nothing was stored, retry."""
     try:
         yield
+    except ReplicasNotAcked:
+        raise Unavailable(REPLICAS_NOT_ACKED_DETAIL) from None
     except REDIS_UNAVAILABLE_ERRORS:
         raise Unavailable() from None

@@ -27,7 +27,7 @@ def refund_operation(payment_id: str) -> str:
 class RefundAcceptor:
     def __init__(self, batcher: Batcher, settings: Settings) -> None:
         self._settings = settings
-        self._script = batcher.script(REFUND_LUA)
+        self._script = batcher.script(REFUND_LUA, replicated=True)
 
     def partition_of_payment(self, payment_id: str) -> int:
         partition = keys.partition_of(
