@@ -4,6 +4,7 @@ from the ``redis-server`` binary on free ports, joined by ``redis-cli --cluster 
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -148,3 +149,8 @@ def _wait_ping(port: int) -> None:
             except redis.ConnectionError:
                 time.sleep(POLL_INTERVAL_S)
     raise TimeoutError(f"redis-server on {port} did not start")
+
+
+if __name__ == "__main__":
+    # For scripts/stack --cluster: start a cluster that outlives this command, print its URL.
+    print(RedisCluster(Path(sys.argv[1])).url)
