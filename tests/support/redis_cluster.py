@@ -36,6 +36,8 @@ class RedisCluster:
         self._data_dir = data_dir
         self.ports = [free_port() for _ in range(masters * (1 + replicas_per_master))]
         self.processes: dict[int, Process] = {}
+        # The bus ports chosen too: the default (port + 10000) may be taken or past 65535.
+        self._bus_ports = {port: free_port() for port in self.ports}
         try:
             for port in self.ports:
                 self._start_node(port)
@@ -59,8 +61,7 @@ class RedisCluster:
         argv = [
             str(self._server),
             "--port", str(port),
-            # The bus port chosen too: the default (port + 10000) may be taken or past 65535.
-            "--cluster-port", str(free_port()),
+            "--cluster-port", str(self._bus_ports[port]),
             "--bind", "127.0.0.1",
             "--save", "",
             "--appendonly", "no",
@@ -125,6 +126,11 @@ class RedisCluster:
         process = self.processes[port]
         process.kill()
         process.popen.wait()
+
+    def restart(self, port: int) -> None:
+        """Start a killed node again on its own port and data folder: it rejoins the cluster
+        (a killed master as a replica of the one promoted in its place)."""
+        self._start_node(port)
 
     def pause(self, port: int) -> None:
         """Freeze one node (SIGSTOP): alive but silent, as a replica stuck on a slow disk."""
