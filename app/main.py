@@ -22,7 +22,7 @@ from app.http.routes import events, history, operations, payments, provider_webh
 from app.payments.accept import Acceptor
 from app.provider_events.receive import Inbox
 from app.queue.batch import Batcher, Replication
-from app.queue.connection import web_client
+from app.queue.connection import learn_topology, web_client
 from app.refunds.accept import RefundAcceptor
 from app.settings import Settings, settings
 
@@ -49,6 +49,7 @@ def create_app(config: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         client = web_client(config)
+        await learn_topology(client)
         app.state.settings = config
         app.state.redis = client
         batcher = Batcher(client, Replication.of(config))

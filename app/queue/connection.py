@@ -144,6 +144,20 @@ def worker_async_client(settings: Settings) -> AsyncClient:
     return aioredis.Redis.from_pool(pool)
 
 
+async def learn_topology(client: AsyncClient) -> None:
+    """Have a cluster client learn the cluster's nodes and slots before its first burst.
+
+    Left to learn them inside a burst of concurrent pipelines, a fresh redis-py 8 cluster
+    client failed some with "Connection closed by server" (measured: 503s from a new web
+    process under 64 connections, none once it had learnt them first). A cluster down at start
+    is no reason not to start: the first calls then learn it, as before."""
+    if isinstance(client, AsyncRedisCluster):
+        try:
+            await client.initialize()
+        except (*REDIS_UNAVAILABLE_ERRORS, redis_errors.RedisClusterException):
+            pass
+
+
 @contextlib.contextmanager
 def unavailable_as_503() -> Iterator[None]:
     """Redis not taking a command becomes the client's 503: nothing was stored, retry."""
