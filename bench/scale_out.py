@@ -36,13 +36,13 @@ from app.queue import keys  # noqa: E402
 from app.queue.connection import tool_client  # noqa: E402
 from bench.ingest import run_wrk  # noqa: E402
 from bench.settle import PAYSTACK_PERCENT, start_simulator  # noqa: E402
-from bench.settlement import paystream  # noqa: E402
+from bench.settlement import paystream, simulator  # noqa: E402
 from bench.settlement.figures import Drain  # noqa: E402
 from bench.settlement.processes import procfile_process  # noqa: E402
 from tests.support.processes import free_port, wait_for_http  # noqa: E402
 from tests.support.redis_cluster import RedisCluster  # noqa: E402
 from tests.support.redis_server import RedisServer  # noqa: E402
-from tests.support.simulator import FAULT_FREE  # noqa: E402
+from tests.support.simulator import FAULT_FREE, Simulator  # noqa: E402
 
 PROVIDER_LATENCY = {"latency_distribution": "uniform", "latency_ms": 200, "latency_jitter_ms": 0}
 PAYMENTS_DEFAULT = 4_000
@@ -52,7 +52,7 @@ REPLICATED = {"REDIS_MIN_REPLICAS_ACKED": "1"}
 
 def settle(
     redis_url: str,
-    simulator_url: str,
+    sim: Simulator,
     processes: int,
     options: argparse.Namespace,
     log_dir: Path,
@@ -62,14 +62,18 @@ def settle(
     if options.worker_concurrency:
         knobs["WORKER_CONCURRENCY"] = str(options.worker_concurrency)
     why = f"{processes} process(es)"
-    return paystream.run(
-        (redis_url, simulator_url),
+    # Each drain checks the charges it caused: the simulator forgets the previous drain's.
+    simulator.reset(sim)
+    drain = paystream.run(
+        (redis_url, sim.base_url),
         options.payments,
         PAYSTACK_PERCENT,
         (knobs, why),
         log_dir,
         SETTLE_TIMEOUT_S,
     )
+    print(f"    drained at {drain.rate_per_s:.1f} payments/s", flush=True)
+    return drain
 
 
 def ingest(
@@ -117,15 +121,9 @@ def main() -> None:
             sim.configure(**{**FAULT_FREE, **PROVIDER_LATENCY})
             print("== settle at 200 ms provider latency ==", flush=True)
             drains = {
-                "cluster, 1 process": settle(
-                    cluster.url, sim.base_url, 1, options, log_dir, REPLICATED
-                ),
-                "cluster, 2 processes": settle(
-                    cluster.url, sim.base_url, 2, options, log_dir, REPLICATED
-                ),
-                "single Redis, 1 process": settle(
-                    single.url, sim.base_url, 1, options, log_dir, {}
-                ),
+                "cluster, 1 process": settle(cluster.url, sim, 1, options, log_dir, REPLICATED),
+                "cluster, 2 processes": settle(cluster.url, sim, 2, options, log_dir, REPLICATED),
+                "single Redis, 1 process": settle(single.url, sim, 1, options, log_dir, {}),
             }
             sim.configure(**FAULT_FREE)
             print("== ingest on the cluster ==", flush=True)
