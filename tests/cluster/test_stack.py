@@ -9,11 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.console import data as console_data
+from app.settings import load
 from tests import test_end_to_end as end_to_end
 from tests.conftest import create_database, database_url_for, drop_database, migrate
 from tests.support.payments import REQUEST_TIMEOUT_S, wait_until_terminal
 from tests.support.redis_cluster import RedisCluster
-from tests.support.stack import Stack, running_stack
+from tests.support.stack import Stack, cli, running_stack
 
 REPLICATED = {"REDIS_MIN_REPLICAS_ACKED": "1", "REDIS_REPLICAS_ACK_TIMEOUT_MS": "300"}
 
@@ -65,3 +67,26 @@ def test_unconfirmed_by_replicas_is_a_503_and_its_retry_the_same_payment(
     assert final[payment_id]["status"] == "succeeded"
     charges = httpx.get(f"{cluster_stack.simulator_url}/_sim/charges").json()["charges"]
     assert [charge["payment_id"] for charge in charges].count(payment_id) == 1
+
+
+def test_the_command_line_and_the_console_read_the_cluster(cluster_stack: Stack) -> None:
+    headers = {"Authorization": f"Bearer {cluster_stack.api_key}", "Idempotency-Key": "ops"}
+    body = {"amount": 1234, "currency": "usd", "payment_method": "pm_card_visa"}
+    payment_id = httpx.post(
+        f"{cluster_stack.base_url}/v1/payments", json=body, headers=headers
+    ).json()["id"]
+    wait_until_terminal(cluster_stack, [payment_id])
+
+    config = load(cluster_stack.env)
+    status = cli(cluster_stack.env, "queue", "status")
+    assert status.returncode == 0, status.stderr
+    assert len(status.stdout.splitlines()) == 1 + config.stream_partitions
+    shown = cli(cluster_stack.env, "payment", "show", payment_id)
+    assert shown.returncode == 0 and payment_id in shown.stdout, shown.stderr
+
+    with console_data.redis_client(config) as client:
+        listed = [record.id for record in console_data.payments(client, None)]
+        found = console_data.payment(client, payment_id, config.stream_partitions)
+        assert payment_id in listed
+        assert found is not None and found.id == payment_id
+        assert console_data.timeline(client, payment_id, config.stream_partitions)
