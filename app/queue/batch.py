@@ -117,6 +117,10 @@ class Batcher:
         pipeline = self._client.pipeline(transaction=False)
         for call in batch:
             pipeline.execute_command(*call.arguments)
+        if self._replication.replicas_min and isinstance(self._client, RedisCluster):
+            # The node of each replicated write is read from the client's slot table, which a
+            # client reset after a failed node empties until it learns the topology again.
+            await self._client.initialize()
         waits = self._waits(batch)
         replicas_min = self._replication.replicas_min
         for node in waits:

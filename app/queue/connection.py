@@ -37,6 +37,8 @@ REDIS_UNAVAILABLE_ERRORS = (
     redis_errors.ClusterDownError,
     redis_errors.TryAgainError,
     redis_errors.MaxConnectionsError,
+    # A cluster client that does not know, for now, which node serves a slot.
+    redis_errors.SlotNotCoveredError,
     ReplicasNotAcked,
 )
 #: The 503's detail when the primary took the write but too few replicas confirmed it.
