@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from functools import cache
 
-import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
 from actors.group_commit import GroupCommit, ledger_writer, relay_writer
@@ -16,15 +15,15 @@ from app.events.relay import Relayed
 from app.ledger import Entry, Recorded
 from app.providers.base import Provider
 from app.providers.registry import PROVIDER_NAMES, build_provider
-from app.queue.batch import Batcher
-from app.queue.connection import worker_async_client
+from app.queue.batch import Batcher, Replication
+from app.queue.connection import AsyncClient, worker_async_client
 from app.settings import Settings, settings
 
 
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
-    redis: aioredis.Redis
+    redis: AsyncClient
     payments: PaymentState
     refunds: RefundState
     providers: dict[str, Provider]
@@ -43,11 +42,11 @@ class Runtime:
         self.database.dispose()
 
 
-def build_runtime(config: Settings, client: aioredis.Redis, database_url: str) -> Runtime:
+def build_runtime(config: Settings, client: AsyncClient, database_url: str) -> Runtime:
     """Clients bind to the event loop that first uses them: build, use and close a runtime on
     one loop (the worker's in-flight loop, or a test's)."""
     engine = create_engine_for(database_url)
-    batcher = Batcher(client)
+    batcher = Batcher(client, Replication.of(config))
     trail = Trail(batcher, config.stream_partitions, config.payment_record_ttl_s)
     return Runtime(
         settings=config,

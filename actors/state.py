@@ -73,7 +73,7 @@ class RecoveryPoints(Generic[Record]):
         self._kind = kind
         #: A stored event outlives any outage the relay could be waiting out.
         self._event_ttl_s = event_ttl_s
-        self._advance = batcher.script(ADVANCE_LUA)
+        self._advance = batcher.script(ADVANCE_LUA, replicated=True)
 
     @property
     def noun(self) -> str:
@@ -162,7 +162,7 @@ class PaymentState(RecoveryPoints[PaymentRecord]):
 class RefundState(RecoveryPoints[RefundRecord]):
     def __init__(self, batcher: Batcher, partitions: int, event_ttl_s: int) -> None:
         super().__init__(batcher, partitions, REFUNDS, event_ttl_s)
-        self._settle = batcher.script(SETTLE_REFUND_LUA)
+        self._settle = batcher.script(SETTLE_REFUND_LUA, replicated=True)
 
     async def apply_to(self, record: RefundRecord, transition: Transition) -> Moved[RefundRecord]:
         """``apply``, settling the reservation on the payment when the transition says so."""

@@ -32,8 +32,8 @@ from app.http.routes import (
 )
 from app.payments.accept import Acceptor
 from app.provider_events.receive import Inbox
-from app.queue.batch import Batcher
-from app.queue.connection import web_client
+from app.queue.batch import Batcher, Replication
+from app.queue.connection import learn_topology, web_client
 from app.refunds.accept import RefundAcceptor
 from app.settings import Settings, settings
 
@@ -68,9 +68,10 @@ def create_app(config: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         client = web_client(config)
+        await learn_topology(client)
         app.state.settings = config
         app.state.redis = client
-        batcher = Batcher(client)
+        batcher = Batcher(client, Replication.of(config))
         app.state.acceptor = Acceptor(batcher, config)
         app.state.refund_acceptor = RefundAcceptor(batcher, config)
         app.state.authenticator = Authenticator(client)

@@ -234,6 +234,17 @@ class Settings:
     #: processes; 0 is no limit. Generous: it is there so one retry storm cannot starve the
     #: other merchants, not to meter anyone.
     merchant_accept_rate_per_s: int = MERCHANT_ACCEPT_RATE_PER_S
+    #: Replicas that must hold an accept (and a worker's recovery point) before it is answered;
+    #: 0 waits for none. 1 on a Redis Cluster: a master's failover then loses no 202.
+    redis_min_replicas_acked: int = 0
+    #: How long a write waits for those replicas before the answer is a 503.
+    redis_replicas_ack_timeout_ms: int = 500
+
+    def _replication_problems(self) -> Iterator[str]:
+        if self.redis_min_replicas_acked < 0:
+            yield "REDIS_MIN_REPLICAS_ACKED must be 0 or more"
+        if self.redis_replicas_ack_timeout_ms < 1:
+            yield "REDIS_REPLICAS_ACK_TIMEOUT_MS must be 1 or more"
 
     @property
     def reclaim_idle_ms(self) -> int:
@@ -280,6 +291,7 @@ class Settings:
             *self._worker_problems(),
             *self._console_problems(),
             *self._webhook_problems(),
+            *self._replication_problems(),
         ]
 
     def validate(self) -> "Settings":
@@ -419,6 +431,10 @@ def _read(env: Environment) -> Settings:
         webhook_allow_private_urls=env.flag("WEBHOOK_ALLOW_PRIVATE_URLS"),
         merchant_accept_rate_per_s=env.number(
             "MERCHANT_ACCEPT_RATE_PER_S", MERCHANT_ACCEPT_RATE_PER_S
+        ),
+        redis_min_replicas_acked=env.number("REDIS_MIN_REPLICAS_ACKED", 0),
+        redis_replicas_ack_timeout_ms=env.number(
+            "REDIS_REPLICAS_ACK_TIMEOUT_MS", Settings.redis_replicas_ack_timeout_ms
         ),
     )
 

@@ -7,10 +7,9 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
-import redis
-
 from app.ledger.verify import VerifyReport
 from app.queue import keys
+from app.queue.connection import SyncClient
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ def of_report(report: VerifyReport, at: int | None = None) -> Verification:
     )
 
 
-def store(client: redis.Redis, verification: Verification) -> None:
+def store(client: SyncClient, verification: Verification) -> None:
     client.set(keys.LEDGER_VERIFICATION_KEY, json.dumps(asdict(verification)))
 
 

@@ -11,6 +11,7 @@ import redis
 from dramatiq import Worker
 from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
+from redis.cluster import RedisCluster
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import create_engine_for
@@ -31,7 +32,7 @@ class MerchantSync(Middleware):
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         client = getattr(broker, "client", None)
-        if not isinstance(client, redis.Redis):
+        if not isinstance(client, (redis.Redis, RedisCluster)):
             raise TypeError("MerchantSync needs a broker with a blocking Redis client")
         engine = create_engine_for(self.database_url or settings().database_url)
         try:

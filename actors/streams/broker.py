@@ -16,8 +16,6 @@ import time
 import zlib
 from typing import Any
 
-import redis
-import redis.asyncio as aioredis
 from dramatiq.broker import Broker
 from dramatiq.common import current_millis
 from dramatiq.errors import ConnectionClosed, QueueJoinTimeout, QueueNotFound
@@ -31,6 +29,7 @@ from actors.streams.inflight import DrainInFlight, InFlight, is_async_actor
 from actors.streams.leases import Leases
 from actors.streams.options import StreamOptions
 from actors.streams.scripts import register_scripts
+from app.queue.connection import AsyncClient, SyncClient
 from app.queue.keys import (
     CONSUMER_GROUP,
     MESSAGE_FIELD,
@@ -60,9 +59,9 @@ class StreamsBroker(Broker):
     def __init__(
         self,
         *,
-        client: redis.Redis,
+        client: SyncClient,
         options: StreamOptions,
-        async_client: aioredis.Redis | None = None,
+        async_client: AsyncClient | None = None,
         middleware: list[Middleware] | None = None,
         consumer_name: str | None = None,
     ) -> None:

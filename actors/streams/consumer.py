@@ -10,6 +10,7 @@ import redis
 from dramatiq.broker import Consumer, MessageProxy
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.message import Message
+from redis.cluster import RedisCluster
 from redis.typing import KeyT, StreamIdT
 
 from actors.streams import maintenance
@@ -27,6 +28,7 @@ from actors.streams.inflight import InFlight
 from actors.streams.leases import Entry, Leases
 from actors.streams.options import StreamOptions
 from actors.streams.scripts import Scripts
+from app.queue.connection import SyncClient
 from app.queue.keys import CONSUMER_GROUP, stream_key
 
 logger = logging.getLogger(__name__)
@@ -40,8 +42,14 @@ RECLAIM_INTERVAL_MS = 3000
 #: entry look abandoned.
 RENEWALS_PER_IDLE_PERIOD = 3
 
-#: What redis-py raises when the connection, not the command, failed.
-CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+#: On a Redis Cluster a blocking read covers one partition (streams of two slots cannot be read
+#: in one command), so it is cut this short: entries arriving on the other partitions wait at
+#: most this long.
+CLUSTER_BLOCK_MS_MAX = 100
+
+#: What redis-py raises when the connection, not the command, failed. On a cluster a failed-over
+#: master also shows as the slot's cluster being down until the client learns the new topology.
+CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterDownError)
 
 
 class _Cadence:
@@ -74,7 +82,7 @@ class StreamsConsumer(Consumer):
     def __init__(
         self,
         *,
-        client: redis.Redis,
+        client: SyncClient,
         scripts: Scripts,
         options: StreamOptions,
         consumer_name: str,
@@ -95,6 +103,7 @@ class StreamsConsumer(Consumer):
         self._prefetch = prefetch
         self._timeout_ms = timeout_ms
         self._inflight = inflight
+        self._cluster = isinstance(client, RedisCluster)
         self._streams = [
             stream_key(partition, queue_name) for partition in range(options.partitions)
         ]
@@ -238,6 +247,23 @@ class StreamsConsumer(Consumer):
         """Buffer up to ``count_total`` new entries; when there were none, the newest entry id of
         each stream, to wait from."""
         streams = self._next_streams()
+        if self._cluster:
+            # A script's keys must share a slot: one call per partition, in the rotated order,
+            # until the count is delivered.
+            tops: dict[KeyT, StreamIdT] = {}
+            remaining = count_total
+            for stream in streams:
+                delivered_count, stream_tops = self._read_streams([stream], remaining)
+                remaining -= delivered_count
+                tops.update(stream_tops)
+                if remaining == 0:
+                    break
+            return {} if remaining < count_total else tops
+        return self._read_streams(streams, count_total)[1]
+
+    def _read_streams(
+        self, streams: list[str], count_total: int
+    ) -> tuple[int, dict[KeyT, StreamIdT]]:
         delivered, tops = self._scripts.read(
             keys=streams,
             args=[CONSUMER_GROUP, self._consumer_name, count_total],
@@ -245,14 +271,19 @@ class StreamsConsumer(Consumer):
         for stream, entry_id, body in delivered:
             self._accept(Entry(stream.decode(), entry_id.decode()), body)
         if delivered:
-            return {}
-        return {stream: top.decode() for stream, top in zip(streams, tops, strict=True)}
+            return len(delivered), {}
+        return 0, {stream: top.decode() for stream, top in zip(streams, tops, strict=True)}
 
     def _wait_for_new(self, tops: dict[KeyT, StreamIdT]) -> bool:
         """Block until an entry newer than ``tops`` arrives on any partition; False on timeout.
 
         Plain XREAD claims nothing, so whatever wakes it is read through the group afterwards
         (or was already taken by another consumer)."""
+        if self._cluster:
+            # One stream per blocking read on a cluster: the partition read first, briefly.
+            stream, top = next(iter(tops.items()))
+            block_ms = min(self._wait_ms(), CLUSTER_BLOCK_MS_MAX)
+            return bool(self._client.xread({stream: top}, count=1, block=block_ms))
         reply = self._client.xread(tops, count=1, block=self._wait_ms())
         return bool(reply)
 

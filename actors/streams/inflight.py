@@ -47,6 +47,7 @@ from actors.streams.delivery import (
 from actors.streams.leases import Leases
 from actors.streams.scripts import SOURCES
 from app.queue.batch import BatchedScript, Batcher
+from app.queue.connection import AsyncClient
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class InFlight:
     ``submit`` is called from the consumer threads."""
 
     def __init__(
-        self, broker: Broker, client: aioredis.Redis, leases: Callable[[str], Leases]
+        self, broker: Broker, client: AsyncClient, leases: Callable[[str], Leases]
     ) -> None:
         self._broker = broker
         self._client = client

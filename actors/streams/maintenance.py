@@ -7,6 +7,7 @@ from typing import NamedTuple
 import redis
 
 from actors.streams.scripts import Scripts
+from app.queue.connection import SyncClient
 from app.queue.keys import CONSUMER_GROUP, delayed_key, delayed_messages_key, stream_key
 
 #: Delayed messages moved per script call: bounds how long one call holds Redis.
@@ -30,7 +31,7 @@ class Claimed(NamedTuple):
     deliveries: int
 
 
-def ensure_groups(client: redis.Redis, queue_name: str, partitions: int) -> None:
+def ensure_groups(client: SyncClient, queue_name: str, partitions: int) -> None:
     """Create the group on every partition stream, at id 0: entries the web process added
     before any worker existed must be delivered too, which ``$`` would skip."""
     for partition in range(partitions):

@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
 from redis.commands.core import Script
 
+from app.queue.connection import SyncClient
 from app.queue.scripts import lua_source
 
 LUA_DIRECTORY = Path(__file__).parent / "lua"
@@ -29,5 +29,5 @@ class Scripts:
     renew: Script
 
 
-def register_scripts(client: redis.Redis) -> Scripts:
+def register_scripts(client: SyncClient) -> Scripts:
     return Scripts(**{name: client.register_script(source) for name, source in SOURCES.items()})

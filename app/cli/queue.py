@@ -5,12 +5,11 @@ import json
 from collections.abc import Callable
 from typing import TypeVar
 
-import redis
-
 from app.cli.parsing import Commands, command, group
 from app.cli.progress import Progress
 from app.cli.resources import redis_client
 from app.queue import ops
+from app.queue.connection import SyncClient
 from app.queue.dispatch import PAYMENTS_QUEUE
 from app.settings import settings
 
@@ -56,7 +55,7 @@ def _dead_address(address: str) -> tuple[int, str]:
 
 
 def _at_dead_entry(
-    args: argparse.Namespace, operation: Callable[[redis.Redis, str, int, str], Found | None]
+    args: argparse.Namespace, operation: Callable[[SyncClient, str, int, str], Found | None]
 ) -> tuple[int, Found]:
     """``operation`` on the dead entry the command names; exit 1 when there is no such entry."""
     partition, entry_id = _dead_address(args.entry)

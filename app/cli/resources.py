@@ -3,10 +3,10 @@
 import contextlib
 from collections.abc import Iterator
 
-import redis
 from sqlalchemy import Engine
 
 from app.db import create_engine_for
+from app.queue.connection import SyncClient, tool_client
 from app.settings import settings
 
 
@@ -20,8 +20,8 @@ def database() -> Iterator[Engine]:
 
 
 @contextlib.contextmanager
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings().redis_url)
+def redis_client() -> Iterator[SyncClient]:
+    client = tool_client(settings().redis_url)
     try:
         yield client
     finally:

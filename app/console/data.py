@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import cast
 
 import psycopg
-import redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import verifications
@@ -23,6 +22,7 @@ from app.ledger.errors import LedgerError
 from app.ledger.store import read_head, read_only_snapshot
 from app.payments.record import PAYMENTS, PaymentRecord
 from app.queue import keys, ops
+from app.queue.connection import SyncClient, tool_client
 from app.queue.dispatch import PAYMENTS_QUEUE
 from app.refunds.record import REFUNDS, RefundRecord
 from app.settings import Settings
@@ -37,15 +37,15 @@ RECORD_KEY_COLONS = 3
 
 
 @contextmanager
-def redis_client(settings: Settings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(settings.redis_url)
+def redis_client(settings: Settings) -> Iterator[SyncClient]:
+    client = tool_client(settings.redis_url)
     try:
         yield client
     finally:
         client.close()
 
 
-def _scan(client: redis.Redis, pattern: str) -> list[bytes]:
+def _scan(client: SyncClient, pattern: str) -> list[bytes]:
     """Record keys matching ``pattern`` (``{ps:N}:<kind>:<id>``), not the keys that hang off a
     record (``…:<id>:refunds``)."""
     found: list[bytes] = []
@@ -58,7 +58,7 @@ def _scan(client: redis.Redis, pattern: str) -> list[bytes]:
     return found
 
 
-def _records(client: redis.Redis, found: list[bytes]) -> Iterator[Mapping[bytes, bytes]]:
+def _records(client: SyncClient, found: list[bytes]) -> Iterator[Mapping[bytes, bytes]]:
     pipeline = client.pipeline(transaction=False)
     for key in found:
         pipeline.hgetall(key)
@@ -67,7 +67,7 @@ def _records(client: redis.Redis, found: list[bytes]) -> Iterator[Mapping[bytes,
             yield cast(Mapping[bytes, bytes], raw)
 
 
-def payments(client: redis.Redis, status: str | None) -> list[PaymentRecord]:
+def payments(client: SyncClient, status: str | None) -> list[PaymentRecord]:
     """The newest payments Redis holds (of ``status``), newest first."""
     records = [PAYMENTS.decode(raw) for raw in _records(client, _scan(client, PAYMENT_KEY_PATTERN))]
     chosen = [record for record in records if status is None or record.status == status]
@@ -75,13 +75,13 @@ def payments(client: redis.Redis, status: str | None) -> list[PaymentRecord]:
     return chosen[:PAYMENTS_SHOWN_MAX]
 
 
-def payment(client: redis.Redis, payment_id: str, partitions: int) -> PaymentRecord | None:
+def payment(client: SyncClient, payment_id: str, partitions: int) -> PaymentRecord | None:
     key = PAYMENTS.key_of(payment_id, partitions)
     raw = cast(Mapping[bytes, bytes], client.hgetall(key)) if key else {}
     return PAYMENTS.decode(raw) if raw else None
 
 
-def refunds_of(client: redis.Redis, payment_id: str, partitions: int) -> list[RefundRecord]:
+def refunds_of(client: SyncClient, payment_id: str, partitions: int) -> list[RefundRecord]:
     """The payment's refunds: they live on its partition (their ids carry it)."""
     partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, partitions)
     if partition is None:
@@ -101,7 +101,7 @@ class TrailEntry:
     note: str
 
 
-def timeline(client: redis.Redis, payment_id: str, partitions: int) -> list[TrailEntry]:
+def timeline(client: SyncClient, payment_id: str, partitions: int) -> list[TrailEntry]:
     """The payment's moves and provider calls, oldest first, from its trail."""
     partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, partitions)
     if partition is None:
@@ -141,16 +141,16 @@ class DeadLetter:
         return value if isinstance(value, str) else None
 
 
-def dead_letters(client: redis.Redis, partitions: int) -> list[DeadLetter]:
+def dead_letters(client: SyncClient, partitions: int) -> list[DeadLetter]:
     return [DeadLetter(entry) for entry in ops.dead_entries(client, PAYMENTS_QUEUE, partitions)]
 
 
-def dead_letter(client: redis.Redis, partition: int, entry_id: str) -> DeadLetter | None:
+def dead_letter(client: SyncClient, partition: int, entry_id: str) -> DeadLetter | None:
     entry = ops.dead_entry(client, PAYMENTS_QUEUE, partition, entry_id)
     return None if entry is None else DeadLetter(entry)
 
 
-def queue(client: redis.Redis, partitions: int) -> list[ops.PartitionStatus]:
+def queue(client: SyncClient, partitions: int) -> list[ops.PartitionStatus]:
     return ops.queue_status(client, PAYMENTS_QUEUE, partitions)
 
 
@@ -163,7 +163,7 @@ class LedgerView:
     unavailable: str | None = None
 
 
-def ledger(client: redis.Redis, settings: Settings) -> LedgerView:
+def ledger(client: SyncClient, settings: Settings) -> LedgerView:
     last = verifications.decode(cast(bytes | None, client.get(keys.LEDGER_VERIFICATION_KEY)))
     engine = create_engine_for(settings.database_url)
     try:

@@ -7,11 +7,10 @@ to brute-force, and a slow password hash would only slow every request down.
 import time
 from collections.abc import Mapping
 
-import redis.asyncio as aioredis
-
 from app.errors import Unauthorized
 from app.merchants.api_keys import hash_api_key
 from app.queue import keys
+from app.queue.connection import AsyncClient
 
 API_KEY_PREFIX = "psk_"
 API_KEY_BYTES = 32
@@ -29,7 +28,7 @@ def bearer_token(headers: Mapping[str, str]) -> str:
 
 
 class Authenticator:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: AsyncClient) -> None:
         self._client = client
         self._cache: dict[str, tuple[str, float]] = {}
 

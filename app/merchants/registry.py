@@ -6,11 +6,11 @@ Only the hash of an API key is stored; the key itself is shown once, at creation
 import secrets
 from dataclasses import dataclass
 
-import redis
 from sqlalchemy import Engine, text
 
 from app.merchants.api_keys import hash_api_key, new_api_key
 from app.queue import keys
+from app.queue.connection import SyncClient
 
 MERCHANT_ID_PREFIX = "mer_"
 MERCHANT_ID_BYTES = 12
@@ -26,7 +26,7 @@ class NewMerchant:
     api_key: str
 
 
-def create(engine: Engine, client: redis.Redis, name: str) -> NewMerchant:
+def create(engine: Engine, client: SyncClient, name: str) -> NewMerchant:
     if not 1 <= len(name) <= NAME_CHARS_MAX:
         raise ValueError(f"a merchant name is 1 to {NAME_CHARS_MAX} characters")
     merchant = NewMerchant(
@@ -44,7 +44,7 @@ def create(engine: Engine, client: redis.Redis, name: str) -> NewMerchant:
     return merchant
 
 
-def sync(engine: Engine, client: redis.Redis) -> int:
+def sync(engine: Engine, client: SyncClient) -> int:
     """Mirror every merchant's key hash into Redis (after a Redis restart); returns the count."""
     count = 0
     with engine.connect() as connection:

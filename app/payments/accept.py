@@ -24,7 +24,7 @@ OPERATION = "POST /v1/payments"
 class Acceptor:
     def __init__(self, batcher: Batcher, settings: Settings) -> None:
         self._settings = settings
-        self._script = batcher.script(ACCEPT_LUA)
+        self._script = batcher.script(ACCEPT_LUA, replicated=True)
         self._rate = AcceptRate.per_partition(
             settings.merchant_accept_rate_per_s, settings.stream_partitions
         ).arguments()

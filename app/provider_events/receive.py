@@ -31,7 +31,7 @@ class Receipt(enum.Enum):
 class Inbox:
     def __init__(self, batcher: Batcher, settings: Settings) -> None:
         self._settings = settings
-        self._script = batcher.script(RECEIVE_LUA)
+        self._script = batcher.script(RECEIVE_LUA, replicated=True)
 
     async def receive(self, event: ProviderEvent) -> Receipt:
         """One event in; a Redis that cannot take it answers 503, so the provider retries."""

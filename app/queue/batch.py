@@ -5,6 +5,11 @@ each triples what a process can push through Redis (measured on accepts: ~8k vs 
 calls/s per process) and keeps the connection count small however many calls are in flight.
 Each command or script still runs on its own: the pipeline is not a transaction, and each caller
 gets exactly its own reply or error.
+
+Writes that must survive a primary's failover (a 202's accept, a worker's recovery point) are
+made ``replicated``: the pipeline then ends with one ``WAIT`` per Redis node they ran on, on the
+connection that sent them, and their callers hear of their success only once enough replicas
+hold them (``REDIS_MIN_REPLICAS_ACKED``).
 """
 
 import asyncio
@@ -14,10 +19,33 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import NoScriptError, RedisError
+
+from app.settings import Settings
 
 #: Calls per pipeline; a bound on one round trip's size, not a wait: nothing is held back.
 BATCH_CALLS_MAX = 128
+#: Where the first key of an ``EVALSHA sha numkeys key ...`` call is.
+_SCRIPT_FIRST_KEY_INDEX = 3
+
+
+class ReplicasNotAcked(RedisError):
+    """The primary ran the write but too few replicas confirmed it in time: a failover could
+    still lose it. Rerunning it is safe (every replicated write replays), and the rerun waits
+    for the replicas again."""
+
+
+@dataclass(frozen=True)
+class Replication:
+    """How many replicas must hold a replicated write before its caller hears of it."""
+
+    replicas_min: int = 0
+    timeout_ms: int = Settings.redis_replicas_ack_timeout_ms
+
+    @classmethod
+    def of(cls, settings: Settings) -> "Replication":
+        return cls(settings.redis_min_replicas_acked, settings.redis_replicas_ack_timeout_ms)
 
 
 @dataclass(frozen=True)
@@ -26,24 +54,31 @@ class _Call:
     #: The script's source, for EVALSHA calls: loaded again if Redis has forgotten it.
     source: str | None
     future: "asyncio.Future[Any]"
+    #: Its reply waits for the replicas (see ``Replication``).
+    replicated: bool = False
 
 
 class Batcher:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(
+        self, client: aioredis.Redis | RedisCluster, replication: Replication | None = None
+    ) -> None:
         self._client = client
+        self._replication = replication or Replication()
         self._waiting: list[_Call] = []
 
-    def script(self, source: str) -> "BatchedScript":
-        return BatchedScript(self, source)
+    def script(self, source: str, *, replicated: bool = False) -> "BatchedScript":
+        return BatchedScript(self, source, replicated=replicated)
 
     async def command(self, *arguments: Any) -> Any:
         """One Redis command, e.g. ``command("HGETALL", key)``; its reply as redis-py parses it."""
         return await self._submit(arguments, None)
 
-    async def _submit(self, arguments: tuple[Any, ...], source: str | None) -> Any:
+    async def _submit(
+        self, arguments: tuple[Any, ...], source: str | None, *, replicated: bool = False
+    ) -> Any:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._waiting.append(_Call(arguments, source, future))
+        self._waiting.append(_Call(arguments, source, future, replicated))
         if len(self._waiting) == 1:
             loop.call_soon(self._flush)
         return await future
@@ -82,20 +117,56 @@ class Batcher:
         pipeline = self._client.pipeline(transaction=False)
         for call in batch:
             pipeline.execute_command(*call.arguments)
-        return list(await pipeline.execute(raise_on_error=False))
+        if self._replication.replicas_min and isinstance(self._client, RedisCluster):
+            # The node of each replicated write is read from the client's slot table, which a
+            # client reset after a failed node empties until it learns the topology again.
+            await self._client.initialize()
+        waits = self._waits(batch)
+        replicas_min = self._replication.replicas_min
+        for node in waits:
+            wait = ("WAIT", replicas_min, self._replication.timeout_ms)
+            # WAIT counts the replicas holding this connection's writes: on a cluster it must go
+            # to the node, and so over the connection, that ran them.
+            pipeline.execute_command(*wait, **({} if node is None else {"target_nodes": node}))
+        replies = list(await pipeline.execute(raise_on_error=False))
+        acks = replies[len(batch) :]
+        replies = replies[: len(batch)]
+        for indices, acked in zip(waits.values(), acks, strict=True):
+            if isinstance(acked, Exception) or int(acked) < replicas_min:
+                for index in indices:
+                    if not isinstance(replies[index], Exception):
+                        replies[index] = ReplicasNotAcked(
+                            f"{acked} of {replicas_min} replicas confirmed the write"
+                        )
+        return replies
+
+    def _waits(self, batch: list[_Call]) -> dict[ClusterNode | None, list[int]]:
+        """The replicated calls of ``batch`` by the node they run on (None: the one Redis)."""
+        waits: dict[ClusterNode | None, list[int]] = {}
+        if self._replication.replicas_min == 0:
+            return waits
+        for index, call in enumerate(batch):
+            if not call.replicated:
+                continue
+            node = None
+            if isinstance(self._client, RedisCluster):
+                node = self._client.get_node_from_key(call.arguments[_SCRIPT_FIRST_KEY_INDEX])
+            waits.setdefault(node, []).append(index)
+        return waits
 
 
 class BatchedScript:
     """A Lua script run through a ``Batcher``, by its SHA (loaded again when forgotten)."""
 
-    def __init__(self, batcher: Batcher, source: str) -> None:
+    def __init__(self, batcher: Batcher, source: str, *, replicated: bool = False) -> None:
         self._batcher = batcher
         self._source = source
         self._sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
+        self._replicated = replicated
 
     async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         arguments = ("EVALSHA", self._sha, len(keys), *keys, *args)
-        return await self._batcher._submit(arguments, self._source)
+        return await self._batcher._submit(arguments, self._source, replicated=self._replicated)
 
 
 def _forgot(reply: object) -> bool:

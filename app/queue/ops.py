@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from app.queue import keys
+from app.queue.connection import SyncClient
 from app.queue.scripts import lua_source
 
 REPLAY_LUA = lua_source(Path(__file__).parent, "replay_dead")
@@ -49,7 +50,7 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _group(client: redis.Redis, stream: str) -> dict[str, Any] | None:
+def _group(client: SyncClient, stream: str) -> dict[str, Any] | None:
     try:
         groups = client.xinfo_groups(stream)
     except redis.ResponseError:  # no stream yet
@@ -60,12 +61,12 @@ def _group(client: redis.Redis, stream: str) -> dict[str, Any] | None:
     return None
 
 
-def _oldest_idle_ms(client: redis.Redis, stream: str) -> int | None:
+def _oldest_idle_ms(client: SyncClient, stream: str) -> int | None:
     oldest = client.xpending_range(stream, keys.CONSUMER_GROUP, min="-", max="+", count=1)
     return int(oldest[0]["time_since_delivered"]) if oldest else None
 
 
-def partition_status(client: redis.Redis, queue: str, partition: int) -> PartitionStatus:
+def partition_status(client: SyncClient, queue: str, partition: int) -> PartitionStatus:
     stream = keys.stream_key(partition, queue)
     group = _group(client, stream)
     return PartitionStatus(
@@ -79,7 +80,7 @@ def partition_status(client: redis.Redis, queue: str, partition: int) -> Partiti
     )
 
 
-def queue_status(client: redis.Redis, queue: str, partitions: int) -> list[PartitionStatus]:
+def queue_status(client: SyncClient, queue: str, partitions: int) -> list[PartitionStatus]:
     return [partition_status(client, queue, partition) for partition in range(partitions)]
 
 
@@ -96,7 +97,7 @@ def _dead_entry(partition: int, entry: Any) -> DeadEntry:
     )
 
 
-def dead_entries(client: redis.Redis, queue: str, partitions: int) -> list[DeadEntry]:
+def dead_entries(client: SyncClient, queue: str, partitions: int) -> list[DeadEntry]:
     found = []
     for partition in range(partitions):
         stream = keys.dead_key(partition, queue)
@@ -105,17 +106,17 @@ def dead_entries(client: redis.Redis, queue: str, partitions: int) -> list[DeadE
     return found
 
 
-def dead_entry(client: redis.Redis, queue: str, partition: int, entry_id: str) -> DeadEntry | None:
+def dead_entry(client: SyncClient, queue: str, partition: int, entry_id: str) -> DeadEntry | None:
     found = client.xrange(keys.dead_key(partition, queue), min=entry_id, max=entry_id)
     return _dead_entry(partition, found[0]) if found else None
 
 
-def dead_count(client: redis.Redis, queue: str, partitions: int) -> int:
+def dead_count(client: SyncClient, queue: str, partitions: int) -> int:
     return sum(int(client.xlen(keys.dead_key(partition, queue))) for partition in range(partitions))
 
 
 def replay_all(
-    client: redis.Redis, queue: str, partitions: int, replayed_one: Callable[[], None]
+    client: SyncClient, queue: str, partitions: int, replayed_one: Callable[[], None]
 ) -> int:
     """Every dead entry back to work, oldest first, ``REPLAY_BATCH_ENTRIES`` read at a time;
     how many were replayed. Entries dead-lettered meanwhile are replayed too, up to a bound, so
@@ -145,7 +146,7 @@ def renewed(message: dict[str, Any]) -> bytes:
     return json.dumps({**message, "options": options}, separators=(",", ":")).encode()
 
 
-def replay(client: redis.Redis, queue: str, partition: int, entry_id: str) -> str | None:
+def replay(client: SyncClient, queue: str, partition: int, entry_id: str) -> str | None:
     """Move one dead entry back to work; the new entry id, or None when it is not there."""
     dead = dead_entry(client, queue, partition, entry_id)
     if dead is None:

@@ -28,7 +28,7 @@ def refund_operation(payment_id: str) -> str:
 class RefundAcceptor:
     def __init__(self, batcher: Batcher, settings: Settings) -> None:
         self._settings = settings
-        self._script = batcher.script(REFUND_LUA)
+        self._script = batcher.script(REFUND_LUA, replicated=True)
         self._rate = AcceptRate.per_partition(
             settings.merchant_accept_rate_per_s, settings.stream_partitions
         ).arguments()

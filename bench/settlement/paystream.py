@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import redis
 
 # The only app internals the harness reads, kept to this one place: where a payment's record
 # lives, which recovery points are final, and how many payments a worker keeps in flight.
 from app.payments.record import Step
+from app.queue.connection import SyncClient, tool_client
 from app.queue.keys import PAYMENT_ID_PREFIX, partition_of, payment_key
 from app.settings import WORKER_CONCURRENCY
 from bench.payment_mix import CUSTOMER_EMAIL, bench_payment
@@ -160,7 +160,7 @@ def record_key(payment_id: str) -> str:
     return payment_key(partition, payment_id)
 
 
-def terminal_now(client: redis.Redis, open_keys: dict[str, str]) -> tuple[float, dict[str, str]]:
+def terminal_now(client: SyncClient, open_keys: dict[str, str]) -> tuple[float, dict[str, str]]:
     """One pipelined HGET per open payment: when the answers were in, and the terminal ones."""
     payment_ids = list(open_keys)
     pipeline = client.pipeline(transaction=False)
@@ -178,7 +178,7 @@ def terminal_now(client: redis.Redis, open_keys: dict[str, str]) -> tuple[float,
 
 
 def poll_terminal(
-    client: redis.Redis, payment_ids: Sequence[str], worker: Process, deadline: float
+    client: SyncClient, payment_ids: Sequence[str], worker: Process, deadline: float
 ) -> Settled:
     open_keys = {payment_id: record_key(payment_id) for payment_id in payment_ids}
     settled: Settled = {}
@@ -199,7 +199,8 @@ def drain(
     env: dict[str, str], payment_ids: Sequence[str], log_dir: Path, timeout_s: float
 ) -> Watched:
     """Start the Procfile's worker and watch it until every payment is terminal."""
-    client = redis.Redis.from_url(env["REDIS_URL"])
+    # A Redis Cluster too: the scale-out benchmark drains on one.
+    client = tool_client(env["REDIS_URL"])
     cpu_started_s = time.process_time()
     started = time.monotonic()
     worker = procfile_process("worker", env, log_dir, free_port())

@@ -1,0 +1,40 @@
+"""Replicated writes wait for their replicas: on a Redis with none, WAIT times out and the
+callers of replicated writes hear ``ReplicasNotAcked``; the others get their replies."""
+
+import asyncio
+import secrets
+
+import redis.asyncio as aioredis
+
+from app.queue.batch import Batcher, ReplicasNotAcked, Replication
+
+INCR = 'return redis.call("INCR", KEYS[1])'
+WAIT_TIMEOUT_MS = 50
+
+
+async def run(redis_url: str, replication: Replication) -> list[object]:
+    client = aioredis.Redis.from_url(redis_url)
+    batcher = Batcher(client, replication)
+    counter = f"t:{secrets.token_hex(4)}"
+    try:
+        calls = [
+            batcher.script(INCR, replicated=True)([counter], []),
+            batcher.script(INCR)([counter], []),
+            batcher.command("GET", counter),
+        ]
+        return await asyncio.gather(*calls, return_exceptions=True)
+    finally:
+        await client.delete(counter)
+        await client.aclose()
+
+
+def test_a_replicated_write_no_replica_confirmed_is_refused_to_its_caller(redis_url: str) -> None:
+    first, second, read = asyncio.run(run(redis_url, Replication(1, WAIT_TIMEOUT_MS)))
+
+    assert isinstance(first, ReplicasNotAcked)
+    # The write ran on the primary all the same: a retry must replay, not claim again.
+    assert (second, read) == (2, b"2")
+
+
+def test_no_wait_when_no_replica_is_asked_for(redis_url: str) -> None:
+    assert asyncio.run(run(redis_url, Replication())) == [1, 2, b"2"]
