@@ -20,6 +20,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from app.settings import Settings
@@ -128,7 +129,13 @@ class Batcher:
             # WAIT counts the replicas holding this connection's writes: on a cluster it must go
             # to the node, and so over the connection, that ran them.
             pipeline.execute_command(*wait, **({} if node is None else {"target_nodes": node}))
-        replies = list(await pipeline.execute(raise_on_error=False))
+        try:
+            replies = list(await pipeline.execute(raise_on_error=False))
+        except RuntimeError as error:
+            # uvloop refuses a write to a transport a dead node closed with RuntimeError, which
+            # redis-py passes through (it translates only OSError): a lost connection all the
+            # same, so the callers get the "nothing stored, retry" every Redis outage gets.
+            raise RedisConnectionError(f"connection lost: {error}") from error
         acks = replies[len(batch) :]
         replies = replies[: len(batch)]
         for indices, acked in zip(waits.values(), acks, strict=True):

@@ -36,6 +36,8 @@ REQUEST_TIMEOUT_S = 10.0
 ATTEMPT_TIME_LIMIT_S = 5
 RECLAIM_GRACE_S = 2
 PROVIDER_TIMEOUT_S = 2
+#: Below the reclaim idle (attempt limit + grace), as the settings demand of a delivery.
+WEBHOOK_TIMEOUT_S = 3
 
 
 @pytest.fixture
@@ -51,6 +53,7 @@ def failover_stack(tmp_path: Path) -> Iterator[tuple[RedisCluster, Stack]]:
             "REFUND_TIME_LIMIT_S": str(ATTEMPT_TIME_LIMIT_S),
             "RECLAIM_GRACE_S": str(RECLAIM_GRACE_S),
             "PROVIDER_TIMEOUT_S": str(PROVIDER_TIMEOUT_S),
+            "WEBHOOK_TIMEOUT_S": str(WEBHOOK_TIMEOUT_S),
         }
         for stack in running_stack(cluster.url, url, tmp_path, env):
             yield cluster, stack
