@@ -21,10 +21,12 @@ from tests.support.processes import ROOT
 from tests.support.redis_cluster import RedisCluster
 
 #: Lua files that are no script of their own: helpers pasted into the scripts that use them.
-HELPERS = {"actors/lua/publish.lua"}
+HELPERS = {"actors/lua/publish.lua", "app/merchants/accept_rate.lua"}
 PARTITIONS = 8
 MERCHANT = "m_cluster"
 TTL_S = 3600
+#: The merchant's accept rate per second on the partition, and its bucket: room to spare.
+RATE = [100, 100]
 GROUP = keys.CONSUMER_GROUP
 CONSUMER = "cluster-test"
 
@@ -60,9 +62,11 @@ def run_all(run: Run, command: Command, partition: int) -> set[str]:
             pay,
             stream,
             keys.list_key(partition, MERCHANT),
+            keys.accept_rate_key(partition, MERCHANT),
         ],
         ["fp", 202, "{}", "/v1/payments/x", TTL_S, TTL_S, message, payment_id,
-         keys.created_ms_of(payment_id, keys.PAYMENT_ID_PREFIX), "data", data, "step", "accepted"],
+         keys.created_ms_of(payment_id, keys.PAYMENT_ID_PREFIX), *RATE,
+         "data", data, "step", "accepted"],
     )  # fmt: skip
     assert accepted is not None
 
@@ -89,8 +93,9 @@ def run_all(run: Run, command: Command, partition: int) -> set[str]:
             refund,
             stream,
             keys.payment_refunds_key(partition, payment_id),
+            keys.accept_rate_key(partition, MERCHANT),
         ],
-        ["fp", MERCHANT, 100, refund_id, 1, TTL_S, TTL_S, message, "/v1/refunds/x", 202],
+        ["fp", MERCHANT, 100, refund_id, 1, TTL_S, TTL_S, message, "/v1/refunds/x", 202, *RATE],
     )
     assert created[0] == b"created", created  # type: ignore[index]
     refund_event = f"evt_{refund_id}"
