@@ -34,13 +34,9 @@
 -- {"replay", fingerprint, status, body, location} when the key exists,
 -- or {"created", stream entry id}.
 
-local wait_ms = accept_rate_wait_ms(KEYS[5], ARGV[10], ARGV[11])
-if wait_ms > 0 then
-  return {"rate_limited", wait_ms}
-end
-local stored = redis.call("HMGET", KEYS[1], "fingerprint", "status", "body", "location")
-if stored[1] then
-  return {"replay", stored[1], stored[2], stored[3], stored[4]}
+local early = accept_early_answer(KEYS[1], KEYS[5], ARGV[10], ARGV[11])
+if early then
+  return early
 end
 if redis.call("EXISTS", KEYS[2]) == 1 then
   return redis.error_reply("payment id collision")

@@ -1,8 +1,9 @@
 #!lua
--- Atomic accept of a refund: take a token of the merchant's accept rate; replay a known key; otherwise check the payment exists, is the
--- merchant's and has succeeded; reserve the amount against what remains; store the refund
--- record, publish the Dramatiq message and store the answer, in one step. Two refunds that
--- together exceed the payment can therefore never both be accepted.
+-- Atomic accept of a refund: take a token of the merchant's accept rate; replay a known key;
+-- otherwise check the payment exists, is the merchant's and has succeeded; reserve the amount
+-- against what remains; store the refund record, publish the Dramatiq message and store the
+-- answer, in one step. Two refunds that together exceed the payment can therefore never both
+-- be accepted.
 --
 -- The shebang line makes Redis refuse the whole script up front when it is out of memory; all
 -- checks come before the first write, and the writes are ordered reservation -> message ->
@@ -38,14 +39,9 @@
 -- {"not_found"}; {"not_refundable", step}; {"exceeds", remaining};
 -- or {"created", body}. Only "created" writes anything (but the bucket's token).
 
-local wait_ms = accept_rate_wait_ms(KEYS[6], ARGV[11], ARGV[12])
-if wait_ms > 0 then
-  return {"rate_limited", wait_ms}
-end
-
-local stored = redis.call("HMGET", KEYS[1], "fingerprint", "status", "body", "location")
-if stored[1] then
-  return {"replay", stored[1], stored[2], stored[3], stored[4]}
+local early = accept_early_answer(KEYS[1], KEYS[6], ARGV[11], ARGV[12])
+if early then
+  return early
 end
 
 local payment = redis.call("HMGET", KEYS[2], "data", "step", "provider_reference",

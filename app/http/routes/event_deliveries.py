@@ -1,17 +1,13 @@
 """``/v1/events/{id}/attempts`` and ``/v1/events/{id}/resend``: every webhook attempt of an
 event, and sending it again now."""
 
-import asyncio
 import json
-from collections.abc import Callable
-from typing import TypeVar
 
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import Unavailable
-from app.history.listing import DATABASE_ERRORS
+from app.http import database
 from app.http.access import authenticate
 from app.http.responses import JSON_MEDIA_TYPE, json_response
 from app.queue import keys
@@ -23,21 +19,13 @@ from app.webhooks.queueing import chain_messages
 
 DATABASE_DOWN = "PostgreSQL, which keeps webhook deliveries, is unavailable; retry shortly."
 RESENT_STATUS = 202
-Result = TypeVar("Result")
-
-
-async def _database(call: Callable[..., Result], *args: object) -> Result:
-    try:
-        return await asyncio.to_thread(call, *args)
-    except DATABASE_ERRORS:
-        raise Unavailable(DATABASE_DOWN) from None
 
 
 async def list_attempts(request: Request) -> Response:
     merchant_id = await authenticate(request)
     event_id = request.path_params["event_id"]
     engine: Engine = request.app.state.database
-    found = await _database(resend.attempts, engine, merchant_id, event_id)
+    found = await database.call(DATABASE_DOWN, resend.attempts, engine, merchant_id, event_id)
     url = f"/v1/events/{event_id}/attempts"
     return json_response(
         {"object": "list", "url": url, "has_more": found.has_more, "data": found.data}
@@ -58,7 +46,7 @@ async def resend_event(request: Request) -> Response:
     merchant_id = await authenticate(request)
     event_id = request.path_params["event_id"]
     engine: Engine = request.app.state.database
-    chains = await _database(resend.resend, engine, merchant_id, event_id)
+    chains = await database.call(DATABASE_DOWN, resend.resend, engine, merchant_id, event_id)
     await queue_chains(request.app.state.batcher, request.app.state.settings, chains)
     endpoint_ids = sorted({endpoint_id for endpoint_id, _ in chains})
     document = {"id": event_id, "object": "event", "resent_to": endpoint_ids}

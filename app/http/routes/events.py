@@ -11,6 +11,7 @@ from app.errors import NotFound, Unavailable
 from app.events import read
 from app.events.outbox import EVENT_ID_PREFIX, EVENT_TYPES
 from app.history.listing import DATABASE_ERRORS
+from app.http import database
 from app.http.access import authenticate
 from app.http.lists import list_query, list_response
 from app.http.responses import JSON_MEDIA_TYPE
@@ -28,12 +29,9 @@ async def list_events(request: Request) -> Response:
     merchant_id = await authenticate(request)
     page, filters = list_query(request.query_params, EVENT_ID_PREFIX, LIST_FILTERS)
     engine: Engine = request.app.state.database
-    try:
-        found = await asyncio.to_thread(
-            read.list_page, engine, merchant_id, page, filters.get("type")
-        )
-    except DATABASE_ERRORS:
-        raise Unavailable(DATABASE_DOWN) from None
+    found = await database.call(
+        DATABASE_DOWN, read.list_page, engine, merchant_id, page, filters.get("type")
+    )
     return list_response(found, LIST_URL)
 
 

@@ -2,18 +2,15 @@
 answer, with the signing secret, is kept for replays of the same request), read, listed
 (Stripe's list shape) and deleted; all in PostgreSQL, never on the accept path."""
 
-import asyncio
 import hashlib
 import json
-from collections.abc import Callable
-from typing import TypeVar
 
 from sqlalchemy import Engine
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.errors import NotFound, Unavailable
-from app.history.listing import DATABASE_ERRORS
+from app.errors import NotFound
+from app.http import database
 from app.http.access import authenticate, read_mutation
 from app.http.lists import list_query, list_response
 from app.http.responses import JSON_MEDIA_TYPE, json_response
@@ -26,15 +23,6 @@ from app.webhooks.requests import check_host, validate_endpoint
 LIST_URL = "/v1/webhook_endpoints"
 OPERATION = "POST /v1/webhook_endpoints"
 DATABASE_DOWN = "PostgreSQL, which keeps webhook endpoints, is unavailable; retry shortly."
-Result = TypeVar("Result")
-
-
-async def _database(call: Callable[..., Result], *args: object) -> Result:
-    """``call(engine, *args)`` on a thread; 503 while PostgreSQL cannot answer."""
-    try:
-        return await asyncio.to_thread(call, *args)
-    except DATABASE_ERRORS:
-        raise Unavailable(DATABASE_DOWN) from None
 
 
 def _created_response(created: Created) -> Response:
@@ -58,11 +46,11 @@ async def create_endpoint(request: Request) -> Response:
         fingerprint=fingerprint(endpoint.canonical(), OPERATION),
     )
     # A replay gets its first answer back, whatever the host resolves to today.
-    replay = await _database(endpoints.earlier, engine, new, mutation.client_key)
+    replay = await database.call(DATABASE_DOWN, endpoints.earlier, engine, new, mutation.client_key)
     if replay is not None:
         return _created_response(replay)
     await check_host(endpoint.url, config.webhook_allow_private_urls)
-    created = await _database(endpoints.create, engine, new, mutation.client_key)
+    created = await database.call(DATABASE_DOWN, endpoints.create, engine, new, mutation.client_key)
     return _created_response(created)
 
 
@@ -70,7 +58,7 @@ async def get_endpoint(request: Request) -> Response:
     merchant_id = await authenticate(request)
     endpoint_id = request.path_params["endpoint_id"]
     engine: Engine = request.app.state.database
-    body = await _database(endpoints.find, engine, merchant_id, endpoint_id)
+    body = await database.call(DATABASE_DOWN, endpoints.find, engine, merchant_id, endpoint_id)
     if body is None:
         raise NotFound(f"No webhook endpoint '{endpoint_id}'.")
     return Response(body, media_type=JSON_MEDIA_TYPE)
@@ -80,7 +68,7 @@ async def list_endpoints(request: Request) -> Response:
     merchant_id = await authenticate(request)
     page, _ = list_query(request.query_params, ENDPOINT_ID_PREFIX, {})
     engine: Engine = request.app.state.database
-    found = await _database(endpoints.list_page, engine, merchant_id, page)
+    found = await database.call(DATABASE_DOWN, endpoints.list_page, engine, merchant_id, page)
     return list_response(found, LIST_URL)
 
 
@@ -88,6 +76,6 @@ async def delete_endpoint(request: Request) -> Response:
     merchant_id = await authenticate(request)
     endpoint_id = request.path_params["endpoint_id"]
     engine: Engine = request.app.state.database
-    if not await _database(endpoints.delete, engine, merchant_id, endpoint_id):
+    if not await database.call(DATABASE_DOWN, endpoints.delete, engine, merchant_id, endpoint_id):
         raise NotFound(f"No webhook endpoint '{endpoint_id}'.")
     return json_response({"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
