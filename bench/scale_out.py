@@ -104,7 +104,12 @@ def ingest(
     client.hset(keys.AUTH_KEY, hash_api_key(api_key), f"mer_bench{secrets.token_hex(4)}")
     client.close()
     port = free_port()
-    web_env = {"REDIS_URL": redis_url, "WEB_CONCURRENCY": str(web_processes), **env}
+    web_env = {
+        "REDIS_URL": redis_url,
+        "WEB_CONCURRENCY": str(web_processes),
+        **paystream.UNREACHED_ACCEPT_RATE,
+        **env,
+    }
     web = procfile_process("web", web_env, log_dir, port)
     url = f"http://127.0.0.1:{port}/v1/payments"
     try:

@@ -61,6 +61,10 @@ UNLIMITED_PROVIDER_RATES = {
     "PAYSTACK_RATE_PER_S": "0",
 }
 
+#: One merchant sends the whole backlog: its accept rate is set far above any rate reached, so
+#: the bucket is checked on every accept, as in production, and never refuses one.
+UNREACHED_ACCEPT_RATE = {"MERCHANT_ACCEPT_RATE_PER_S": "10000000"}
+
 #: A payment's first poll that saw it terminal (monotonic s), and its terminal step.
 Settled = dict[str, tuple[float, str]]
 
@@ -82,6 +86,7 @@ def paystream_env(redis_url: str, database_url: str, simulator_url: str) -> dict
         "STRIPE_API_BASE": simulator_url,
         "PAYSTACK_API_BASE": simulator_url,
         **UNLIMITED_PROVIDER_RATES,
+        **UNREACHED_ACCEPT_RATE,
         "PATH": venv_path(),
     }
 
