@@ -10,6 +10,7 @@ scales with processes on this machine.
 """
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -97,34 +100,54 @@ def serve(
     return process, f"http://127.0.0.1:{port}/v1/payments"
 
 
+@dataclass(frozen=True)
+class Merchant:
+    """One merchant on a private Redis, and the web process environment that serves it."""
+
+    api_key: str
+    env: dict[str, str]
+    client: redis.Redis
+
+
+@contextlib.contextmanager
+def bench_merchant(log_dir: Path) -> Iterator[Merchant]:
+    """A private redis-server (AOF everysec, as production should run) with one merchant.
+
+    One merchant sends everything: its accept rate is set far above any rate reached, so the
+    bucket is checked on every accept, as in production, and never refuses one."""
+    server = RedisServer(log_dir / "redis", appendonly=True)
+    client = redis.Redis.from_url(server.url)
+    try:
+        api_key = new_api_key()
+        client.hset(keys.AUTH_KEY, hash_api_key(api_key), f"mer_bench{secrets.token_hex(4)}")
+        env = {"REDIS_URL": server.url, "MERCHANT_ACCEPT_RATE_PER_S": str(UNREACHED_RATE_PER_S)}
+        yield Merchant(api_key, env, client)
+    finally:
+        client.close()
+        server.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, bench_merchant(Path(scratch)) as merchant:
         log_dir = Path(scratch)
-        server = RedisServer(log_dir / "redis", appendonly=True)
-        api_key = new_api_key()
-        client = redis.Redis.from_url(server.url)
-        client.hset(keys.AUTH_KEY, hash_api_key(api_key), f"mer_bench{secrets.token_hex(4)}")
-        # One merchant sends everything: its accept rate is set far above any rate reached, so
-        # the bucket is checked on every accept, as in production, and never refuses one.
-        env = {"REDIS_URL": server.url, "MERCHANT_ACCEPT_RATE_PER_S": str(UNREACHED_RATE_PER_S)}
         results: dict[tuple[str, int], dict[str, float]] = {}
         for workers in WEB_PROCESSES:
             for name, target in (("bare", "bench.bare_app:app"), ("paystream", "app.main:app")):
-                process, url = serve(f"{name}-{workers}", target, workers, env, log_dir)
+                process, url = serve(f"{name}-{workers}", target, workers, merchant.env, log_dir)
                 try:
                     for _ in range(workers * WARM_REQUESTS_PER_WORKER):
                         httpx.post(url, json={"amount": 1})  # warm the import caches
                     time.sleep(0.5)
-                    results[name, workers] = run_wrk(url, args.seconds, args.connections, api_key)
+                    results[name, workers] = run_wrk(
+                        url, args.seconds, args.connections, merchant.api_key
+                    )
                 finally:
                     process.stop()
-        accepted = sum(client.xlen(keys.stream_key(p, "payments")) for p in range(8))
-        client.close()
-        server.stop()
+        accepted = sum(merchant.client.xlen(keys.stream_key(p, "payments")) for p in range(8))
     report(results, args.connections, args.seconds, accepted)
 
 

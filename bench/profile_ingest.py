@@ -10,7 +10,6 @@ sampler slows the process down, so read the shares, not the rate it prints.
 import argparse
 import collections
 import re
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -18,15 +17,11 @@ import time
 from pathlib import Path
 
 import httpx
-import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.merchants.api_keys import hash_api_key, new_api_key  # noqa: E402
-from app.queue import keys  # noqa: E402
-from bench.ingest import UNREACHED_RATE_PER_S, run_wrk, serve  # noqa: E402
-from tests.support.redis_server import RedisServer  # noqa: E402
+from bench.ingest import bench_merchant, run_wrk, serve  # noqa: E402
 
 #: Samples per second: dense enough for 1 % stages over a 10 s run.
 SAMPLE_RATE_PER_S = 500
@@ -67,24 +62,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch, bench_merchant(Path(scratch)) as merchant:
         log_dir = Path(scratch)
-        server = RedisServer(log_dir / "redis", appendonly=True)
-        api_key = new_api_key()
-        client = redis.Redis.from_url(server.url)
-        client.hset(keys.AUTH_KEY, hash_api_key(api_key), f"mer_prof{secrets.token_hex(4)}")
-        env = {"REDIS_URL": server.url, "MERCHANT_ACCEPT_RATE_PER_S": str(UNREACHED_RATE_PER_S)}
-        process, url = serve("paystream", "app.main:app", 1, env, log_dir)
+        process, url = serve("paystream", "app.main:app", 1, merchant.env, log_dir)
         try:
             httpx.post(url, json={"amount": 1})
             time.sleep(0.5)
             sampler = profile(process.popen.pid, args.seconds + 1, log_dir / "profile.txt")
-            figures = run_wrk(url, args.seconds, args.connections, api_key)
+            figures = run_wrk(url, args.seconds, args.connections, merchant.api_key)
             sampler.wait()
         finally:
             process.stop()
-            client.close()
-            server.stop()
         total, stage_shares = shares(log_dir / "profile.txt")
     print(f"{total} samples at {figures['rps']:.0f} req/s (slowed by the sampler)")
     for stage, share in stage_shares.items():
