@@ -13,8 +13,10 @@ hold them (``REDIS_MIN_REPLICAS_ACKED``).
 """
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from app.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 #: Calls per pipeline; a bound on one round trip's size, not a wait: nothing is held back.
 BATCH_CALLS_MAX = 128
@@ -121,7 +125,8 @@ class Batcher:
         if self._replication.replicas_min and isinstance(self._client, RedisCluster):
             # The node of each replicated write is read from the client's slot table, which a
             # client reset after a failed node empties until it learns the topology again.
-            await self._client.initialize()
+            with _connection_lost_as_error():
+                await self._client.initialize()
         waits = self._waits(batch)
         replicas_min = self._replication.replicas_min
         for node in waits:
@@ -129,13 +134,8 @@ class Batcher:
             # WAIT counts the replicas holding this connection's writes: on a cluster it must go
             # to the node, and so over the connection, that ran them.
             pipeline.execute_command(*wait, **({} if node is None else {"target_nodes": node}))
-        try:
+        with _connection_lost_as_error():
             replies = list(await pipeline.execute(raise_on_error=False))
-        except RuntimeError as error:
-            # uvloop refuses a write to a transport a dead node closed with RuntimeError, which
-            # redis-py passes through (it translates only OSError): a lost connection all the
-            # same, so the callers get the "nothing stored, retry" every Redis outage gets.
-            raise RedisConnectionError(f"connection lost: {error}") from error
         acks = replies[len(batch) :]
         replies = replies[: len(batch)]
         for indices, acked in zip(waits.values(), acks, strict=True):
@@ -174,6 +174,20 @@ class BatchedScript:
     async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         arguments = ("EVALSHA", self._sha, len(keys), *keys, *args)
         return await self._batcher._submit(arguments, self._source, replicated=self._replicated)
+
+
+@contextlib.contextmanager
+def _connection_lost_as_error() -> Iterator[None]:
+    """What redis-py lets through when a node dies mid-write (it translates only OSError) made
+    the connection error it is: uvloop refusing a write to the transport the node closed
+    (RuntimeError), or a connection whose writer a failed command of another task already
+    dropped (AttributeError on None). Its callers then get the "retry" every Redis outage
+    gets, and every write they made replays when rerun."""
+    try:
+        yield
+    except (RuntimeError, AttributeError) as error:
+        logger.warning("Redis connection lost mid-call: %r", error)
+        raise RedisConnectionError(f"connection lost: {error}") from error
 
 
 def _forgot(reply: object) -> bool:
