@@ -17,7 +17,6 @@ webhook receiver got exactly one payment.succeeded event per succeeded payment.
 """
 
 import collections
-import concurrent.futures
 import json
 import threading
 import time
@@ -32,9 +31,11 @@ import pytest
 
 from tests.conftest import migrate
 from tests.support.payments import (
+    PacedLoad,
     dead_letter_count,
     ids_of,
     send_card_payments,
+    send_paced,
     wait_for_in_flight,
     wait_until_terminal,
 )
@@ -75,8 +76,6 @@ ATTEMPT_TIME_LIMIT_S = 5
 RECLAIM_GRACE_S = 2
 #: How long one client keeps retrying its payment through the outages.
 ACCEPT_TIMEOUT_S = 120.0
-ACCEPT_RETRY_INTERVAL_S = 0.2
-REQUEST_TIMEOUT_S = 10.0
 DRAIN_TIMEOUT_S = 300.0
 #: A webhook delivery ends before its message would be reclaimed; retries come quickly.
 WEBHOOK_ENV = {
@@ -167,6 +166,16 @@ def payment_body(index: int) -> dict[str, Any]:
     return {"amount": 1_000 + index, "currency": "usd", "payment_method": method}
 
 
+LOAD = PacedLoad(
+    count=PAYMENTS,
+    rate_per_s=SEND_RATE_PER_S,
+    senders=SENDERS,
+    key_prefix="chaos",
+    body_of=payment_body,
+    accept_timeout_s=ACCEPT_TIMEOUT_S,
+)
+
+
 def run_faults(chaos: Chaos, started: float, stop: threading.Event, faults: Faults) -> None:
     """The timeline: a worker killed every few seconds throughout; PostgreSQL down at 8 s for
     20 s; Redis killed at 32 s and restarted on its AOF 2 s later."""
@@ -210,40 +219,6 @@ def run_faults(chaos: Chaos, started: float, stop: threading.Event, faults: Faul
     faults.ended_at_s = time.monotonic() - started
 
 
-def send_all(stack: Stack, started: float) -> tuple[dict[int, str], collections.Counter[int]]:
-    """Each payment sent at its slot and retried with its key until answered 202."""
-    statuses: collections.Counter[int] = collections.Counter()
-    lock = threading.Lock()
-    headers = {"Authorization": f"Bearer {stack.api_key}"}
-    with httpx.Client(
-        base_url=stack.base_url, headers=headers, timeout=REQUEST_TIMEOUT_S
-    ) as client:
-
-        def send(index: int) -> tuple[int, str]:
-            time.sleep(max(0.0, started + index / SEND_RATE_PER_S - time.monotonic()))
-            deadline = time.monotonic() + ACCEPT_TIMEOUT_S
-            while time.monotonic() < deadline:
-                try:
-                    response = client.post(
-                        "/v1/payments",
-                        json=payment_body(index),
-                        headers={"Idempotency-Key": f"chaos-{index}"},
-                    )
-                except httpx.TransportError:
-                    time.sleep(ACCEPT_RETRY_INTERVAL_S)
-                    continue
-                with lock:
-                    statuses[response.status_code] += 1
-                if response.status_code == 202:
-                    return index, str(response.json()["id"])
-                time.sleep(ACCEPT_RETRY_INTERVAL_S)
-            raise AssertionError(f"payment {index} was never accepted")
-
-        with concurrent.futures.ThreadPoolExecutor(max_workers=SENDERS) as pool:
-            accepted = dict(pool.map(send, range(PAYMENTS)))
-    return accepted, statuses
-
-
 def ledger_captures(database_url: str) -> dict[str, tuple[int, str]]:
     """Payment id → (amount, currency) of its capture, from the debit posting."""
     with psycopg.connect(database_url) as connection:
@@ -266,7 +241,7 @@ def test_nothing_lost_nothing_doubled_under_chaos(chaos: Chaos) -> None:
     fault_thread = threading.Thread(target=run_faults, args=(chaos, started, stop, faults))
     fault_thread.start()
     try:
-        accepted, statuses = send_all(chaos.stack, started)
+        accepted, statuses = send_paced(chaos.stack, LOAD, started)
     finally:
         # Kills stop with the load; the outages play out in full whatever happened.
         stop.set()

@@ -1,7 +1,12 @@
-"""Watching payments settle through the public API, and what the ledger holds for them."""
+"""Sending payments under faults, watching them settle through the public API, and what the
+ledger holds for them."""
 
+import collections
 import concurrent.futures
+import threading
 import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,6 +23,60 @@ POLL_INTERVAL_S = 0.2
 REQUEST_TIMEOUT_S = 30.0
 TERMINAL = {"succeeded", "failed", "requires_action"}
 SENDERS = 8
+ACCEPT_RETRY_INTERVAL_S = 0.2
+#: Short, so a request stuck on a dying server is retried rather than waited out.
+PACED_REQUEST_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True)
+class PacedLoad:
+    """Payments sent at a steady pace while something fails, each retried with its own key
+    until answered 202."""
+
+    count: int
+    rate_per_s: float
+    senders: int
+    key_prefix: str
+    body_of: Callable[[int], dict[str, Any]]
+    #: How long one payment may take to be accepted, retries included.
+    accept_timeout_s: float
+    #: The only refusals a retry may meet (None: any).
+    refusals: Collection[int] | None = None
+
+
+def send_paced(
+    stack: Stack, load: PacedLoad, started: float
+) -> tuple[dict[int, str], collections.Counter[int]]:
+    """Each payment's id by its index, and how often each status was answered."""
+    statuses: collections.Counter[int] = collections.Counter()
+    lock = threading.Lock()
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    with httpx.Client(
+        base_url=stack.base_url, headers=headers, timeout=PACED_REQUEST_TIMEOUT_S
+    ) as client:
+
+        def send(index: int) -> tuple[int, str]:
+            time.sleep(max(0.0, started + index / load.rate_per_s - time.monotonic()))
+            key = {"Idempotency-Key": f"{load.key_prefix}-{index}"}
+            deadline = time.monotonic() + load.accept_timeout_s
+            while time.monotonic() < deadline:
+                try:
+                    response = client.post("/v1/payments", json=load.body_of(index), headers=key)
+                except httpx.TransportError:
+                    time.sleep(ACCEPT_RETRY_INTERVAL_S)
+                    continue
+                with lock:
+                    statuses[response.status_code] += 1
+                if response.status_code == 202:
+                    return index, str(response.json()["id"])
+                if load.refusals is not None:
+                    assert response.status_code in load.refusals, response.text
+                time.sleep(ACCEPT_RETRY_INTERVAL_S)
+            raise AssertionError(f"payment {index} was never accepted")
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=load.senders) as pool:
+            accepted = dict(pool.map(send, range(load.count)))
+    return accepted, statuses
 
 
 def send_card_payments(stack: Stack, count: int, prefix: str) -> dict[str, httpx.Response]:
