@@ -40,6 +40,8 @@ UNREACHED_RATE_PER_S = 10_000_000
 WEB_PROCESSES = (1, 2)
 #: Requests sent before each measured run, per process, to warm its import caches.
 WARM_REQUESTS_PER_WORKER = 4
+#: A pause after the warm-up, so its lazy work (first connections, GC) is over before wrk.
+WARM_SETTLE_S = 0.5
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -96,8 +98,12 @@ def serve(
         *("--no-access-log", "--log-level", "warning"),
     )
     process = Process(name, argv, env, log_dir)
-    wait_for_http(f"http://127.0.0.1:{port}/v1/payments", process)
-    return process, f"http://127.0.0.1:{port}/v1/payments"
+    url = f"http://127.0.0.1:{port}/v1/payments"
+    wait_for_http(url, process)
+    for _ in range(workers * WARM_REQUESTS_PER_WORKER):
+        httpx.post(url, json={"amount": 1})  # warm each process's import caches
+    time.sleep(WARM_SETTLE_S)
+    return process, url
 
 
 @dataclass(frozen=True)
@@ -139,9 +145,6 @@ def main() -> None:
             for name, target in (("bare", "bench.bare_app:app"), ("paystream", "app.main:app")):
                 process, url = serve(f"{name}-{workers}", target, workers, merchant.env, log_dir)
                 try:
-                    for _ in range(workers * WARM_REQUESTS_PER_WORKER):
-                        httpx.post(url, json={"amount": 1})  # warm the import caches
-                    time.sleep(0.5)
                     results[name, workers] = run_wrk(
                         url, args.seconds, args.connections, merchant.api_key
                     )

@@ -13,10 +13,7 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -66,8 +63,6 @@ def main() -> None:
         log_dir = Path(scratch)
         process, url = serve("paystream", "app.main:app", 1, merchant.env, log_dir)
         try:
-            httpx.post(url, json={"amount": 1})
-            time.sleep(0.5)
             sampler = profile(process.popen.pid, args.seconds + 1, log_dir / "profile.txt")
             figures = run_wrk(url, args.seconds, args.connections, merchant.api_key)
             sampler.wait()
