@@ -19,6 +19,7 @@ from typing import Any, Generic
 import dramatiq
 
 from actors.middleware.retries import Defer
+from actors.relay import relay_own
 from actors.runtime import Runtime
 from actors.state import Moved, RecoveryPoints, Transition
 from app import logs
@@ -95,6 +96,7 @@ class StateMachine(Generic[Record]):
             if record is None:
                 logger.error("%s has no record; dropping its message", self.object_id)
                 return
+            await self.relay_published(record)
             if self.done(record):
                 return
             transition = await self.phase(record, fresh)
@@ -105,8 +107,16 @@ class StateMachine(Generic[Record]):
             if not fresh:
                 logger.info("%s moved on elsewhere; going on from there", self.object_id)
             elif transition.then is not None:
+                if record is not None:
+                    await self.relay_published(record)
                 raise transition.then
         raise RuntimeError(f"Bug: {self.object_id} did not settle in {PHASES_MAX} phases")
+
+    async def relay_published(self, record: Record) -> None:
+        """The event the record's last move published, relayed before this message can be
+        acknowledged: by a rerun, when the worker that moved it died first."""
+        if record.relay_pending is not None:
+            await relay_own(self.context, self.points.key(record.id), record.relay_pending)
 
     def done(self, record: Record) -> bool:
         """Whether this run is over: once the record is final, unless a machine stops sooner."""

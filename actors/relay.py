@@ -1,9 +1,15 @@
-"""The relay actor: carries one event from Redis, where its move stored it, to PostgreSQL.
+"""The relay: carries one event from Redis, where its move stored it, to PostgreSQL.
 
 There the event is kept for listing and delivery, the history takes the state it announces,
 and its webhook deliveries are created, in one transaction (``app.events.relay``); then the
-payment's delivery chains are queued and the stored event is deleted. A worker dying at any
-point leaves the message pending, and its rerun finds what was already written unchanged.
+payment's delivery chains are queued and the stored event is deleted.
+
+The worker whose move published the event relays it itself, right after the move and before
+its message is acknowledged (``relay_own``): no second message per event, and the event reaches
+PostgreSQL as soon as it can. Only what that worker cannot write (PostgreSQL down, or anything
+else that fails) is handed to the relay's queue, whose actor waits the outage out. A worker
+dying at any point leaves its message pending with the record still naming the event, and the
+rerun relays it; what was already written is found unchanged.
 """
 
 import json
@@ -12,7 +18,9 @@ from collections.abc import Mapping
 
 import dramatiq
 
+from actors.middleware.retries import Defer
 from actors.runtime import Runtime, runtime
+from actors.state import Handoff
 from app.events.outbox import EVENT_ID_PREFIX
 from app.events.relay import Relayed, StoredEvent
 from app.history.projection import (
@@ -33,6 +41,8 @@ RELAY_BACKOFF_MS = (1_000, 60_000)
 RELAY_TIME_LIMIT_S = 60
 PAYMENT_EVENT_PREFIX = "payment."
 REFUND_EVENT_PREFIX = "refund."
+#: The stored event's field naming the record whose move published it.
+RECORD_FIELD = b"record"
 logger = logging.getLogger(__name__)
 
 
@@ -68,6 +78,7 @@ def projections(
 
 
 async def relay(context: Runtime, event_id: str) -> None:
+    """The relay actor's path: an event handed to the queue."""
     partitions = context.settings.stream_partitions
     partition = keys.partition_of(event_id, EVENT_ID_PREFIX, partitions)
     if partition is None:
@@ -78,17 +89,47 @@ async def relay(context: Runtime, event_id: str) -> None:
         # Deleted once relayed: this is a second message for an event already written.
         logger.info("%s was relayed already", event_id)
         return
-    event = stored_event(event_id, raw)
+    await carry(context, partition, stored_event(event_id, raw))
+    record_key = raw.get(RECORD_FIELD)
+    if record_key is None:
+        # Stored before events named their record: nothing names the event but the queue.
+        await context.batcher.command("DEL", event_key)
+        return
+    await context.outbox.close(record_key.decode(), event_id, Handoff.RELAYED)
+
+
+async def relay_own(context: Runtime, record_key: str, event_id: str) -> None:
+    """An event a move of this worker published, relayed at once; handed to the relay's queue
+    when it cannot be written now, so the mover's own work is never held up by it."""
+    partition = keys.partition_of_key(record_key)
+    raw = await context.batcher.command("HGETALL", keys.event_key(partition, event_id))
+    if raw:
+        try:
+            await carry(context, partition, stored_event(event_id, raw))
+        except Exception as error:  # whatever it is, the relay actor retries it
+            logger.warning(
+                "%s handed to the relay's queue: %s",
+                event_id,
+                error,
+                exc_info=not isinstance(error, Defer),
+            )
+            await context.outbox.close(record_key, event_id, Handoff.QUEUE)
+            return
+    await context.outbox.close(record_key, event_id, Handoff.RELAYED)
+
+
+async def carry(context: Runtime, partition: int, event: StoredEvent) -> None:
+    """``event`` written to PostgreSQL with its history and deliveries, and the deliveries'
+    chains queued."""
     payment_record = await context.batcher.command(
         "HGETALL", keys.payment_key(partition, event.payment_id)
     )
     payment, refund = projections(event, payment_record)
-    endpoints = await context.relay.durably(Relayed(event, payment, refund), event_id)
+    endpoints = await context.relay.durably(Relayed(event, payment, refund), event.id)
     stream = keys.stream_key(partition, WEBHOOKS_QUEUE)
     for endpoint_id in endpoints:
         message = deliver_message(endpoint_id, event.payment_id, partition)
         await context.batcher.command("XADD", stream, "*", keys.MESSAGE_FIELD, message)
-    await context.batcher.command("DEL", event_key)
 
 
 @dramatiq.actor(

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from actors.group_commit import GroupCommit, ledger_writer, relay_writer
 from actors.measured_provider import MeasuredProvider
 from actors.middleware.throttle import Throttle
-from actors.state import PaymentState, RefundState
+from actors.state import Outbox, PaymentState, RefundState
 from actors.trail import Trail
 from app.db import create_engine_for
 from app.events.relay import Relayed
@@ -34,6 +34,8 @@ class Runtime:
     database: Engine
     ledger: GroupCommit[Entry, Recorded]
     relay: GroupCommit[Relayed, list[str]]
+    #: Where each published event's relay is closed.
+    outbox: Outbox
 
     async def aclose(self) -> None:
         for provider in self.providers.values():
@@ -61,6 +63,7 @@ def build_runtime(config: Settings, client: AsyncClient, database_url: str) -> R
         database=engine,
         ledger=ledger_writer(engine),
         relay=relay_writer(engine),
+        outbox=Outbox(batcher),
     )
 
 

@@ -2,7 +2,8 @@
 and moved forward atomically, only from the step the caller last saw, so two workers holding the
 same message can never both take the same step. A move answers the record as it then stands, so
 a state machine needs one round trip per phase. A refund's final moves also settle its
-reservation on the payment, in the same script."""
+reservation on the payment, in the same script. A move that publishes an event leaves the
+record naming it until its relay is closed (``Outbox``)."""
 
 import enum
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ from app.refunds.record import REFUNDS, RefundRecord
 LUA_DIRECTORY = Path(__file__).parent / "lua"
 ADVANCE_LUA = lua_source(LUA_DIRECTORY, "advance", "publish")
 SETTLE_REFUND_LUA = lua_source(LUA_DIRECTORY, "settle_refund", "publish")
+RELAYED_LUA = lua_source(LUA_DIRECTORY, "relayed")
 #: Names the (unused) event key of a move that publishes nothing, on the record's slot.
 NO_EVENT_ID = "none"
 
@@ -31,6 +33,29 @@ class Settlement(enum.Enum):
     REFUNDED = "refunded"
     #: It did not: the reservation is given back to what remains of the payment.
     RELEASED = "released"
+
+
+class Handoff(enum.Enum):
+    #: The event is in PostgreSQL: its copy in Redis goes.
+    RELAYED = "relayed"
+    #: Its mover could not write it there: the relay's queue takes it.
+    QUEUE = "queue"
+
+
+class Outbox:
+    """Closes the relay of an event a move published (``relayed.lua``): the record that
+    published it stops naming it, and it leaves Redis or goes to the relay's queue."""
+
+    def __init__(self, batcher: Batcher) -> None:
+        self._close = batcher.script(RELAYED_LUA, replicated=True)
+
+    async def close(self, record_key: str, event_id: str, handoff: Handoff) -> bool:
+        """Whether the record still named the event."""
+        partition = keys.partition_of_key(record_key)
+        event_key = keys.event_key(partition, event_id)
+        stream = keys.stream_key(partition, EVENTS_QUEUE)
+        named = await self._close([record_key, event_key, stream], [event_id, handoff.value])
+        return bool(named)
 
 
 @dataclass(frozen=True)

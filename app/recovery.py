@@ -28,10 +28,14 @@ class StoredRecord(Protocol):
     @property
     def step(self) -> "RecoveryStep": ...
 
+    @property
+    def relay_pending(self) -> str | None: ...
+
 
 Record = TypeVar("Record", bound=StoredRecord)
 #: Fields a move stores that the typed record holds as integers.
 INTEGER_FIELDS = frozenset({"ledger_seq", "action_deadline"})
+RELAY_PENDING_FIELD = keys.RELAY_PENDING_FIELD.encode()
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,17 @@ class RecoveryStep(enum.Enum):
         member.status = status
         member.final = final
         return member
+
+
+def text_field(raw: Mapping[bytes, bytes], name: bytes) -> str | None:
+    """A record's optional field, as HGETALL gave it."""
+    value = raw.get(name)
+    return None if value is None else value.decode()
+
+
+def integer_field(raw: Mapping[bytes, bytes], name: bytes) -> int | None:
+    value = raw.get(name)
+    return None if value is None else int(value)
 
 
 def moved(record: Record, step: RecoveryStep, fields: Mapping[str, str]) -> Record:

@@ -2,15 +2,17 @@
 -- Move a payment's or refund's recovery point forward, only from the point the caller last
 -- saw, so two workers holding the same message (a reclaimed message whose first worker still
 -- lives) can never both take the same step; in the same step, store the event a final move
--- publishes and queue it for the relay; and answer the record as it now stands, so the
--- caller's next phase needs no read of its own.
+-- publishes, named by the record until its mover relays it (see publish.lua); and answer the
+-- record as it now stands, so the caller's next phase needs no read of its own.
 --
 -- KEYS[1]  {ps:N}:pay:<payment id>    hash: the record, field "step" = recovery point
 --       or {ps:N}:refund:<refund id>
 -- KEYS[2]  {ps:N}:pay:<payment id>    hash: the payment the record belongs to (KEYS[1] for a
 --                                     payment): "event_seq" counts its events
--- KEYS[3]  {ps:N}:event:<event id>    hash: body (the event JSON), merchant, payment, seq
--- KEYS[4]  {ps:N}:q:events            stream: MESSAGE_FIELD = the relay's message
+-- KEYS[3]  {ps:N}:event:<event id>    hash: body (the event JSON), merchant, payment, seq,
+--                                     record (KEYS[1])
+-- KEYS[4]  {ps:N}:q:events            stream: MESSAGE_FIELD = the relay's message (for an
+--                                     older event the record still names)
 -- KEYS[5]  {ps:N}:trail:<payment id>  stream: the payment's moves and calls, for operators
 -- ARGV[1]  the step the caller expects the record to be at
 -- ARGV[2]  the step to move to
@@ -25,7 +27,7 @@
 -- publish() comes from publish.lua.
 --
 -- Returns {1 when moved else 0, the record's fields as HGETALL lists them} ({0, {}} when there
--- is no record). The event is stored and queued only with the move.
+-- is no record). The event is stored only with the move.
 
 local moved = 0
 if redis.call("HGET", KEYS[1], "step") == ARGV[1] then

@@ -2,10 +2,10 @@
 
 Every final move of a payment or refund stores its event next to the record
 (``{ps:N}:event:<id>``: the JSON merchants get, whose it is, and its sequence number among its
-payment's events) and queues a message for the relay, inside the compare-and-set script that
-makes the move: there is no state change without its event and no event without its state
-change. The relay (``actors.relay``) carries events to PostgreSQL, from where they are listed
-and delivered, in each payment's sequence.
+payment's events), inside the compare-and-set script that makes the move: there is no state
+change without its event and no event without its state change. The worker that made the move
+relays the event to PostgreSQL (``actors.relay``), from where events are listed and delivered
+in each payment's sequence; the relay's queue takes what it cannot.
 """
 
 import json
@@ -43,7 +43,7 @@ class OutboxEvent:
     partition: int
 
     def script_arguments(self) -> list[str | bytes]:
-        """What a move's script needs to store the event and queue it for the relay."""
+        """What a move's script needs to store the event, with the relay's message for it."""
         message = relay_message(self.id, self.partition)
         return [self.id, self.body, self.merchant_id, self.payment_id, message]
 

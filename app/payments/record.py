@@ -7,11 +7,12 @@ field that is the charge's persisted recovery point, and the fields workers add 
 ``provider_reference``, ``failure_code``/``failure_message``, ``ledger_transaction_id``/
 ``ledger_seq``, and ``amount_refund_pending`` (refunds accepted, not yet settled) and
 ``amount_refunded`` (refunds recorded), integers kept with HINCRBY by the refund accept and the
-refund actor, and ``event_seq``, how many events the payment and its refunds have published.
-``decode`` is the one place these strings become a ``PaymentRecord``.
+refund actor, ``event_seq``, how many events the payment and its refunds have published, and
+``relay_pending``/``relay_message``, the event of the last move while its mover has not yet
+relayed it (``actors.relay``). ``decode`` is the one place these strings become a
+``PaymentRecord``.
 """
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,15 @@ import msgspec
 
 from app.payments.request import PaymentRequest
 from app.queue import keys
-from app.recovery import RecordKind, RecoveryStep
+from app.recovery import (
+    RELAY_PENDING_FIELD,
+    RecordKind,
+    RecoveryStep,
+    integer_field,
+    text_field,
+)
+
+_DATA_DECODER = msgspec.json.Decoder(dict[str, Any])
 
 
 class Step(RecoveryStep):
@@ -68,6 +77,8 @@ class PaymentRecord:
     action_deadline: int | None = None
     #: Events published so far by the payment and its refunds (the last one's sequence number).
     event_seq: int = 0
+    #: The event the last move published, while the worker that moved it has not relayed it.
+    relay_pending: str | None = None
 
     @property
     def status(self) -> str:
@@ -88,28 +99,28 @@ def encode_new(record: PaymentRecord) -> dict[str, bytes | str]:
 
 def decode(raw: Mapping[bytes, bytes]) -> PaymentRecord:
     """The record from its Redis hash, as HGETALL returns it."""
-    fields = {key.decode(): value.decode() for key, value in raw.items()}
-    data = json.loads(fields["data"])
-    ledger_seq = fields.get("ledger_seq")
-    action_deadline = fields.get("action_deadline")
+    # Read on every phase of every payment: msgspec straight from the bytes, and only the
+    # fields a record holds decoded.
+    data = _DATA_DECODER.decode(raw[b"data"])
     return PaymentRecord(
         id=data.pop("id"),
         merchant_id=data.pop("merchant_id"),
         created=data.pop("created"),
         request=PaymentRequest(**data),
-        step=Step(fields["step"]),
-        provider_reference=fields.get("provider_reference"),
-        failure_code=fields.get("failure_code"),
-        failure_message=fields.get("failure_message"),
-        ledger_transaction_id=fields.get("ledger_transaction_id"),
-        ledger_seq=None if ledger_seq is None else int(ledger_seq),
-        amount_refunded=int(fields.get("amount_refunded", "0")),
-        amount_refund_pending=int(fields.get("amount_refund_pending", "0")),
-        next_action_type=fields.get("next_action_type"),
-        next_action_url=fields.get("next_action_url"),
-        next_action_client_secret=fields.get("next_action_client_secret"),
-        action_deadline=None if action_deadline is None else int(action_deadline),
-        event_seq=int(fields.get("event_seq", "0")),
+        step=Step(raw[b"step"].decode()),
+        provider_reference=text_field(raw, b"provider_reference"),
+        failure_code=text_field(raw, b"failure_code"),
+        failure_message=text_field(raw, b"failure_message"),
+        ledger_transaction_id=text_field(raw, b"ledger_transaction_id"),
+        ledger_seq=integer_field(raw, b"ledger_seq"),
+        amount_refunded=integer_field(raw, b"amount_refunded") or 0,
+        amount_refund_pending=integer_field(raw, b"amount_refund_pending") or 0,
+        next_action_type=text_field(raw, b"next_action_type"),
+        next_action_url=text_field(raw, b"next_action_url"),
+        next_action_client_secret=text_field(raw, b"next_action_client_secret"),
+        action_deadline=integer_field(raw, b"action_deadline"),
+        event_seq=integer_field(raw, b"event_seq") or 0,
+        relay_pending=text_field(raw, RELAY_PENDING_FIELD),
     )
 
 

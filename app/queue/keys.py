@@ -43,6 +43,11 @@ MESSAGE_FIELD = "m"
 #: payment of its merchant on its partition: only older ones may be in PostgreSQL alone. Not an
 #: id, so never listed.
 LIST_SINCE_MEMBER = "~since"
+#: Fields of a payment or refund record naming the event its last move published, and the
+#: relay's message for it, while the worker that moved it has not relayed it (actors.relay);
+#: Lua scripts get them as RELAY_PENDING_FIELD and RELAY_MESSAGE_FIELD.
+RELAY_PENDING_FIELD = "relay_pending"
+RELAY_MESSAGE_FIELD = "relay_message"
 #: Entries a payment's trail keeps (about): a payment with a few refunds needs a few dozen.
 TRAIL_ENTRIES_MAX = 200
 #: A partition is two hex digits of every id, so there are at most 256.

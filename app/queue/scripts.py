@@ -8,7 +8,13 @@ script has one (Redis reads its flags from the first line only).
 
 from pathlib import Path
 
-from app.queue.keys import LIST_SINCE_MEMBER, MESSAGE_FIELD, TRAIL_ENTRIES_MAX
+from app.queue.keys import (
+    LIST_SINCE_MEMBER,
+    MESSAGE_FIELD,
+    RELAY_MESSAGE_FIELD,
+    RELAY_PENDING_FIELD,
+    TRAIL_ENTRIES_MAX,
+)
 
 SHEBANG = "#!lua"
 #: Lua locals every script may use; their values come from app.queue.keys.
@@ -16,6 +22,8 @@ SHARED_CONSTANTS = {
     "MESSAGE_FIELD": MESSAGE_FIELD,
     "LIST_SINCE_MEMBER": LIST_SINCE_MEMBER,
     "TRAIL_ENTRIES_MAX": TRAIL_ENTRIES_MAX,
+    "RELAY_PENDING_FIELD": RELAY_PENDING_FIELD,
+    "RELAY_MESSAGE_FIELD": RELAY_MESSAGE_FIELD,
 }
 
 

@@ -3,7 +3,8 @@
 The hash is flat: what the accept writes (``id``, ``payment_id``, ``merchant_id``, ``amount``,
 ``currency``, ``provider``, ``payment_reference`` = the payment's provider reference,
 ``created``), the ``step`` that is the refund's persisted recovery point, and what the refund
-actor adds (``provider_refund_reference``, ``failure_code``/``failure_message``, ``ledger_*``).
+actor adds (``provider_refund_reference``, ``failure_code``/``failure_message``, ``ledger_*``),
+and the event its last move published while not yet relayed (``relay_*``, as on a payment).
 ``decode`` is the one place these strings become a ``RefundRecord``.
 """
 
@@ -43,6 +44,8 @@ class RefundRecord:
     failure_message: str | None = None
     ledger_transaction_id: str | None = None
     ledger_seq: int | None = None
+    #: The event the last move published, while the worker that moved it has not relayed it.
+    relay_pending: str | None = None
 
 
 def decode(raw: Mapping[bytes, bytes]) -> RefundRecord:
@@ -64,6 +67,7 @@ def decode(raw: Mapping[bytes, bytes]) -> RefundRecord:
         failure_message=fields.get("failure_message"),
         ledger_transaction_id=fields.get("ledger_transaction_id"),
         ledger_seq=None if ledger_seq is None else int(ledger_seq),
+        relay_pending=fields.get(keys.RELAY_PENDING_FIELD),
     )
 
 

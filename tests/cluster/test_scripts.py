@@ -8,7 +8,7 @@ from collections.abc import Callable
 import redis.cluster
 
 from actors.middleware import throttle
-from actors.state import ADVANCE_LUA, SETTLE_REFUND_LUA
+from actors.state import ADVANCE_LUA, RELAYED_LUA, SETTLE_REFUND_LUA
 from actors.streams.scripts import SOURCES as STREAM_SOURCES
 from app.payments.accept import ACCEPT_LUA
 from app.provider_events.receive import RECEIVE_LUA
@@ -81,6 +81,13 @@ def run_all(run: Run, command: Command, partition: int) -> set[str]:
          "provider_reference", "pi_1"],
     )  # fmt: skip
     assert moved[0] == 1  # type: ignore[index]
+    named = call(
+        "actors/lua/relayed.lua",
+        RELAYED_LUA,
+        [pay, keys.event_key(partition, event_id), events_stream],
+        [event_id, "queue"],
+    )
+    assert named == 1
 
     refund_id = keys.new_id(keys.REFUND_ID_PREFIX, partition)
     refund = keys.refund_key(partition, refund_id)

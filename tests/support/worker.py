@@ -4,19 +4,21 @@ import dataclasses
 import secrets
 import time
 
-import dramatiq
+import psycopg
 import redis.asyncio as aioredis
 
 from actors.charge import Charge
+from actors.group_commit import relay_writer
 from actors.relay import stored_event
 from actors.runtime import Runtime
+from app.db import create_engine_for
 from app.events.relay import StoredEvent
 from app.idempotency import fingerprint
 from app.merchants.accept_rate import AcceptRate
 from app.payments.record import PaymentRecord, Step, encode_new
 from app.payments.request import PaymentRequest
 from app.queue import keys
-from app.queue.dispatch import EVENTS_QUEUE, PAYMENTS_QUEUE, refund_message
+from app.queue.dispatch import PAYMENTS_QUEUE, refund_message
 from app.refunds.accept import REFUND_LUA
 
 PARTITIONS = 8
@@ -99,14 +101,43 @@ async def record_of(runtime: Runtime, payment_id: str) -> PaymentRecord:
     return record
 
 
-async def events_of(runtime: Runtime, payment_id: str) -> list[StoredEvent]:
-    """The events of a payment (its own and its refunds') stored for the relay, in their
-    sequence: found through the relay's queue, whose messages name them."""
+async def waiting_events(runtime: Runtime, payment_id: str) -> list[StoredEvent]:
+    """The events of a payment (its own and its refunds') stored in Redis and not yet relayed,
+    in their sequence."""
     partition = keys.partition_of(payment_id, keys.PAYMENT_ID_PREFIX, PARTITIONS)
     assert partition is not None
-    entries = await runtime.redis.xrange(keys.stream_key(partition, EVENTS_QUEUE))
-    event_ids = [dramatiq.Message.decode(fields[b"m"]).args[0] for _, fields in entries]
-    stored = {i: await runtime.redis.hgetall(keys.event_key(partition, i)) for i in event_ids}
-    events = [stored_event(event_id, raw) for event_id, raw in stored.items() if raw]
-    mine = [event for event in events if event.payment_id == payment_id]
-    return sorted(mine, key=lambda event: event.seq)
+    pattern = keys.event_key(partition, "*")
+    events = []
+    async for key in runtime.redis.scan_iter(match=pattern):
+        raw = await runtime.redis.hgetall(key)
+        event_id = key.decode().rpartition(":")[2]
+        if raw and raw[b"payment"].decode() == payment_id:
+            events.append(stored_event(event_id, raw))
+    return sorted(events, key=lambda event: event.seq)
+
+
+def relayed_events(runtime: Runtime, payment_id: str) -> list[StoredEvent]:
+    """The events of a payment the relay has written to PostgreSQL, in their sequence."""
+    with psycopg.connect(runtime.settings.database_url) as connection:
+        found = connection.execute(
+            "SELECT id, type, merchant_id, payment_id, seq, created_ms, body FROM events"
+            " WHERE payment_id = %s ORDER BY seq",
+            (payment_id,),
+        ).fetchall()
+    return [StoredEvent(*row) for row in found]
+
+
+async def events_of(runtime: Runtime, payment_id: str) -> list[StoredEvent]:
+    """The events a payment (and its refunds) published, wherever each now is: relayed to
+    PostgreSQL or waiting in Redis; in their sequence."""
+    relayed = relayed_events(runtime, payment_id)
+    written = {event.id for event in relayed}
+    waiting = [e for e in await waiting_events(runtime, payment_id) if e.id not in written]
+    return sorted([*relayed, *waiting], key=lambda event: event.seq)
+
+
+def relay_down(runtime: Runtime) -> Runtime:
+    """``runtime`` with the relay's PostgreSQL out of reach (the ledger's is not): every event
+    its moves publish is handed to the relay's queue."""
+    unreachable = relay_writer(create_engine_for(UNREACHABLE_DATABASE_URL))
+    return dataclasses.replace(runtime, relay=unreachable)

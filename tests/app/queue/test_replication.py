@@ -20,9 +20,11 @@ async def run(redis_url: str, replication: Replication) -> list[object]:
         calls = [
             batcher.script(INCR, replicated=True)([counter], []),
             batcher.script(INCR)([counter], []),
-            batcher.command("GET", counter),
         ]
-        return await asyncio.gather(*calls, return_exceptions=True)
+        replies = await asyncio.gather(*calls, return_exceptions=True)
+        # Read once both writes answered: a GET in their batch is concurrent with them, and
+        # runs before them when Redis had to be taught the script (NOSCRIPT, then a rerun).
+        return [*replies, await batcher.command("GET", counter)]
     finally:
         await client.delete(counter)
         await client.aclose()
