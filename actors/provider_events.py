@@ -204,7 +204,7 @@ async def refunds_of(context: Runtime, payment_id: str) -> list[RefundRecord]:
     )
     if partition is None:
         return []
-    refund_ids: list[bytes] = await context.redis.execute_command(
+    refund_ids: list[bytes] = await context.batcher.command(
         "SRANDMEMBER", keys.payment_refunds_key(partition, payment_id), REFUNDS_SEARCHED_MAX
     )
     records = [await context.refunds.load(refund_id.decode()) for refund_id in refund_ids]

@@ -16,7 +16,7 @@ from app.ledger import Entry, Recorded
 from app.providers.base import Provider
 from app.providers.registry import PROVIDER_NAMES, build_provider
 from app.queue.batch import Batcher, Replication
-from app.queue.connection import AsyncClient, worker_async_client
+from app.queue.connection import WORKER_BATCH_TIMEOUT_S, AsyncClient, worker_async_client
 from app.settings import Settings, settings
 
 
@@ -48,7 +48,7 @@ def build_runtime(config: Settings, client: AsyncClient, database_url: str) -> R
     """Clients bind to the event loop that first uses them: build, use and close a runtime on
     one loop (the worker's in-flight loop, or a test's)."""
     engine = create_engine_for(database_url)
-    batcher = Batcher(client, Replication.of(config))
+    batcher = Batcher(client, Replication.of(config), timeout_s=WORKER_BATCH_TIMEOUT_S)
     trail = Trail(batcher, config.stream_partitions, config.payment_record_ttl_s)
     return Runtime(
         settings=config,

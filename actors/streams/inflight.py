@@ -47,7 +47,7 @@ from actors.streams.delivery import (
 from actors.streams.leases import Leases
 from actors.streams.scripts import SOURCES
 from app.queue.batch import BatchedScript, Batcher
-from app.queue.connection import AsyncClient
+from app.queue.connection import WORKER_BATCH_TIMEOUT_S, AsyncClient
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class InFlight:
             (m.time_limit for m in broker.middleware if isinstance(m, TimeLimit)),
             TIME_LIMIT_MS_DEFAULT,
         )
-        batcher = Batcher(client)
+        batcher = Batcher(client, timeout_s=WORKER_BATCH_TIMEOUT_S)
         self._ack: BatchedScript = batcher.script(SOURCES["ack"])
         self._dead_letter: BatchedScript = batcher.script(SOURCES["dead_letter"])
         # uvloop: asyncio's loop on libuv, ~20 % less CPU per provider call (measured).

@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.settings import Settings
 
@@ -65,10 +66,17 @@ class _Call:
 
 class Batcher:
     def __init__(
-        self, client: aioredis.Redis | RedisCluster, replication: Replication | None = None
+        self,
+        client: aioredis.Redis | RedisCluster,
+        replication: Replication | None = None,
+        *,
+        timeout_s: float | None = None,
     ) -> None:
+        """``timeout_s`` bounds each pipeline, sent to answered, for a client whose replies
+        have no socket timeout of their own (``app.queue.connection.worker_async_client``)."""
         self._client = client
         self._replication = replication or Replication()
+        self._timeout_s = timeout_s
         self._waiting: list[_Call] = []
 
     def script(self, source: str, *, replicated: bool = False) -> "BatchedScript":
@@ -135,7 +143,13 @@ class Batcher:
             # to the node, and so over the connection, that ran them.
             pipeline.execute_command(*wait, **({} if node is None else {"target_nodes": node}))
         with _connection_lost_as_error():
-            replies = list(await pipeline.execute(raise_on_error=False))
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    replies = list(await pipeline.execute(raise_on_error=False))
+            except TimeoutError:
+                # Cancelled mid-read, redis-py drops the connection: no late reply can be
+                # taken for another call's.
+                raise RedisTimeoutError(f"no answer in {self._timeout_s} s") from None
         acks = replies[len(batch) :]
         replies = replies[: len(batch)]
         for indices, acked in zip(waits.values(), acks, strict=True):

@@ -52,6 +52,8 @@ WEB_CONNECTIONS_MAX = 256
 WEB_SOCKET_TIMEOUT_S = 5.0
 #: Above the streams consumer's longest blocking read, so a quiet stream is no timeout.
 WORKER_SOCKET_TIMEOUT_S = 10.0
+#: The most one batch of a worker's Redis calls may take, sent to answered.
+WORKER_BATCH_TIMEOUT_S = WORKER_SOCKET_TIMEOUT_S
 #: Connections of a worker's async client: its calls go out in batches, a few at a time.
 WORKER_CONNECTIONS_MAX = 64
 #: An idle pooled connection is pinged before reuse after this long, so a restarted Redis
@@ -129,19 +131,22 @@ def tool_client(redis_url: str) -> SyncClient:
 def worker_async_client(settings: Settings) -> AsyncClient:
     """For a worker's messages in flight: its batches keep the connection count small, and a
     burst past the pool waits for a connection instead of failing (on a cluster, whose client
-    has no waiting pool, the batches alone keep it under the per-node limit)."""
+    has no waiting pool, the batches alone keep it under the per-node limit).
+
+    On a single Redis its replies have no socket timeout of their own: the batcher times each
+    pipeline as a whole (``WORKER_BATCH_TIMEOUT_S``). redis-py arms a timer for every reply it
+    reads, and at hundreds of payments in flight that was a twentieth of a worker's CPU."""
     retry = aioredis.retry.Retry(NoBackoff(), CONNECTION_RETRIES)
     if is_cluster(settings.redis_url):
         options = _cluster_options(WORKER_SOCKET_TIMEOUT_S, WORKER_CONNECTIONS_MAX)
         return AsyncRedisCluster.from_url(settings.redis_url, retry=retry, **options)
-    options = _timeouts(WORKER_SOCKET_TIMEOUT_S)
-    options["health_check_interval"] = WORKER_HEALTH_CHECK_INTERVAL_S
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=WORKER_CONNECTIONS_MAX,
         timeout=WORKER_SOCKET_TIMEOUT_S,
         retry=retry,
-        **options,
+        socket_connect_timeout=WORKER_SOCKET_TIMEOUT_S,
+        health_check_interval=WORKER_HEALTH_CHECK_INTERVAL_S,
     )
     return aioredis.Redis.from_pool(pool)
 

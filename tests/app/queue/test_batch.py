@@ -2,9 +2,11 @@
 
 import asyncio
 import secrets
+import signal
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.queue.batch import BATCH_CALLS_MAX, Batcher
 from tests.support.redis_server import RedisServer
@@ -76,3 +78,32 @@ def test_an_unreachable_redis_fails_every_caller() -> None:
     replies = asyncio.run(scenario())
 
     assert all(isinstance(reply, ConnectionError) for reply in replies), replies
+
+
+def test_a_redis_that_stops_answering_times_the_batch_out_and_the_next_one_goes_through(
+    private_redis: RedisServer,
+) -> None:
+    """The worker's client reads without a socket timeout: the batch's own bound is all."""
+    timeout_s = 0.3
+
+    async def scenario() -> tuple[BaseException | None, object]:
+        client = aioredis.Redis.from_url(private_redis.url, socket_timeout=None)
+        batcher = Batcher(client, timeout_s=timeout_s)
+        try:
+            await batcher.command("PING")
+            private_redis.process.kill(signal.SIGSTOP)  # frozen, its socket open
+            try:
+                failure: BaseException | None = None
+                await batcher.command("SET", "t:frozen", "1")
+            except RedisTimeoutError as error:
+                failure = error
+            finally:
+                private_redis.process.kill(signal.SIGCONT)
+            return failure, await batcher.command("PING")
+        finally:
+            await client.aclose()
+
+    failure, after = asyncio.run(scenario())
+
+    assert isinstance(failure, RedisTimeoutError)
+    assert after is True
