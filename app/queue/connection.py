@@ -145,6 +145,8 @@ def worker_async_client(settings: Settings) -> AsyncClient:
         max_connections=WORKER_CONNECTIONS_MAX,
         timeout=WORKER_SOCKET_TIMEOUT_S,
         retry=retry,
+        # Explicitly none: redis-py 8 reads with a 5 s timeout when the option is left out.
+        socket_timeout=None,
         socket_connect_timeout=WORKER_SOCKET_TIMEOUT_S,
         health_check_interval=WORKER_HEALTH_CHECK_INTERVAL_S,
     )

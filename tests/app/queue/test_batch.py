@@ -9,6 +9,8 @@ from redis.exceptions import ConnectionError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.queue.batch import BATCH_CALLS_MAX, Batcher
+from app.queue.connection import worker_async_client
+from app.settings import load
 from tests.support.redis_server import RedisServer
 
 ECHO_INCR = """
@@ -87,7 +89,7 @@ def test_a_redis_that_stops_answering_times_the_batch_out_and_the_next_one_goes_
     timeout_s = 0.3
 
     async def scenario() -> tuple[BaseException | None, object]:
-        client = aioredis.Redis.from_url(private_redis.url, socket_timeout=None)
+        client = worker_async_client(load({"REDIS_URL": private_redis.url}))
         batcher = Batcher(client, timeout_s=timeout_s)
         try:
             await batcher.command("PING")
