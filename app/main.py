@@ -33,7 +33,7 @@ from app.http.routes import (
 from app.payments.accept import Acceptor
 from app.provider_events.receive import Inbox
 from app.queue.batch import Batcher, Replication
-from app.queue.connection import learn_topology, web_client
+from app.queue.connection import WEB_BATCH_TIMEOUT_S, learn_topology, web_client
 from app.refunds.accept import RefundAcceptor
 from app.settings import Settings, settings
 
@@ -71,10 +71,10 @@ def create_app(config: Settings | None = None) -> Starlette:
         await learn_topology(client)
         app.state.settings = config
         app.state.redis = client
-        batcher = Batcher(client, Replication.of(config))
+        batcher = Batcher(client, Replication.of(config), timeout_s=WEB_BATCH_TIMEOUT_S)
         app.state.acceptor = Acceptor(batcher, config)
         app.state.refund_acceptor = RefundAcceptor(batcher, config)
-        app.state.authenticator = Authenticator(client)
+        app.state.authenticator = Authenticator(batcher)
         app.state.provider_inbox = Inbox(batcher, config)
         # The history: read when Redis no longer holds a payment, never on the accept path.
         database = create_engine_for(

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from app.errors import Unauthorized
 from app.merchants.api_keys import hash_api_key
 from app.queue import keys
-from app.queue.connection import AsyncClient
+from app.queue.batch import Batcher
 
 API_KEY_PREFIX = "psk_"
 API_KEY_BYTES = 32
@@ -28,8 +28,8 @@ def bearer_token(headers: Mapping[str, str]) -> str:
 
 
 class Authenticator:
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
+    def __init__(self, batcher: Batcher) -> None:
+        self._batcher = batcher
         self._cache: dict[str, tuple[str, float]] = {}
 
     async def merchant_for(self, headers: Mapping[str, str]) -> str:
@@ -38,7 +38,7 @@ class Authenticator:
         now = time.monotonic()
         if cached is not None and cached[1] > now:
             return cached[0]
-        stored = await self._client.hget(keys.AUTH_KEY, key_hash)
+        stored = await self._batcher.command("HGET", keys.AUTH_KEY, key_hash)
         if stored is None:
             raise Unauthorized("The API key is not valid.")
         merchant_id = stored.decode() if isinstance(stored, bytes) else stored

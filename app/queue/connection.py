@@ -54,6 +54,8 @@ WEB_SOCKET_TIMEOUT_S = 5.0
 WORKER_SOCKET_TIMEOUT_S = 10.0
 #: The most one batch of a worker's Redis calls may take, sent to answered.
 WORKER_BATCH_TIMEOUT_S = WORKER_SOCKET_TIMEOUT_S
+#: The same for the web process: a request is answered 503 rather than held longer.
+WEB_BATCH_TIMEOUT_S = WEB_SOCKET_TIMEOUT_S
 #: Connections of a worker's async client: its calls go out in batches, a few at a time.
 WORKER_CONNECTIONS_MAX = 64
 #: An idle pooled connection is pinged before reuse after this long, so a restarted Redis
@@ -102,12 +104,19 @@ def _cluster_options(socket_timeout_s: float, node_connections_max: int) -> dict
 
 
 def web_client(settings: Settings) -> AsyncClient:
+    """For the web process, whose calls go through its batcher (timed by batch, as a worker's;
+    see ``worker_async_client``) or carry their own bound (``/readyz``)."""
     retry = aioredis.retry.Retry(NoBackoff(), CONNECTION_RETRIES)
     if is_cluster(settings.redis_url):
         options = _cluster_options(WEB_SOCKET_TIMEOUT_S, WEB_CONNECTIONS_MAX)
         return AsyncRedisCluster.from_url(settings.redis_url, retry=retry, **options)
-    options = _timeouts(WEB_SOCKET_TIMEOUT_S) | {"max_connections": WEB_CONNECTIONS_MAX}
-    return aioredis.Redis.from_url(settings.redis_url, retry=retry, **options)
+    return aioredis.Redis.from_url(
+        settings.redis_url,
+        retry=retry,
+        max_connections=WEB_CONNECTIONS_MAX,
+        socket_timeout=None,
+        socket_connect_timeout=WEB_SOCKET_TIMEOUT_S,
+    )
 
 
 def worker_client(settings: Settings) -> SyncClient:
