@@ -53,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 #: Middleware that act on the thread running a message; the loop stands in for them.
 THREAD_BOUND_MIDDLEWARE = (TimeLimit, ShutdownNotifications)
+#: A middleware and one of its hook methods, bound.
+Hook = tuple[Middleware, Callable[..., Any]]
 #: A message's time limit when neither it, its actor nor a TimeLimit middleware names one:
 #: Dramatiq's own default.
 TIME_LIMIT_MS_DEFAULT = 600_000
@@ -108,6 +110,7 @@ class InFlight:
             (m.time_limit for m in broker.middleware if isinstance(m, TimeLimit)),
             TIME_LIMIT_MS_DEFAULT,
         )
+        self._hook_cache: dict[str, list[Hook]] = {}
         batcher = Batcher(client, timeout_s=WORKER_BATCH_TIMEOUT_S)
         self._ack: BatchedScript = batcher.script(SOURCES["ack"])
         self._dead_letter: BatchedScript = batcher.script(SOURCES["dead_letter"])
@@ -274,31 +277,39 @@ class InFlight:
 
     def _emit_before(self, signal: str, *args: Any) -> None:
         """``Broker.emit_before`` over the middleware that run here."""
-        _emit(self._broker, self._middleware, "before_" + signal, args, {})
+        _emit(self._broker, self._hooks("before_" + signal), args, {})
 
     def _emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
         """``Broker.emit_after``: the same middleware, in reverse order."""
-        _emit(self._broker, reversed(self._middleware), "after_" + signal, args, kwargs)
+        _emit(self._broker, self._hooks("after_" + signal), args, kwargs)
+
+    def _hooks(self, hook: str) -> list[Hook]:
+        """The middleware's own ``hook`` methods in the order they run, found once: most
+        middleware leave most hooks as Dramatiq's no-op, and a message passes four rounds."""
+        found = self._hook_cache.get(hook)
+        if found is None:
+            ordered = reversed(self._middleware) if hook.startswith("after_") else self._middleware
+            found = [
+                (each, getattr(each, hook))
+                for each in ordered
+                if getattr(type(each), hook) is not getattr(Middleware, hook)
+            ]
+            self._hook_cache[hook] = found
+        return found
 
 
-def _emit(
-    broker: Broker,
-    middleware: Iterable[Middleware],
-    hook: str,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> None:
+def _emit(broker: Broker, hooks: list[Hook], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     """As the broker emits: a MiddlewareError (SkipMessage) stops a before-hook round and reaches
     the caller; any other failure of a hook is logged and the next hook runs."""
-    for each in middleware:
+    for each, hook in hooks:
         try:
-            getattr(each, hook)(broker, *args, **kwargs)
+            hook(broker, *args, **kwargs)
         except MiddlewareError:
-            if hook.startswith("before_"):
+            if hook.__name__.startswith("before_"):
                 raise
-            logger.critical("Unexpected failure in %s of %r.", hook, each, exc_info=True)
+            logger.critical("Unexpected failure in %s of %r.", hook.__name__, each, exc_info=True)
         except Exception:
-            logger.critical("Unexpected failure in %s of %r.", hook, each, exc_info=True)
+            logger.critical("Unexpected failure in %s of %r.", hook.__name__, each, exc_info=True)
 
 
 async def _until_done(script: BatchedScript, call: ScriptCall) -> None:
