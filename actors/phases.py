@@ -25,6 +25,7 @@ from actors.state import Moved, RecoveryPoints, Transition
 from app import logs
 from app.ledger import Entry, Recorded
 from app.metrics import PAYMENTS_SETTLED, REFUNDS_SETTLED, SETTLE_LATENCY
+from app.payments.record import PaymentRecord
 from app.providers.base import Outcome, Provider, ProviderAnswer
 from app.queue import keys
 from app.recovery import Record
@@ -116,7 +117,8 @@ class StateMachine(Generic[Record]):
         """The event the record's last move published, relayed before this message can be
         acknowledged: by a rerun, when the worker that moved it died first."""
         if record.relay_pending is not None:
-            await relay_own(self.context, self.points.key(record.id), record.relay_pending)
+            payment = record if isinstance(record, PaymentRecord) else None
+            await relay_own(self.context, self.points.key(record.id), record.relay_pending, payment)
 
     def done(self, record: Record) -> bool:
         """Whether this run is over: once the record is final, unless a machine stops sooner."""

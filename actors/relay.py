@@ -15,6 +15,7 @@ rerun relays it; what was already written is found unchanged.
 import json
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import dramatiq
 
@@ -30,7 +31,7 @@ from app.history.projection import (
     project_payment,
     refund_from_event,
 )
-from app.payments.record import PAYMENTS
+from app.payments.record import PAYMENTS, PaymentRecord
 from app.queue import keys
 from app.queue.dispatch import EVENTS_QUEUE, RELAY_ACTOR, WEBHOOKS_QUEUE, deliver_message
 
@@ -61,20 +62,25 @@ def stored_event(event_id: str, raw: Mapping[bytes, bytes]) -> StoredEvent:
 
 
 def projections(
-    event: StoredEvent, payment_record: Mapping[bytes, bytes]
+    event: StoredEvent, payment_record: PaymentRecord | None
 ) -> tuple[PaymentProjection | None, RefundProjection | None]:
     """What the history should now hold of the event's payment and refund: the payment as its
     record shows it (or, once the record has left Redis, as its own event carried it)."""
-    carried = json.loads(event.body)["data"]["object"]
     payment: PaymentProjection | None = None
-    if payment_record:
-        payment = project_payment(PAYMENTS.decode(payment_record))
+    if payment_record is not None:
+        payment = project_payment(payment_record)
     elif event.type.startswith(PAYMENT_EVENT_PREFIX):
-        payment = payment_from_event(event.merchant_id, event.seq, carried)
+        payment = payment_from_event(event.merchant_id, event.seq, carried(event))
     refund = None
     if event.type.startswith(REFUND_EVENT_PREFIX):
-        refund = refund_from_event(event.merchant_id, carried)
+        refund = refund_from_event(event.merchant_id, carried(event))
     return payment, refund
+
+
+def carried(event: StoredEvent) -> dict[str, Any]:
+    """The object the event carries, as GET showed it after the move."""
+    obj: dict[str, Any] = json.loads(event.body)["data"]["object"]
+    return obj
 
 
 async def relay(context: Runtime, event_id: str) -> None:
@@ -98,14 +104,17 @@ async def relay(context: Runtime, event_id: str) -> None:
     await context.outbox.close(record_key.decode(), event_id, Handoff.RELAYED)
 
 
-async def relay_own(context: Runtime, record_key: str, event_id: str) -> None:
+async def relay_own(
+    context: Runtime, record_key: str, event_id: str, payment: PaymentRecord | None
+) -> None:
     """An event a move of this worker published, relayed at once; handed to the relay's queue
-    when it cannot be written now, so the mover's own work is never held up by it."""
+    when it cannot be written now, so the mover's own work is never held up by it. ``payment``
+    is the record that published it when that is a payment, as the move left it."""
     partition = keys.partition_of_key(record_key)
     raw = await context.batcher.command("HGETALL", keys.event_key(partition, event_id))
     if raw:
         try:
-            await carry(context, partition, stored_event(event_id, raw))
+            await carry(context, partition, stored_event(event_id, raw), payment)
         except Exception as error:  # whatever it is, the relay actor retries it
             logger.warning(
                 "%s handed to the relay's queue: %s",
@@ -118,12 +127,17 @@ async def relay_own(context: Runtime, record_key: str, event_id: str) -> None:
     await context.outbox.close(record_key, event_id, Handoff.RELAYED)
 
 
-async def carry(context: Runtime, partition: int, event: StoredEvent) -> None:
+async def carry(
+    context: Runtime, partition: int, event: StoredEvent, known: PaymentRecord | None = None
+) -> None:
     """``event`` written to PostgreSQL with its history and deliveries, and the deliveries'
-    chains queued."""
-    payment_record = await context.batcher.command(
-        "HGETALL", keys.payment_key(partition, event.payment_id)
-    )
+    chains queued; the event's payment is read from Redis unless it is ``known``."""
+    payment_record = known if known is not None and known.id == event.payment_id else None
+    if payment_record is None:
+        raw = await context.batcher.command(
+            "HGETALL", keys.payment_key(partition, event.payment_id)
+        )
+        payment_record = PAYMENTS.decode(raw) if raw else None
     payment, refund = projections(event, payment_record)
     endpoints = await context.relay.durably(Relayed(event, payment, refund), event.id)
     stream = keys.stream_key(partition, WEBHOOKS_QUEUE)
