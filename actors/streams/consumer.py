@@ -206,7 +206,9 @@ class StreamsConsumer(Consumer):
     def _maintain(self) -> None:
         now_s = time.monotonic()
         if self._moves.take(now_s):
-            maintenance.move_due(self._scripts, self._queue_name, self._options.partitions)
+            maintenance.move_due(
+                self._client, self._scripts, self._queue_name, self._options.partitions
+            )
         if self._renewals.take(now_s):
             maintenance.renew(self._scripts, self._consumer_name, self._leases.by_stream())
         # Runs even when prefetch is full: under a steady backlog no consumer is ever idle, and

@@ -189,6 +189,23 @@ def test_a_delayed_message_comes_once_after_its_delay(
     assert delivered_within(consumer, 1.2) == []
 
 
+def test_the_mover_empties_every_partitions_backlog_in_batches(
+    broker: StreamsBroker, redis_client: redis.Redis, queue_name: str
+) -> None:
+    """More due on one partition than one move takes, a few on another: all moved, once."""
+    counts = {0: maintenance.MOVE_BATCH_MAX + 5, 1: 3}
+    for partition, count in counts.items():
+        for index in range(count):
+            broker.enqueue(probe(queue_name, index, partition=partition), delay=1)
+    time.sleep(0.01)
+
+    assert maintenance.move_due(broker.client, broker.scripts, queue_name, PARTITIONS) == 108
+
+    for partition, count in counts.items():
+        assert redis_client.zcard(delayed_key(partition, queue_name)) == 0
+        assert len(entries(redis_client, stream_key(partition, queue_name))) == count
+
+
 def test_the_mover_moves_due_messages_atomically(
     broker: StreamsBroker, redis_client: redis.Redis, queue_name: str
 ) -> None:
@@ -196,7 +213,7 @@ def test_the_mover_moves_due_messages_atomically(
     later = broker.enqueue(probe(queue_name, "later", partition=0), delay=60_000)
     time.sleep(0.01)
 
-    assert maintenance.move_due(broker.scripts, queue_name, PARTITIONS) == 1
+    assert maintenance.move_due(broker.client, broker.scripts, queue_name, PARTITIONS) == 1
 
     assert redis_client.zrange(delayed_key(0, queue_name), 0, -1) == [later.message_id.encode()]
     assert redis_client.hkeys(delayed_messages_key(0, queue_name)) == [later.message_id.encode()]
