@@ -1,6 +1,12 @@
 """paystream's drain: accept N payments through the Procfile's web line with no worker
-running, start the Procfile's worker line, and watch every payment's recovery point in Redis
-until all are terminal."""
+running, start the Procfile's worker line, and watch until every payment is terminal.
+
+Watched as the naive peer is, through its database: every final move publishes its event, which
+the worker writes to PostgreSQL; the clock stops once all N are there (so it runs until each
+payment is terminal and its event relayed), and each payment's terminal moment is its event's
+own timestamp, taken in the move's step. Polling every payment's record in Redis instead cost
+the harness a third of a core at 0 ms, and Redis as much, taken from the worker it measured.
+Once the clock has stopped, every record is read from Redis once: all must be terminal."""
 
 import collections
 import functools
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 
 # The only app internals the harness reads, kept to this one place: where a payment's record
 # lives, which recovery points are final, and how many payments a worker keeps in flight.
@@ -48,10 +55,12 @@ STREAM_PARTITIONS_MAX = 256
 #: Concurrent HTTP clients accepting the backlog, each a thread with its own httpx.Client.
 SENDER_THREADS = 32
 REQUEST_TIMEOUT_S = 30.0
-#: How often open payments are looked at: each look is one HGET per open payment, which at ten
-#: thousand open costs the harness a tenth of a core per look a second, taken from the worker
-#: it measures. Latencies are seconds long; a quarter second of resolution is enough.
+#: How often the events table is counted; one cheap query.
 POLL_INTERVAL_S = 0.25
+#: The events a payment's final moves publish.
+TERMINAL_EVENT_TYPES = ("payment.succeeded", "payment.failed")
+COUNT_SQL = "SELECT count(*) FROM events WHERE type = ANY(%s)"
+TERMINAL_SQL = "SELECT payment_id, created_ms FROM events WHERE type = ANY(%s)"
 RSS_SAMPLE_INTERVAL_S = 0.2
 #: 0 is "no limit" for every provider rate (app/settings.py); DESIGN §7 lifts them for the run.
 UNLIMITED_PROVIDER_RATES = {
@@ -65,15 +74,16 @@ UNLIMITED_PROVIDER_RATES = {
 #: the bucket is checked on every accept, as in production, and never refuses one.
 UNREACHED_ACCEPT_RATE = {"MERCHANT_ACCEPT_RATE_PER_S": "10000000"}
 
-#: A payment's first poll that saw it terminal (monotonic s), and its terminal step.
+#: A payment's terminal moment (unix s, its event's) and its terminal step.
 Settled = dict[str, tuple[float, str]]
 
 
 @dataclass(frozen=True)
 class Watched:
-    """What watching the worker drain the backlog saw."""
+    """What watching the worker drain the backlog saw; moments in unix seconds."""
 
     started: float
+    finished: float
     settled: Settled
     rss: RssPeaks
     harness_cpu_s: float
@@ -105,7 +115,7 @@ def payment_body(index: int, paystack_percent: int) -> dict[str, object]:
 def send_payments(
     base_url: str, api_key: str, prefix: str, paystack_percent: int, indices: Sequence[int]
 ) -> list[tuple[str, float]]:
-    """Each payment's id and when its 202 came back."""
+    """Each payment's id and when its 202 came back (unix s)."""
     accepted = []
     headers = {"Authorization": f"Bearer {api_key}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=REQUEST_TIMEOUT_S) as client:
@@ -115,7 +125,7 @@ def send_payments(
             response = client.post("/v1/payments", json=body, headers=key)
             if response.status_code != 202:
                 raise RuntimeError(f"payment {index}: {response.status_code} {response.text}")
-            accepted.append((str(response.json()["id"]), time.monotonic()))
+            accepted.append((str(response.json()["id"]), time.time()))
     return accepted
 
 
@@ -165,58 +175,74 @@ def record_key(payment_id: str) -> str:
     return payment_key(partition, payment_id)
 
 
-def terminal_now(client: SyncClient, open_keys: dict[str, str]) -> tuple[float, dict[str, str]]:
-    """One pipelined HGET per open payment: when the answers were in, and the terminal ones."""
-    payment_ids = list(open_keys)
+def terminal_steps(client: SyncClient, payment_ids: Sequence[str]) -> dict[str, str]:
+    """Every payment's recovery point, one pipelined HGET each: all must be terminal."""
     pipeline = client.pipeline(transaction=False)
     for payment_id in payment_ids:
-        pipeline.hget(open_keys[payment_id], STEP_FIELD)
-    steps = pipeline.execute()
-    seen = time.monotonic()
-    terminal = {}
-    for payment_id, step in zip(payment_ids, steps, strict=True):
+        pipeline.hget(record_key(payment_id), STEP_FIELD)
+    steps = {}
+    for payment_id, step in zip(payment_ids, pipeline.execute(), strict=True):
         if step is None:
             raise RuntimeError(f"payment {payment_id} has no record in Redis: lost")
-        if step.decode() in TERMINAL_STEP_NAMES:
-            terminal[payment_id] = step.decode()
-    return seen, terminal
+        if step.decode() not in TERMINAL_STEP_NAMES:
+            raise RuntimeError(f"payment {payment_id} is {step.decode()}, yet its event is out")
+        steps[payment_id] = step.decode()
+    return steps
 
 
-def poll_terminal(
-    client: SyncClient, payment_ids: Sequence[str], worker: Process, deadline: float
-) -> Settled:
-    open_keys = {payment_id: record_key(payment_id) for payment_id in payment_ids}
-    settled: Settled = {}
-    while open_keys:
-        ensure_running(worker)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(open_keys)} payments still open:\n{worker.log()[-4000:]}")
-        polled = time.monotonic()
-        seen, terminal = terminal_now(client, open_keys)
-        for payment_id, step in terminal.items():
-            settled[payment_id] = (seen, step)
-            del open_keys[payment_id]
-        time.sleep(max(0.0, POLL_INTERVAL_S - (time.monotonic() - polled)))
-    return settled
+def poll_events(database_url: str, count: int, worker: Process, deadline: float) -> float:
+    """When (unix s) the events table first held ``count`` terminal events."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        while True:
+            ensure_running(worker)
+            polled = time.monotonic()
+            row = connection.execute(COUNT_SQL, (list(TERMINAL_EVENT_TYPES),)).fetchone()
+            stored = 0 if row is None else int(row[0])
+            if stored >= count:
+                return time.time()
+            if polled > deadline:
+                raise TimeoutError(f"{stored} of {count} terminal:\n{worker.log()[-4000:]}")
+            time.sleep(max(0.0, POLL_INTERVAL_S - (time.monotonic() - polled)))
+
+
+def terminal_moments(database_url: str) -> dict[str, float]:
+    """Each payment's terminal moment (unix s): its final event's, stamped in the move's step."""
+    with psycopg.connect(database_url) as connection:
+        rows = connection.execute(TERMINAL_SQL, (list(TERMINAL_EVENT_TYPES),)).fetchall()
+    moments: dict[str, float] = {}
+    for payment_id, created_ms in rows:
+        if payment_id in moments:
+            raise RuntimeError(f"payment {payment_id} has two final events")
+        moments[payment_id] = created_ms / 1000
+    return moments
 
 
 def drain(
     env: dict[str, str], payment_ids: Sequence[str], log_dir: Path, timeout_s: float
 ) -> Watched:
     """Start the Procfile's worker and watch it until every payment is terminal."""
-    # A Redis Cluster too: the scale-out benchmark drains on one.
-    client = tool_client(env["REDIS_URL"])
     cpu_started_s = time.process_time()
-    started = time.monotonic()
+    started = time.time()
     worker = procfile_process("worker", env, log_dir, free_port())
     sampler = RssSampler(worker.popen.pid, RSS_SAMPLE_INTERVAL_S)
     try:
-        settled = poll_terminal(client, payment_ids, worker, started + timeout_s)
+        deadline = time.monotonic() + timeout_s
+        finished = poll_events(env["DATABASE_URL"], len(payment_ids), worker, deadline)
     finally:
         rss = sampler.stop()
         worker.stop()
+    harness_cpu_s = time.process_time() - cpu_started_s
+    # A Redis Cluster too: the scale-out benchmark drains on one.
+    client = tool_client(env["REDIS_URL"])
+    try:
+        steps = terminal_steps(client, payment_ids)
+    finally:
         client.close()
-    return Watched(started, settled, rss, time.process_time() - cpu_started_s)
+    moments = terminal_moments(env["DATABASE_URL"])
+    if moments.keys() != set(payment_ids):
+        raise RuntimeError(f"{len(moments)} final events for {len(payment_ids)} payments")
+    settled = {payment_id: (moments[payment_id], steps[payment_id]) for payment_id in payment_ids}
+    return Watched(started, finished, settled, rss, harness_cpu_s)
 
 
 def recorded_ids(settled: Settled) -> set[str]:
@@ -237,7 +263,7 @@ def figures(accepted: dict[str, float], watched: Watched, shape: str) -> Drain:
     seen = [moment for moment, _ in settled.values()]
     return Drain(
         count=len(accepted),
-        seconds=max(seen) - watched.started,
+        seconds=watched.finished - watched.started,
         first_s=min(seen) - watched.started,
         latency_p50_s=percentile(latencies, 0.50),
         latency_p99_s=percentile(latencies, 0.99),
