@@ -13,7 +13,7 @@ from actors.middleware.provider_keys import ProviderKeys
 from actors.middleware.webhook_sweep import WebhookSweep
 from actors.streams.broker import StreamsBroker
 from actors.streams.options import StreamOptions
-from app import logs
+from app import logs, process
 from app.queue.connection import worker_async_client, worker_client
 from app.settings import settings
 
@@ -62,6 +62,9 @@ from actors import (  # noqa: E402  (declare their actors on the broker above)
     relay,
 )
 from actors.webhooks import deliver  # noqa: E402
+
+# Every actor is declared: the rest of start-up is the worker's threads.
+process.settle_heap()
 
 __all__ = [
     "build_broker",

@@ -1,7 +1,6 @@
 """The ASGI application: ``uvicorn app.main:app``."""
 
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -10,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from app import logs
+from app import logs, process
 from app.console import console
 from app.db import create_engine_for
 from app.history.listing import PaymentLister
@@ -39,9 +38,6 @@ from app.settings import Settings, settings
 
 #: A GET waiting on an unreachable PostgreSQL answers 503 after this, not a client's timeout.
 HISTORY_CONNECT_TIMEOUT_S = 2
-#: Allocations between two young-generation collections: an accept makes a few hundred short
-#: lived objects, so Python's default (700) collects every few requests for nothing.
-GC_YOUNG_ALLOCATIONS_MAX = 50_000
 
 
 async def openapi(_: Request) -> Response:
@@ -84,10 +80,7 @@ def create_app(config: Settings | None = None) -> Starlette:
         app.state.database = database
         app.state.lookup = Lookup(batcher, database, config.stream_partitions)
         app.state.payment_lister = PaymentLister(batcher, database, config.stream_partitions)
-        # What start-up made lives as long as the process: out of every collection's sight.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_ALLOCATIONS_MAX, *gc.get_threshold()[1:])
+        process.settle_heap()
         yield
         await client.aclose()
         database.dispose()
