@@ -1,6 +1,7 @@
 """The Stripe adapter against the simulator, through the official SDK over real HTTP."""
 
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -8,6 +9,7 @@ import stripe
 
 from app.providers.base import ChargeRequest, Outcome, Provider, RefundRequest
 from app.providers.registry import build_provider
+from app.providers.stripe.client import SDK_LOG_LEVEL_MIN
 from app.queue.keys import PAYMENT_ID_PREFIX, REFUND_ID_PREFIX, new_id
 from app.settings import Settings
 from tests.app.providers.conftest import (
@@ -355,3 +357,24 @@ async def test_a_refund_to_a_closed_port_is_retryable(settings: Settings, paymen
         await provider.aclose()
 
     assert outcome.outcome is Outcome.RETRYABLE
+
+
+async def test_the_sdks_request_lines_still_come_out_when_its_logger_takes_them(
+    stripe_provider: Provider, payment_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK's request lines are formatted only when they can go anywhere: silenced by
+    default, and all there once someone turns the ``stripe`` logger up."""
+    sdk_logger = logging.getLogger("stripe")
+    caplog.set_level(logging.DEBUG)
+    sdk_logger.setLevel(SDK_LOG_LEVEL_MIN)
+    await prepared(stripe_provider, charge_request(payment_id))
+    assert [r for r in caplog.records if r.name == "stripe"] == []
+
+    sdk_logger.setLevel(logging.DEBUG)
+    try:
+        await prepared(stripe_provider, charge_request(new_id(PAYMENT_ID_PREFIX, 0)))
+    finally:
+        sdk_logger.setLevel(SDK_LOG_LEVEL_MIN)
+    lines = [r.getMessage() for r in caplog.records if r.name == "stripe"]
+    assert any("Request to Stripe api" in line for line in lines), lines
+    assert any("Stripe API response" in line for line in lines), lines
