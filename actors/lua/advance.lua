@@ -2,8 +2,9 @@
 -- Move a payment's or refund's recovery point forward, only from the point the caller last
 -- saw, so two workers holding the same message (a reclaimed message whose first worker still
 -- lives) can never both take the same step; in the same step, store the event a final move
--- publishes, named by the record until its mover relays it (see publish.lua); and answer the
--- record as it now stands, so the caller's next phase needs no read of its own.
+-- publishes, named by the record until its mover relays it (see publish.lua); and, when the
+-- move is refused, answer the record as it now stands, so the caller's next phase needs no
+-- read of its own.
 --
 -- KEYS[1]  {ps:N}:pay:<payment id>    hash: the record, field "step" = recovery point
 --       or {ps:N}:refund:<refund id>
@@ -26,13 +27,12 @@
 --
 -- publish() comes from publish.lua.
 --
--- Returns {1 when moved else 0, the record's fields as HGETALL lists them} ({0, {}} when there
--- is no record). The event is stored only with the move.
+-- Returns {1, the event's number among its payment's (0: none)} when moved: the caller knows
+-- what it wrote. Else {0, the record's fields as HGETALL lists them} ({0, {}} when there is no
+-- record). The event is stored only with the move.
 
-local moved = 0
-if redis.call("HGET", KEYS[1], "step") == ARGV[1] then
-  redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 9))
-  publish(KEYS, ARGV[1], ARGV[2], {ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]}, ARGV[8])
-  moved = 1
+if redis.call("HGET", KEYS[1], "step") ~= ARGV[1] then
+  return {0, redis.call("HGETALL", KEYS[1])}
 end
-return {moved, redis.call("HGETALL", KEYS[1])}
+redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 9))
+return {1, publish(KEYS, ARGV[1], ARGV[2], {ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]}, ARGV[8])}

@@ -10,10 +10,13 @@
 -- keys   {record, payment, event, events stream, trail}: KEYS[1..5] of the calling script
 -- event  {id, body, merchant, payment, relay message}; id "" when the move publishes none
 -- ttl_s  how long the stored event and the trail are kept
+--
+-- Returns the event's number in its payment's sequence, 0 when the move publishes none.
 
 local function publish(keys, from, to, event, ttl_s)
+  local seq = 0
   if event[1] ~= "" then
-    local seq = redis.call("HINCRBY", keys[2], "event_seq", 1)
+    seq = redis.call("HINCRBY", keys[2], "event_seq", 1)
     redis.call("HSET", keys[3], "body", event[2], "merchant", event[3], "payment", event[4],
       "seq", seq, "record", keys[1])
     redis.call("EXPIRE", keys[3], ttl_s)
@@ -26,4 +29,5 @@ local function publish(keys, from, to, event, ttl_s)
   redis.call("XADD", keys[5], "MAXLEN", "~", TRAIL_ENTRIES_MAX, "*",
     "record", keys[1], "from", from, "to", to, "event", event[1])
   redis.call("EXPIRE", keys[5], ttl_s)
+  return seq
 end

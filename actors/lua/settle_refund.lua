@@ -19,7 +19,8 @@
 --
 -- publish() comes from publish.lua.
 --
--- Returns {1 when moved else 0, the refund's fields as HGETALL lists them}.
+-- Returns {1, the event's number among its payment's} when moved (the caller knows what it
+-- wrote), else {0, the refund's fields as HGETALL lists them}.
 -- Raises, writing nothing, when the payment's reservations do not hold the refund's amount or
 -- the payment would be refunded past its amount: money invariants, never bad luck.
 
@@ -46,5 +47,4 @@ elseif ARGV[4] ~= "released" then
 end
 redis.call("HINCRBY", KEYS[2], "amount_refund_pending", -amount)
 redis.call("HSET", KEYS[1], "step", ARGV[2], unpack(ARGV, 11))
-publish(KEYS, ARGV[1], ARGV[2], {ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]}, ARGV[10])
-return {1, redis.call("HGETALL", KEYS[1])}
+return {1, publish(KEYS, ARGV[1], ARGV[2], {ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]}, ARGV[10])}
