@@ -125,7 +125,8 @@ class RecoveryPoints(Generic[Record]):
         if transition.settlement is not None:
             raise ValueError(f"{record.id}: only a refund settles a reservation")
         key = self.key(record.id)
-        event = self.event_of(record, transition)
+        after = moved(record, transition.target, transition.fields)
+        event = self.event_of(after)
         payment_key = self.payment_key(record)
         reply = await self._advance(
             [key, payment_key, *self.event_keys(record, event)],
@@ -136,7 +137,7 @@ class RecoveryPoints(Generic[Record]):
                 *field_pairs(transition.fields),
             ],
         )
-        return self._moved(reply, record, transition, event)
+        return self._moved(reply, after, event)
 
     def payment_key(self, record: Record) -> str:
         """The key of the payment ``record`` belongs to, which counts its events: on the
@@ -147,13 +148,13 @@ class RecoveryPoints(Generic[Record]):
             raise RuntimeError(f"Bug: {record.id} is not on its payment's partition")
         return payment_key
 
-    def event_of(self, record: Record, transition: Transition) -> OutboxEvent | None:
-        """The event a move publishes (with the object as the move leaves it), if any."""
-        event_type = self._kind.events.get(transition.target)
+    def event_of(self, after: Record) -> OutboxEvent | None:
+        """The event a move publishes (with the object as the move leaves it: ``after``), if
+        any."""
+        event_type = self._kind.events.get(after.step)
         if event_type is None:
             return None
-        after = moved(record, transition.target, transition.fields)
-        partition = keys.partition_of_key(self.key(record.id))
+        partition = keys.partition_of_key(self.key(after.id))
         payment_id = self._kind.payment_of(after)
         data = self._kind.view(after)
         return new_event(event_type, partition, after.merchant_id, payment_id, data)
@@ -174,22 +175,15 @@ class RecoveryPoints(Generic[Record]):
         return [*stored, self._event_ttl_s]
 
     def _moved(
-        self,
-        reply: Sequence[object],
-        record: Record,
-        transition: Transition,
-        event: OutboxEvent | None,
+        self, reply: Sequence[object], after: Record, event: OutboxEvent | None
     ) -> Moved[Record]:
         """A move made answers only its event's number: the record is what this caller wrote
-        (the move's fields, and the event it now names); a move refused answers the record as
-        another worker left it. Reading the whole record back after every move cost a draining
-        worker a twentieth of its CPU."""
+        (``after``, plus the event it now names); a move refused answers the record as another
+        worker left it. Reading the whole record back after every move cost a draining worker
+        a twentieth of its CPU."""
         made, answer = reply
         if made == 1 and isinstance(answer, int):
-            after = moved(record, transition.target, transition.fields)
-            if event is not None:
-                after = self._published(after, event, answer)
-            return Moved(True, after)
+            return Moved(True, after if event is None else self._published(after, event, answer))
         if made != 0 or not isinstance(answer, list):
             raise TypeError(f"Bug: a move answered {reply!r}")
         return Moved(False, self._kind.decode(as_mapping(answer)) if answer else None)
@@ -206,7 +200,7 @@ class PaymentState(RecoveryPoints[PaymentRecord]):
 
     def _published(self, after: PaymentRecord, event: OutboxEvent, seq: int) -> PaymentRecord:
         # A payment holds the count of its events (a refund's are counted on its payment).
-        return dataclasses.replace(super()._published(after, event, seq), event_seq=seq)
+        return dataclasses.replace(after, relay_pending=event.id, event_seq=seq)
 
 
 class RefundState(RecoveryPoints[RefundRecord]):
@@ -220,7 +214,8 @@ class RefundState(RecoveryPoints[RefundRecord]):
             return await self.apply(record, transition)
         refund_key = self.key(record.id)
         payment_key = self.payment_key(record)
-        event = self.event_of(record, transition)
+        after = moved(record, transition.target, transition.fields)
+        event = self.event_of(after)
         reply = await self._settle(
             [refund_key, payment_key, *self.event_keys(record, event)],
             [
@@ -232,4 +227,4 @@ class RefundState(RecoveryPoints[RefundRecord]):
                 *field_pairs(transition.fields),
             ],
         )
-        return self._moved(reply, record, transition, event)
+        return self._moved(reply, after, event)

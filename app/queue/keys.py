@@ -26,6 +26,7 @@ any process can find its keys from the id alone.
 """
 
 import hashlib
+import re
 import secrets
 import time
 import zlib
@@ -57,7 +58,6 @@ PARTITIONS_MAX = 16**PARTITION_HEX_DIGITS
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 _TIME_CHARS = 10
 _RANDOM_CHARS = 16
-_ID_CHARS = PARTITION_HEX_DIGITS + _TIME_CHARS + _RANDOM_CHARS
 
 
 def tag(partition: int) -> str:
@@ -100,17 +100,18 @@ def id_pattern(prefix: str) -> str:
     return f"{prefix}{partition}[{_CROCKFORD}]{{{_TIME_CHARS + _RANDOM_CHARS}}}"
 
 
+_ID_BODY = re.compile(id_pattern(""))
+
+
 def partition_of(object_id: str, prefix: str, partitions: int) -> int | None:
     """The partition written into an id, or None when the id is not one of ours."""
+    if not object_id.startswith(prefix):
+        return None
     body = object_id[len(prefix) :]
-    if not object_id.startswith(prefix) or len(body) != _ID_CHARS:
+    # A compiled pattern: every key a worker builds checks its id here, several a phase.
+    if _ID_BODY.fullmatch(body) is None:
         return None
-    if any(char not in _CROCKFORD for char in body[PARTITION_HEX_DIGITS:]):
-        return None
-    try:
-        partition = int(body[:PARTITION_HEX_DIGITS], 16)
-    except ValueError:
-        return None
+    partition = int(body[:PARTITION_HEX_DIGITS], 16)
     return partition if partition < partitions else None
 
 
