@@ -23,6 +23,7 @@ from actors.relay import relay_own
 from actors.runtime import Runtime
 from actors.state import Moved, RecoveryPoints, Transition
 from app import logs
+from app.events.relay import StoredEvent
 from app.ledger import Entry, Recorded
 from app.metrics import PAYMENTS_SETTLED, REFUNDS_SETTLED, SETTLE_LATENCY
 from app.payments.record import PaymentRecord
@@ -93,32 +94,37 @@ class StateMachine(Generic[Record]):
     async def run(self) -> None:
         record = await self.points.load(self.object_id)
         fresh = False
+        published: StoredEvent | None = None
         for _ in range(PHASES_MAX):
             if record is None:
                 logger.error("%s has no record; dropping its message", self.object_id)
                 return
-            await self.relay_published(record)
+            await self.relay_published(record, published)
             if self.done(record):
                 return
             transition = await self.phase(record, fresh)
             moved = await self.store(record, transition)
-            record, fresh = moved.record, moved.moved
+            record, fresh, published = moved.record, moved.moved, moved.published
             if fresh and record is not None and record.step.final:
                 self.settled(record)
             if not fresh:
                 logger.info("%s moved on elsewhere; going on from there", self.object_id)
             elif transition.then is not None:
                 if record is not None:
-                    await self.relay_published(record)
+                    await self.relay_published(record, published)
                 raise transition.then
         raise RuntimeError(f"Bug: {self.object_id} did not settle in {PHASES_MAX} phases")
 
-    async def relay_published(self, record: Record) -> None:
+    async def relay_published(self, record: Record, published: StoredEvent | None) -> None:
         """The event the record's last move published, relayed before this message can be
-        acknowledged: by a rerun, when the worker that moved it died first."""
-        if record.relay_pending is not None:
-            payment = record if isinstance(record, PaymentRecord) else None
-            await relay_own(self.context, self.points.key(record.id), record.relay_pending, payment)
+        acknowledged: by a rerun, when the worker that moved it died first. ``published`` is
+        the event this run's last move stored, if it did."""
+        event_id = record.relay_pending
+        if event_id is None:
+            return
+        payment = record if isinstance(record, PaymentRecord) else None
+        known = published if published is not None and published.id == event_id else None
+        await relay_own(self.context, self.points.key(record.id), event_id, payment, known)
 
     def done(self, record: Record) -> bool:
         """Whether this run is over: once the record is final, unless a machine stops sooner."""

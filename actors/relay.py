@@ -105,16 +105,23 @@ async def relay(context: Runtime, event_id: str) -> None:
 
 
 async def relay_own(
-    context: Runtime, record_key: str, event_id: str, payment: PaymentRecord | None
+    context: Runtime,
+    record_key: str,
+    event_id: str,
+    payment: PaymentRecord | None,
+    event: StoredEvent | None = None,
 ) -> None:
     """An event a move of this worker published, relayed at once; handed to the relay's queue
     when it cannot be written now, so the mover's own work is never held up by it. ``payment``
-    is the record that published it when that is a payment, as the move left it."""
+    is the record that published it when that is a payment, as the move left it; ``event``
+    the event as the move stored it, when this run made that move (else it is read back)."""
     partition = keys.partition_of_key(record_key)
-    raw = await context.batcher.command("HGETALL", keys.event_key(partition, event_id))
-    if raw:
+    if event is None:
+        raw = await context.batcher.command("HGETALL", keys.event_key(partition, event_id))
+        event = stored_event(event_id, raw) if raw else None
+    if event is not None:
         try:
-            await carry(context, partition, stored_event(event_id, raw), payment)
+            await carry(context, partition, event, payment)
         except Exception as error:  # whatever it is, the relay actor retries it
             logger.warning(
                 "%s handed to the relay's queue: %s",

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic
 
-from app.events.outbox import NO_EVENT_ARGUMENTS, OutboxEvent, new_event
+from app.events.outbox import EVENT_ID_PREFIX, NO_EVENT_ARGUMENTS, OutboxEvent, new_event
+from app.events.relay import StoredEvent
 from app.payments.record import PAYMENTS, PaymentRecord
 from app.queue import keys
 from app.queue.batch import Batcher
@@ -73,10 +74,25 @@ class Transition:
 
 @dataclass(frozen=True)
 class Moved(Generic[Record]):
-    """The outcome of a move: whether it was this caller's, and the record as it now stands."""
+    """The outcome of a move: whether it was this caller's, and the record as it now stands;
+    and the event this caller's move published, as stored next to the record."""
 
     moved: bool
     record: Record | None
+    published: StoredEvent | None = None
+
+
+def stored(event: OutboxEvent, seq: int) -> StoredEvent:
+    """``event`` as its move stored it, number ``seq`` among its payment's (publish.lua)."""
+    return StoredEvent(
+        id=event.id,
+        type=event.type,
+        merchant_id=event.merchant_id,
+        payment_id=event.payment_id,
+        seq=seq,
+        created_ms=keys.created_ms_of(event.id, EVENT_ID_PREFIX),
+        body=event.body.decode(),
+    )
 
 
 def field_pairs(fields: Mapping[str, str]) -> list[str]:
@@ -183,7 +199,9 @@ class RecoveryPoints(Generic[Record]):
         a twentieth of its CPU."""
         made, answer = reply
         if made == 1 and isinstance(answer, int):
-            return Moved(True, after if event is None else self._published(after, event, answer))
+            if event is None:
+                return Moved(True, after)
+            return Moved(True, self._published(after, event, answer), stored(event, answer))
         if made != 0 or not isinstance(answer, list):
             raise TypeError(f"Bug: a move answered {reply!r}")
         return Moved(False, self._kind.decode(as_mapping(answer)) if answer else None)

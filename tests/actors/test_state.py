@@ -1,5 +1,5 @@
 """Recovery points on the real Redis: a move answers the record its caller wrote, and that is
-the record Redis holds; a refused move answers the record as Redis holds it."""
+the record Redis holds (its event too); a refused move answers the record as Redis holds it."""
 
 import pytest
 
@@ -7,7 +7,13 @@ from actors.runtime import Runtime
 from actors.state import Settlement, Transition
 from app.payments.record import Step
 from app.refunds.record import RefundStep
-from tests.support.worker import STRIPE, accept_refund, accepted, recorded_payment
+from tests.support.worker import (
+    STRIPE,
+    accept_refund,
+    accepted,
+    recorded_payment,
+    waiting_events,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -21,12 +27,18 @@ async def test_each_move_answers_the_record_redis_now_holds(runtime: Runtime) ->
         Transition(Step.CHARGED),
         Transition(Step.RECORDED, {"ledger_transaction_id": "tx_1", "ledger_seq": "7"}),
     ]
+    published = []
     for transition in moves:
         assert record is not None
         made = await runtime.payments.apply(record, transition)
         assert made.moved
         record = made.record
         assert record == await runtime.payments.load(payment_id), transition.target
+        if made.published is not None:
+            published.append(made.published)
+
+    # Each event as the move answered it is the event as Redis stored it.
+    assert published == await waiting_events(runtime, payment_id)
 
     assert record is not None and record.event_seq == 2  # requires_action, then succeeded
     assert record.relay_pending is not None and record.relay_pending.startswith("evt_")
