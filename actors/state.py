@@ -51,13 +51,11 @@ class Outbox:
     def __init__(self, batcher: Batcher) -> None:
         self._close = batcher.script(RELAYED_LUA, replicated=True)
 
-    async def close(self, record_key: str, event_id: str, handoff: Handoff) -> bool:
-        """Whether the record still named the event."""
+    async def close(self, record_key: str, event_id: str, handoff: Handoff) -> None:
         partition = keys.partition_of_key(record_key)
         event_key = keys.event_key(partition, event_id)
         stream = keys.stream_key(partition, EVENTS_QUEUE)
-        named = await self._close([record_key, event_key, stream], [event_id, handoff.value])
-        return bool(named)
+        await self._close([record_key, event_key, stream], [event_id, handoff.value])
 
 
 @dataclass(frozen=True)
