@@ -13,6 +13,9 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
 WINDOW = "1280,900"
 PAGE_LOAD_TIMEOUT_S = 30
+#: How long a lookup waits for its element: a click that submits a form returns before the next
+#: page is there, and a lookup made at once could still see the page before.
+ELEMENT_WAIT_S = 10
 #: Where screenshots are kept after the run (git-ignored).
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
@@ -38,6 +41,7 @@ def chromium(profile: Path) -> Iterator[webdriver.Chrome]:
         service=Service(shutil.which("chromedriver") or CHROMEDRIVER), options=options
     )
     driver.set_page_load_timeout(PAGE_LOAD_TIMEOUT_S)
+    driver.implicitly_wait(ELEMENT_WAIT_S)
     try:
         yield driver
     finally:
