@@ -20,10 +20,9 @@ outcome comes by webhook (``actors.provider_events``) or by lookup, ``charged`` 
 import dramatiq
 
 from actors import customer_action
-from actors.middleware.retries import Defer
+from actors.middleware.retries import Defer, actor_options
 from actors.phases import (
     StateMachine,
-    actor_options,
     failure_fields,
     ledger_fields,
     rate_limited,

@@ -14,7 +14,7 @@ gone out: look it up" when found so by a later run.
 
 import logging
 import time
-from typing import Any, Generic
+from typing import Generic
 
 import dramatiq
 
@@ -30,7 +30,6 @@ from app.payments.record import PaymentRecord
 from app.providers.base import Outcome, Provider, ProviderAnswer
 from app.queue import keys
 from app.recovery import Record
-from app.settings import RetryPolicy
 
 #: A record settles in at most this many phases; more means a bug, not bad luck.
 PHASES_MAX = 12
@@ -71,16 +70,6 @@ def failure_fields(answer: ProviderAnswer, default_code: str) -> dict[str, str]:
 
 def ledger_fields(recorded: Recorded) -> dict[str, str]:
     return {"ledger_transaction_id": recorded.transaction_id, "ledger_seq": str(recorded.seq)}
-
-
-def actor_options(policy: RetryPolicy) -> dict[str, Any]:
-    """Dramatiq's retry and time-limit options of an actor that moves money."""
-    return {
-        "max_retries": policy.retries_max,
-        "min_backoff": policy.backoff_ms_min,
-        "max_backoff": policy.backoff_ms_max,
-        "time_limit": policy.time_limit_s * 1000,
-    }
 
 
 class StateMachine(Generic[Record]):

@@ -23,8 +23,8 @@ import time
 import dramatiq
 
 from actors.charge import SETTLED_STEP, Charge, settled
-from actors.middleware.retries import Defer
-from actors.phases import StateMachine, actor_options
+from actors.middleware.retries import Defer, actor_options
+from actors.phases import StateMachine
 from actors.refund import Refund
 from actors.refund import settled as refund_settled
 from actors.runtime import Runtime, runtime

@@ -19,10 +19,9 @@ cannot be looked up (Paystack finds refunds only by the id that answer carried):
 import dramatiq
 
 from actors.group_commit import RETRY_DELAY_MS, RETRY_DELAY_MS_MAX
-from actors.middleware.retries import Defer
+from actors.middleware.retries import Defer, actor_options
 from actors.phases import (
     StateMachine,
-    actor_options,
     failure_fields,
     ledger_fields,
     rate_limited,

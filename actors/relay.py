@@ -19,7 +19,7 @@ from typing import Any
 
 import dramatiq
 
-from actors.middleware.retries import Defer
+from actors.middleware.retries import Defer, actor_options
 from actors.runtime import Runtime, runtime
 from actors.state import Handoff
 from app.events.outbox import EVENT_ID_PREFIX
@@ -34,12 +34,13 @@ from app.history.projection import (
 from app.payments.record import PAYMENTS, PaymentRecord
 from app.queue import keys
 from app.queue.dispatch import EVENTS_QUEUE, RELAY_ACTOR, WEBHOOKS_QUEUE, deliver_message
+from app.settings import RetryPolicy
 
 #: Postgres outages are waited out by ``Defer`` outside the retry budget; these retries are
 #: for anything else, before the message is dead-lettered for an operator.
-RELAY_RETRIES_MAX = 20
-RELAY_BACKOFF_MS = (1_000, 60_000)
-RELAY_TIME_LIMIT_S = 60
+RELAY_POLICY = RetryPolicy(
+    retries_max=20, backoff_ms_min=1_000, backoff_ms_max=60_000, time_limit_s=60
+)
 PAYMENT_EVENT_PREFIX = "payment."
 REFUND_EVENT_PREFIX = "refund."
 #: The stored event's field naming the record whose move published it.
@@ -156,10 +157,7 @@ async def carry(
 @dramatiq.actor(
     actor_name=RELAY_ACTOR,
     queue_name=EVENTS_QUEUE,
-    max_retries=RELAY_RETRIES_MAX,
-    min_backoff=RELAY_BACKOFF_MS[0],
-    max_backoff=RELAY_BACKOFF_MS[1],
-    time_limit=RELAY_TIME_LIMIT_S * 1000,
+    **actor_options(RELAY_POLICY),
 )
 async def relay_event(event_id: str) -> None:
     await relay(runtime(), event_id)

@@ -174,6 +174,10 @@ class RetryPolicy:
     backoff_ms_max: int
     time_limit_s: int
 
+    def retry_span_s(self, reclaim_idle_ms: int) -> int:
+        """Upper bound of the time between the first and the last attempt."""
+        return self.retries_max * (self.backoff_ms_max // 1000 + reclaim_idle_ms // 1000)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -191,17 +195,11 @@ class Settings:
     #: How long the payment record stays readable from Redis (status while PostgreSQL is down).
     payment_record_ttl_s: int
     provider_timeout_s: float
-    charge_time_limit_s: int
+    charge_policy: RetryPolicy
+    refund_policy: RetryPolicy
     #: A pending stream entry idle this long past the actor's time limit is reclaimed.
     reclaim_grace_s: int
     deliveries_max: int
-    charge_retries_max: int
-    charge_backoff_ms_min: int
-    charge_backoff_ms_max: int
-    refund_time_limit_s: int
-    refund_retries_max: int
-    refund_backoff_ms_min: int
-    refund_backoff_ms_max: int
     #: Messages one worker process keeps in flight at once: each waits on the network, not on a
     #: thread, so hundreds fit; bounded so a backlog cannot open unbounded sockets.
     worker_concurrency: int
@@ -248,40 +246,13 @@ class Settings:
 
     @property
     def reclaim_idle_ms(self) -> int:
-        time_limit_s = max(self.charge_time_limit_s, self.refund_time_limit_s)
+        time_limit_s = max(self.charge_policy.time_limit_s, self.refund_policy.time_limit_s)
         return (time_limit_s + self.reclaim_grace_s) * 1000
-
-    @property
-    def charge_policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            self.charge_retries_max,
-            self.charge_backoff_ms_min,
-            self.charge_backoff_ms_max,
-            self.charge_time_limit_s,
-        )
-
-    @property
-    def refund_policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            self.refund_retries_max,
-            self.refund_backoff_ms_min,
-            self.refund_backoff_ms_max,
-            self.refund_time_limit_s,
-        )
 
     @property
     def charge_retry_span_s(self) -> int:
         """Upper bound of the time between a payment's first and last charge attempt."""
-        return self.charge_retries_max * (
-            self.charge_backoff_ms_max // 1000 + self.reclaim_idle_ms // 1000
-        )
-
-    @property
-    def refund_retry_span_s(self) -> int:
-        """Upper bound of the time between a refund's first and last attempt."""
-        return self.refund_retries_max * (
-            self.refund_backoff_ms_max // 1000 + self.reclaim_idle_ms // 1000
-        )
+        return self.charge_policy.retry_span_s(self.reclaim_idle_ms)
 
     def problems(self) -> list[str]:
         """Every rule these values break, each named by its variable."""
@@ -303,7 +274,8 @@ class Settings:
     def _limit_problems(self) -> Iterator[str]:
         if not 1 <= self.stream_partitions <= 256:
             yield "STREAM_PARTITIONS must be within 1..256"
-        if self.provider_timeout_s >= min(self.charge_time_limit_s, self.refund_time_limit_s):
+        time_limit_s = min(self.charge_policy.time_limit_s, self.refund_policy.time_limit_s)
+        if self.provider_timeout_s >= time_limit_s:
             yield "PROVIDER_TIMEOUT_S must be below CHARGE_TIME_LIMIT_S and REFUND_TIME_LIMIT_S"
         for name in RATE_FIELDS:
             if getattr(self, name) < 0:
@@ -319,10 +291,8 @@ class Settings:
                 "IDEMPOTENCY_KEY_TTL_S is shorter than the workers' longest retry span "
                 f"({self.charge_retry_span_s} s): a late retry could outlive its key"
             )
-        for name, span_s in (
-            ("charge", self.charge_retry_span_s),
-            ("refund", self.refund_retry_span_s),
-        ):
+        for name, policy in (("charge", self.charge_policy), ("refund", self.refund_policy)):
+            span_s = policy.retry_span_s(self.reclaim_idle_ms)
             if span_s >= PROVIDER_KEY_WINDOW_S:
                 yield (
                     f"the workers' {name} retry span ({span_s} s; {name.upper()}_RETRIES_MAX, "
@@ -384,6 +354,16 @@ class Settings:
         return problems
 
 
+def _retry_policy(env: Environment, actor: str) -> RetryPolicy:
+    """``CHARGE_RETRIES_MAX``, ``CHARGE_BACKOFF_MS_MIN`` … for ``actor`` ``CHARGE``."""
+    return RetryPolicy(
+        retries_max=env.number(f"{actor}_RETRIES_MAX", 12),
+        backoff_ms_min=env.number(f"{actor}_BACKOFF_MS_MIN", 500),
+        backoff_ms_max=env.number(f"{actor}_BACKOFF_MS_MAX", 300_000),
+        time_limit_s=env.number(f"{actor}_TIME_LIMIT_S", 60),
+    )
+
+
 def _read(env: Environment) -> Settings:
     return Settings(
         redis_url=env.url("REDIS_URL", "redis://127.0.0.1:6379/0", REDIS_SCHEMES),
@@ -399,16 +379,10 @@ def _read(env: Environment) -> Settings:
         idempotency_key_ttl_s=env.number("IDEMPOTENCY_KEY_TTL_S", 7 * 24 * 3600),
         payment_record_ttl_s=env.number("PAYMENT_RECORD_TTL_S", 30 * 24 * 3600),
         provider_timeout_s=env.number("PROVIDER_TIMEOUT_S", 20.0),
-        charge_time_limit_s=env.number("CHARGE_TIME_LIMIT_S", 60),
+        charge_policy=_retry_policy(env, "CHARGE"),
+        refund_policy=_retry_policy(env, "REFUND"),
         reclaim_grace_s=env.number("RECLAIM_GRACE_S", 30),
         deliveries_max=env.number("DELIVERIES_MAX", 10),
-        charge_retries_max=env.number("CHARGE_RETRIES_MAX", 12),
-        charge_backoff_ms_min=env.number("CHARGE_BACKOFF_MS_MIN", 500),
-        charge_backoff_ms_max=env.number("CHARGE_BACKOFF_MS_MAX", 300_000),
-        refund_time_limit_s=env.number("REFUND_TIME_LIMIT_S", 60),
-        refund_retries_max=env.number("REFUND_RETRIES_MAX", 12),
-        refund_backoff_ms_min=env.number("REFUND_BACKOFF_MS_MIN", 500),
-        refund_backoff_ms_max=env.number("REFUND_BACKOFF_MS_MAX", 300_000),
         worker_concurrency=env.number("WORKER_CONCURRENCY", WORKER_CONCURRENCY),
         worker_shutdown_grace_s=env.number("WORKER_SHUTDOWN_GRACE_S", WORKER_SHUTDOWN_GRACE_S),
         stripe_rate_per_s=env.number("STRIPE_RATE_PER_S", 0),

@@ -17,6 +17,8 @@ from typing import Any
 import dramatiq
 from dramatiq.broker import Broker, MessageProxy
 
+from app.settings import RetryPolicy
+
 #: Reschedulings one message may have before its waits count against its retries: at the
 #: longest deferral delay this is days, far beyond any outage we expect to ride out.
 DEFERRALS_MAX = 10_000
@@ -24,6 +26,16 @@ DEFERRALS_MAX = 10_000
 #: bounded so the arithmetic stays small.
 GROWTH_EXPONENT_MAX = 20
 DEFERRALS_OPTION = "deferrals"
+
+
+def actor_options(policy: RetryPolicy) -> dict[str, Any]:
+    """Dramatiq's retry and time-limit options of an actor retried by ``policy``."""
+    return {
+        "max_retries": policy.retries_max,
+        "min_backoff": policy.backoff_ms_min,
+        "max_backoff": policy.backoff_ms_max,
+        "time_limit": policy.time_limit_s * 1000,
+    }
 
 
 class Defer(dramatiq.Retry):

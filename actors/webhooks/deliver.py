@@ -20,14 +20,14 @@ import dramatiq
 from sqlalchemy import Engine
 
 from actors.group_commit import GroupCommit
-from actors.middleware.retries import Defer
+from actors.middleware.retries import Defer, actor_options
 from actors.runtime import Runtime, runtime
 from actors.webhooks.sender import Sender
 from app.history.listing import DATABASE_ERRORS
 from app.metrics import WEBHOOK_DELIVERIES
 from app.queue import keys
 from app.queue.dispatch import DELIVER_ACTOR, WEBHOOKS_QUEUE
-from app.settings import WEBHOOK_HOLD_MARGIN_S, Settings, settings
+from app.settings import WEBHOOK_HOLD_MARGIN_S, RetryPolicy, Settings, settings
 from app.webhooks import chain
 from app.webhooks.chain import Attempt, Claimed, Finished, Skipped
 from app.webhooks.outcomes import PENDING, decide, result_label
@@ -35,8 +35,12 @@ from app.webhooks.queueing import chain_messages
 
 #: Failures other than the receiver's (a bug, an unexpected error): the receiver's own are
 #: retried on the webhook schedule by the delivery row, outside this budget.
-DELIVER_RETRIES_MAX = 20
-DELIVER_BACKOFF_MS = (1_000, 60_000)
+DELIVER_POLICY = RetryPolicy(
+    retries_max=20,
+    backoff_ms_min=1_000,
+    backoff_ms_max=60_000,
+    time_limit_s=settings().webhook_timeout_s + WEBHOOK_HOLD_MARGIN_S,
+)
 #: How long to wait for PostgreSQL, doubling up to the maximum.
 DATABASE_RETRY_MS = 1_000
 DATABASE_RETRY_MS_MAX = 15_000
@@ -128,10 +132,7 @@ async def deliver(context: Runtime, hooks: Webhooks, endpoint_id: str, payment_i
 @dramatiq.actor(
     actor_name=DELIVER_ACTOR,
     queue_name=WEBHOOKS_QUEUE,
-    max_retries=DELIVER_RETRIES_MAX,
-    min_backoff=DELIVER_BACKOFF_MS[0],
-    max_backoff=DELIVER_BACKOFF_MS[1],
-    time_limit=(settings().webhook_timeout_s + WEBHOOK_HOLD_MARGIN_S) * 1000,
+    **actor_options(DELIVER_POLICY),
 )
 async def deliver_webhook(endpoint_id: str, payment_id: str) -> None:
     await deliver(runtime(), webhooks(), endpoint_id, payment_id)

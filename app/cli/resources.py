@@ -19,10 +19,5 @@ def database() -> Iterator[Engine]:
         engine.dispose()
 
 
-@contextlib.contextmanager
-def redis_client() -> Iterator[SyncClient]:
-    client = tool_client(settings().redis_url)
-    try:
-        yield client
-    finally:
-        client.close()
+def redis_client() -> contextlib.closing[SyncClient]:
+    return contextlib.closing(tool_client(settings().redis_url))

@@ -7,12 +7,11 @@ import msgspec
 
 from app import logs
 from app.idempotency import ACCEPTED_STATUS, Answer, fingerprint, replayed
-from app.merchants.accept_rate import ACCEPT_RATE_LUA_PATH, AcceptRate, refused
+from app.merchants.accept_rate import ACCEPT_RATE_LUA_PATH, RateLimitedScript
 from app.payments.record import PaymentRecord, Step, encode_new, view
 from app.payments.request import PaymentRequest
 from app.queue import keys
 from app.queue.batch import Batcher
-from app.queue.connection import unavailable_as_503
 from app.queue.dispatch import PAYMENTS_QUEUE, charge_message
 from app.queue.scripts import lua_source
 from app.settings import Settings
@@ -24,10 +23,7 @@ OPERATION = "POST /v1/payments"
 class Acceptor:
     def __init__(self, batcher: Batcher, settings: Settings) -> None:
         self._settings = settings
-        self._script = batcher.script(ACCEPT_LUA, replicated=True)
-        self._rate = AcceptRate.per_partition(
-            settings.merchant_accept_rate_per_s, settings.stream_partitions
-        ).arguments()
+        self._script = RateLimitedScript(batcher, ACCEPT_LUA, settings)
 
     async def accept(self, merchant_id: str, client_key: str, request: PaymentRequest) -> Answer:
         partition = keys.partition_for(
@@ -44,16 +40,12 @@ class Acceptor:
             keys.payment_key(partition, payment_id),
             keys.stream_key(partition, PAYMENTS_QUEUE),
             keys.list_key(partition, merchant_id),
-            keys.accept_rate_key(partition, merchant_id),
         ]
         ttls_s = [self._settings.idempotency_key_ttl_s, self._settings.payment_record_ttl_s]
         message = charge_message(payment_id, partition, logs.request_id())
         listed = [payment_id, keys.created_ms_of(payment_id, keys.PAYMENT_ID_PREFIX)]
         arguments = [expected, ACCEPTED_STATUS, body, location, *ttls_s, message, *listed]
-        with unavailable_as_503():
-            result = await self._script(script_keys, [*arguments, *self._rate, *fields])
+        result = await self._script(merchant_id, partition, script_keys, arguments, fields)
         if result[0] == b"created":
             return Answer(ACCEPTED_STATUS, body, location, replayed=False)
-        if result[0] == b"rate_limited":
-            raise refused(int(result[1]))
         return replayed(result, expected, client_key)

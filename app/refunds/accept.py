@@ -7,10 +7,9 @@ from pathlib import Path
 from app import logs
 from app.errors import NotFound, PaymentNotRefundable, RefundExceedsPayment
 from app.idempotency import ACCEPTED_STATUS, Answer, fingerprint, replayed
-from app.merchants.accept_rate import ACCEPT_RATE_LUA_PATH, AcceptRate, refused
+from app.merchants.accept_rate import ACCEPT_RATE_LUA_PATH, RateLimitedScript
 from app.queue import keys
 from app.queue.batch import Batcher
-from app.queue.connection import unavailable_as_503
 from app.queue.dispatch import PAYMENTS_QUEUE, refund_message
 from app.queue.scripts import lua_source
 from app.refunds.request import RefundCreate
@@ -28,10 +27,7 @@ def refund_operation(payment_id: str) -> str:
 class RefundAcceptor:
     def __init__(self, batcher: Batcher, settings: Settings) -> None:
         self._settings = settings
-        self._script = batcher.script(REFUND_LUA, replicated=True)
-        self._rate = AcceptRate.per_partition(
-            settings.merchant_accept_rate_per_s, settings.stream_partitions
-        ).arguments()
+        self._script = RateLimitedScript(batcher, REFUND_LUA, settings)
 
     def partition_of_payment(self, payment_id: str) -> int:
         partition = keys.partition_of(
@@ -55,15 +51,13 @@ class RefundAcceptor:
             keys.refund_key(partition, refund_id),
             keys.stream_key(partition, PAYMENTS_QUEUE),
             keys.payment_refunds_key(partition, payment_id),
-            keys.accept_rate_key(partition, merchant_id),
         ]
         ttls_s = [self._settings.idempotency_key_ttl_s, self._settings.payment_record_ttl_s]
         message = refund_message(refund_id, partition, logs.request_id())
         created_s = int(time.time())
         answer = [message, location, ACCEPTED_STATUS]
         arguments = [expected, merchant_id, amount, refund_id, created_s, *ttls_s, *answer]
-        with unavailable_as_503():
-            result = await self._script(script_keys, [*arguments, *self._rate])
+        result = await self._script(merchant_id, partition, script_keys, arguments)
         return _answer(result, expected, client_key, payment_id, location)
 
 
@@ -75,8 +69,6 @@ def _answer(
             return Answer(ACCEPTED_STATUS, result[1], location, replayed=False)
         case b"replay":
             return replayed(result, expected, client_key)
-        case b"rate_limited":
-            raise refused(int(result[1]))
         case b"not_found":
             raise NotFound(f"No payment '{payment_id}'.")
         case b"not_refundable":
