@@ -62,6 +62,7 @@ def _problem(description: str, *, retry_after: bool = False) -> Schema:
 
 ANY_JSON: Schema = {"application/json": {"schema": {"type": "object"}}}
 UNAUTHORIZED = _problem("unauthorized: no or a wrong API key")
+NOT_FOUND = _problem("not_found")
 UNAVAILABLE = _problem(
     "unavailable: nothing stored; retry (a write with the same key)", retry_after=True
 )
@@ -381,14 +382,12 @@ def _link(operation_id: str, parameter: str) -> Schema:
 
 
 ACCEPT_PROBLEMS: Schema = {
-    "401": UNAUTHORIZED,
     "413": _problem("payload_too_large"),
     "415": _problem("unsupported_media_type"),
     "422": _problem("idempotency_key_reused: the key was first used with another payload"),
     "429": _problem(
         "rate_limited: over the merchant's accept rate; nothing stored", retry_after=True
     ),
-    "503": UNAVAILABLE,
 }
 
 
@@ -443,8 +442,6 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
                 "content": _json("PaymentList"),
             },
             "400": _problem("invalid_request naming the parameter"),
-            "401": UNAUTHORIZED,
-            "503": UNAVAILABLE,
         },
     },
     ("get", "/v1/payments/{payment_id}"): {
@@ -452,9 +449,6 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "parameters": [_path_id("payment_id")],
         "responses": {
             "200": {"description": "The payment.", "content": _json("Payment")},
-            "401": UNAUTHORIZED,
-            "404": _problem("not_found"),
-            "503": UNAVAILABLE,
         },
     },
     ("post", "/v1/payments/{payment_id}/refunds"): {
@@ -481,9 +475,6 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "parameters": [_path_id("refund_id")],
         "responses": {
             "200": {"description": "The refund.", "content": _json("Refund")},
-            "401": UNAUTHORIZED,
-            "404": _problem("not_found"),
-            "503": UNAVAILABLE,
         },
     },
     ("get", "/v1/events"): {
@@ -492,8 +483,6 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "responses": {
             "200": {"description": "This merchant's events, newest first.", "content": ANY_JSON},
             "400": _problem("invalid_request naming the parameter"),
-            "401": UNAUTHORIZED,
-            "503": UNAVAILABLE,
         },
     },
     ("get", "/v1/events/{event_id}"): {
@@ -501,9 +490,6 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "parameters": [_path_id("event_id")],
         "responses": {
             "200": {"description": "The event, as its webhooks carry it.", "content": ANY_JSON},
-            "401": UNAUTHORIZED,
-            "404": _problem("not_found"),
-            "503": UNAVAILABLE,
         },
     },
     ("post", "/v1/webhook_endpoints"): {
@@ -525,11 +511,9 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
                 "invalid_request naming the field, idempotency_key_missing/invalid, or "
                 f"webhook_endpoints_limit (at most {ENDPOINTS_PER_MERCHANT_MAX})"
             ),
-            "401": UNAUTHORIZED,
             "413": _problem("payload_too_large"),
             "415": _problem("unsupported_media_type"),
             "422": _problem("idempotency_key_reused: the key was first used with another payload"),
-            "503": UNAVAILABLE,
         },
     },
     ("get", "/v1/webhook_endpoints"): {
@@ -541,8 +525,6 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
                 "content": _json("WebhookEndpointList"),
             },
             "400": _problem("invalid_request naming the parameter"),
-            "401": UNAUTHORIZED,
-            "503": UNAVAILABLE,
         },
     },
     ("get", "/v1/webhook_endpoints/{endpoint_id}"): {
@@ -553,9 +535,6 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
                 "description": "The endpoint, without its secret.",
                 "content": _json("WebhookEndpoint"),
             },
-            "401": UNAUTHORIZED,
-            "404": _problem("not_found"),
-            "503": UNAVAILABLE,
         },
     },
     ("delete", "/v1/webhook_endpoints/{endpoint_id}"): {
@@ -563,9 +542,6 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "parameters": [_path_id("endpoint_id")],
         "responses": {
             "200": {"description": "Deleted: {id, object, deleted: true}.", "content": ANY_JSON},
-            "401": UNAUTHORIZED,
-            "404": _problem("not_found"),
-            "503": UNAVAILABLE,
         },
     },
     ("get", "/v1/events/{event_id}/attempts"): {
@@ -576,9 +552,6 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
                 "description": "Every delivery attempt of the event, newest first.",
                 "content": _json("WebhookAttemptList"),
             },
-            "401": UNAUTHORIZED,
-            "404": _problem("not_found"),
-            "503": UNAVAILABLE,
         },
     },
     ("post", "/v1/events/{event_id}/resend"): {
@@ -586,10 +559,7 @@ OPERATIONS: dict[tuple[str, str], Schema] = {
         "parameters": [_path_id("event_id")],
         "responses": {
             "202": {"description": "Every delivery of the event is due now.", "content": ANY_JSON},
-            "401": UNAUTHORIZED,
-            "404": _problem("not_found"),
             "409": _problem("delivery_in_flight: an attempt is under way", retry_after=True),
-            "503": UNAVAILABLE,
         },
     },
     ("post", "/v1/webhooks/stripe"): _provider_webhook("stripe", "Stripe-Signature"),
@@ -630,10 +600,23 @@ def _with_request_id(operation: Schema) -> Schema:
     return operation | {"responses": responses}
 
 
+def _with_merchant_problems(path: str, operation: Schema) -> Schema:
+    """What any merchant operation may answer besides its own: no or a wrong key, a store
+    down, and, for an object named in the path, no such object for this merchant."""
+    if operation.get("security") == []:
+        return operation
+    problems = {"401": UNAUTHORIZED, "503": UNAVAILABLE}
+    if "{" in path:
+        problems["404"] = NOT_FOUND
+    responses = problems | operation["responses"]
+    return operation | {"responses": dict(sorted(responses.items()))}
+
+
 def _paths(operations: dict[tuple[str, str], Schema]) -> Schema:
     paths: Schema = {}
     for (method, path), operation in operations.items():
-        paths.setdefault(path, {})[method] = _with_request_id(operation)
+        documented = _with_merchant_problems(path, operation)
+        paths.setdefault(path, {})[method] = _with_request_id(documented)
     return paths
 
 
