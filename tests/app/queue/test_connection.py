@@ -1,4 +1,4 @@
-"""The asyncio connection's C packer writes what redis-py's own packer writes, and Redis reads it."""
+"""The asyncio connection's C packer writes what redis-py's own packer writes; Redis reads it."""
 
 import asyncio
 
