@@ -2,6 +2,7 @@
 
 import dataclasses
 import logging
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -378,3 +379,16 @@ async def test_the_sdks_request_lines_still_come_out_when_its_logger_takes_them(
     lines = [r.getMessage() for r in caplog.records if r.name == "stripe"]
     assert any("Request to Stripe api" in line for line in lines), lines
     assert any("Stripe API response" in line for line in lines), lines
+
+
+async def test_the_user_agent_still_names_the_ai_agent_the_environment_names(
+    stripe_provider: Provider,
+) -> None:
+    """The SDK's agent lookup runs once per process instead of once per call: the header
+    still says what the SDK's own list says of this environment."""
+    agents = stripe._api_requestor._APIRequestor.AI_AGENTS
+    named = next((agent for variable, agent in agents if os.environ.get(variable)), None)
+    client = stripe.StripeClient("sk_test_header", http_client=stripe.AIOHTTPClient())
+    user_agent = client._requestor.request_headers("post", "V1", {})["User-Agent"]
+
+    assert user_agent.endswith(f" AIAgent/{named}") if named else "AIAgent/" not in user_agent
