@@ -166,8 +166,8 @@ def _default_log_format() -> str:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How an actor that moves money retries: attempts, the backoff between them, and how long
-    one attempt may run."""
+    """How an actor retries: attempts, the backoff between them, and how long one attempt may
+    run."""
 
     retries_max: int
     backoff_ms_min: int
