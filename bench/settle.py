@@ -12,11 +12,12 @@ with N payments of which one in ten goes to Paystack:
   production should run) and a fresh migrated database. The Procfile's `web:` line, run by
   `sh -c` as a platform runs it, accepts N payments from 32 concurrent clients while no worker
   runs; then the Procfile's `worker:` line starts the same way, provider rate limits lifted,
-  and the clock runs from its start until every payment's recovery point in Redis is terminal
-  (one pipelined HGET per open payment every 250 ms). Accept→terminal latency runs from each
-  payment's 202 to the first poll that saw it terminal. RSS: VmRSS of the forked Dramatiq
-  worker processes, sampled every 200 ms. Every payment must end terminal and every recorded
-  one charged exactly once (`GET /_sim/charges`), or the run stops without a figure.
+  and the clock runs from its start until every payment's final event is in PostgreSQL (the
+  events table counted every 250 ms). Accept→terminal latency runs from each payment's 202 to
+  its final event's own timestamp. RSS and CPU: VmRSS and user + system time of the forked
+  Dramatiq worker processes, sampled every 200 ms; the CPU per payment includes their
+  start-up. Every payment must end terminal in Redis and every recorded one charged exactly
+  once (`GET /_sim/charges`), or the run stops without a figure.
 - the naive peer (bench/naive_peer, driven by bench/settlement/peer.py): stock Dramatiq on the
   same Redis (db 1) with its default processes and threads, the same N payments enqueued first,
   one actor per payment (create + confirm over sync httpx, one INSERT); the clock runs from
@@ -141,6 +142,7 @@ ROW_NAMES = (
     "accept→terminal p99 s",
     "peak RSS, busiest worker process MiB",
     "peak RSS, all worker processes MiB",
+    "worker CPU per payment, ms (all processes)",
     "worker processes × threads",
     "harness CPU while draining, % of a core",
 )
@@ -155,8 +157,9 @@ def rows_of(drain: Drain | None) -> list[str]:
         f"{drain.first_s:.1f}",
         f"{drain.latency_p50_s:.2f}",
         f"{drain.latency_p99_s:.2f}",
-        f"{drain.rss.single_mib:.0f}",
-        f"{drain.rss.total_mib:.0f}",
+        f"{drain.workers.single_mib:.0f}",
+        f"{drain.workers.total_mib:.0f}",
+        f"{drain.cpu_ms_per_payment:.2f}",
         drain.shape,
         f"{drain.harness_cpu_percent:.0f}",
     ]
@@ -194,7 +197,7 @@ def report_summary(results: list[CaseResult]) -> None:
             ratio(result),
             f"{ours.latency_p50_s:.2f}",
             f"{ours.latency_p99_s:.2f}",
-            f"{ours.rss.single_mib:.0f}",
+            f"{ours.workers.single_mib:.0f}",
             f"{result.ceiling.rate_per_s:,.0f}",
         )
         print("".join(f"{cell:>12}" for cell in cells))

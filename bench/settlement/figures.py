@@ -4,7 +4,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.worker_rss import RssPeaks
+from bench.worker_usage import WorkerUsage
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Drain:
     first_s: float
     latency_p50_s: float
     latency_p99_s: float
-    rss: RssPeaks
+    workers: WorkerUsage
     #: Worker processes × threads per process, as started.
     shape: str
     #: CPU the benchmark process itself spent (polling, sampling) while the workers drained:
@@ -27,6 +27,11 @@ class Drain:
     @property
     def rate_per_s(self) -> float:
         return self.count / self.seconds
+
+    @property
+    def cpu_ms_per_payment(self) -> float:
+        """CPU of every worker process over the drain, start-up included, per payment."""
+        return 1000 * self.workers.cpu_s / self.count
 
     @property
     def harness_cpu_percent(self) -> float:

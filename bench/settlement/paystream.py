@@ -40,7 +40,7 @@ from bench.settlement.processes import (
     procfile_process,
     venv_path,
 )
-from bench.worker_rss import RssPeaks, RssSampler
+from bench.worker_usage import WorkerSampler, WorkerUsage
 from tests.conftest import migrate
 from tests.support.processes import Process, free_port, wait_for_http
 from tests.support.simulator import Simulator
@@ -85,7 +85,7 @@ class Watched:
     started: float
     finished: float
     settled: Settled
-    rss: RssPeaks
+    workers: WorkerUsage
     harness_cpu_s: float
 
 
@@ -224,12 +224,12 @@ def drain(
     cpu_started_s = time.process_time()
     started = time.time()
     worker = procfile_process("worker", env, log_dir, free_port())
-    sampler = RssSampler(worker.popen.pid, RSS_SAMPLE_INTERVAL_S)
+    sampler = WorkerSampler(worker.popen.pid, RSS_SAMPLE_INTERVAL_S)
     try:
         deadline = time.monotonic() + timeout_s
         finished = poll_events(env["DATABASE_URL"], len(payment_ids), worker, deadline)
     finally:
-        rss = sampler.stop()
+        workers = sampler.stop()
         worker.stop()
     harness_cpu_s = time.process_time() - cpu_started_s
     # A Redis Cluster too: the scale-out benchmark drains on one.
@@ -242,7 +242,7 @@ def drain(
     if moments.keys() != set(payment_ids):
         raise RuntimeError(f"{len(moments)} final events for {len(payment_ids)} payments")
     settled = {payment_id: (moments[payment_id], steps[payment_id]) for payment_id in payment_ids}
-    return Watched(started, finished, settled, rss, harness_cpu_s)
+    return Watched(started, finished, settled, workers, harness_cpu_s)
 
 
 def recorded_ids(settled: Settled) -> set[str]:
@@ -267,7 +267,7 @@ def figures(accepted: dict[str, float], watched: Watched, shape: str) -> Drain:
         first_s=min(seen) - watched.started,
         latency_p50_s=percentile(latencies, 0.50),
         latency_p99_s=percentile(latencies, 0.99),
-        rss=watched.rss,
+        workers=watched.workers,
         shape=shape,
         harness_cpu_s=watched.harness_cpu_s,
     )
@@ -295,7 +295,7 @@ def run(
     finally:
         drop_database(database_url)
     steps = collections.Counter(step for _, step in watched.settled.values())
-    seen = watched.rss.processes_max
+    seen = watched.workers.processes_max
     print(f"    all terminal: {dict(steps)}; {seen} worker process(es) seen", flush=True)
     simulator.check_charges(Simulator(simulator_url), recorded_ids(watched.settled))
     return figures(accepted, watched, shape_of(command))

@@ -14,7 +14,7 @@ from bench.settlement import simulator
 from bench.settlement.databases import create_database, drop_database
 from bench.settlement.figures import Drain
 from bench.settlement.processes import ensure_running
-from bench.worker_rss import RssSampler
+from bench.worker_usage import WorkerSampler
 from tests.support.processes import ROOT, Process, python_argv
 from tests.support.simulator import Simulator
 
@@ -103,18 +103,21 @@ def run(
         cpu_started_s = time.process_time()
         started = time.monotonic()
         worker = Process("peer", python_argv("-m", "dramatiq", "bench.naive_peer"), env, log_dir)
-        sampler = RssSampler(worker.popen.pid, RSS_SAMPLE_INTERVAL_S)
+        sampler = WorkerSampler(worker.popen.pid, RSS_SAMPLE_INTERVAL_S)
         try:
             first, finished = poll_rows(url, count, worker, started + timeout_s)
         finally:
-            rss = sampler.stop()
+            workers = sampler.stop()
             worker.stop()
         harness_cpu_s = time.process_time() - cpu_started_s
         p50, p99, payment_ids = stored_figures(url)
     finally:
         drop_database(url)
-    print(f"    all {count:,} rows stored; {rss.processes_max} worker process(es) seen", flush=True)
+    print(
+        f"    all {count:,} rows stored; {workers.processes_max} worker process(es) seen",
+        flush=True,
+    )
     simulator.check_charges(Simulator(simulator_url), payment_ids)
     shape = f"{os.cpu_count()} × {DRAMATIQ_THREADS_DEFAULT}"
     seconds = finished - started
-    return Drain(count, seconds, first - started, p50, p99, rss, shape, harness_cpu_s)
+    return Drain(count, seconds, first - started, p50, p99, workers, shape, harness_cpu_s)

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +89,7 @@ def running_stack(
     log_dir: Path,
     extra_env: dict[str, str] | None = None,
     workers: int = WORKERS,
-) -> Iterator[Stack]:
+) -> Generator[Stack, None, None]:
     simulator_port, web_port = free_port(), free_port()
     simulator_url = f"http://127.0.0.1:{simulator_port}"
     env = {

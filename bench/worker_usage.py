@@ -1,15 +1,19 @@
-"""Resident memory of the Dramatiq worker processes under one process, sampled from /proc.
+"""Resident memory and CPU time of the Dramatiq worker processes under one process, sampled
+from /proc.
 
 A worker process is one a Dramatiq master forked: it runs under its master's exact command
 line. The master (which only supervises) and any shell or honcho above it are not counted.
 """
 
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 PROC = Path("/proc")
 KIB_PER_MIB = 1024
+#: /proc counts CPU time in clock ticks of this many per second.
+TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -19,13 +23,15 @@ class ProcessInfo:
 
 
 @dataclass(frozen=True)
-class RssPeaks:
-    """The busiest single worker process and all worker processes together, each at its
-    worst sample; and the most worker processes seen at once."""
+class WorkerUsage:
+    """Resident memory of the busiest single worker process and of all worker processes
+    together, each at its worst sample; the most worker processes seen at once; and the CPU
+    time every worker process had used by its last sample (its start-up included)."""
 
     single_mib: float
     total_mib: float
     processes_max: int
+    cpu_s: float
 
 
 def process_table() -> dict[int, ProcessInfo]:
@@ -66,6 +72,17 @@ def worker_pids(root: int) -> list[int]:
     ]
 
 
+def cpu_ticks(pid: int) -> int | None:
+    """User and system CPU time of ``pid`` so far, or None once it has gone."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    # utime and stime: fields 14 and 15 of stat, counted from the pid as field 1.
+    return int(fields[11]) + int(fields[12])
+
+
 def rss_kib(pid: int) -> int:
     try:
         status = (PROC / str(pid) / "status").read_text()
@@ -77,27 +94,37 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
-class RssSampler:
+class WorkerSampler:
     """Samples the worker processes under ``root`` every ``interval_s`` in a thread."""
 
     def __init__(self, root: int, interval_s: float) -> None:
         self.root = root
         self.interval_s = interval_s
         self._single_kib = self._total_kib = self._processes_max = 0
+        #: Each worker process's CPU ticks at its latest sample, kept after it exits.
+        self._ticks: dict[int, int] = {}
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval_s):
-            sizes = [rss_kib(pid) for pid in worker_pids(self.root)]
+            pids = worker_pids(self.root)
+            sizes = [rss_kib(pid) for pid in pids]
+            for pid in pids:
+                ticks = cpu_ticks(pid)
+                if ticks is not None:
+                    self._ticks[pid] = ticks
             self._single_kib = max(self._single_kib, *sizes, 0)
             self._total_kib = max(self._total_kib, sum(sizes))
             self._processes_max = max(self._processes_max, len(sizes))
 
-    def stop(self) -> RssPeaks:
+    def stop(self) -> WorkerUsage:
         self._stopped.set()
         self._thread.join()
-        return RssPeaks(
-            self._single_kib / KIB_PER_MIB, self._total_kib / KIB_PER_MIB, self._processes_max
+        return WorkerUsage(
+            self._single_kib / KIB_PER_MIB,
+            self._total_kib / KIB_PER_MIB,
+            self._processes_max,
+            sum(self._ticks.values()) / TICKS_PER_S,
         )
