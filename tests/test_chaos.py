@@ -20,7 +20,7 @@ import collections
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,9 +181,17 @@ def run_faults(chaos: Chaos, started: float, stop: threading.Event, faults: Faul
     20 s; Redis killed at 32 s and restarted on its AOF 2 s later."""
     stopped_at: dict[str, float] = {}
 
+    def after_stop(outage_s: float, restart: Callable[[], None]) -> None:
+        # Counted from the stop itself, which may run a tick or a kill late: a restart at a
+        # fixed moment would cut the outage short by as much.
+        restart_at_s = time.monotonic() - started + outage_s
+        timeline.append((restart_at_s, restart))
+        timeline.sort(key=lambda event: event[0])
+
     def postgres_down() -> None:
         stopped_at["postgres"] = time.monotonic()
         chaos.postgres.stop()
+        after_stop(POSTGRES_OUTAGE_S, postgres_up)
 
     def postgres_up() -> None:
         chaos.postgres.start()
@@ -192,16 +200,15 @@ def run_faults(chaos: Chaos, started: float, stop: threading.Event, faults: Faul
     def redis_down() -> None:
         stopped_at["redis"] = time.monotonic()
         chaos.redis.stop()
+        after_stop(REDIS_OUTAGE_S, redis_up)
 
     def redis_up() -> None:
         chaos.redis.start()
         faults.redis_outage_s = time.monotonic() - stopped_at["redis"]
 
-    timeline = [
+    timeline: list[tuple[float, Callable[[], None]]] = [
         (POSTGRES_DOWN_AT_S, postgres_down),
-        (POSTGRES_DOWN_AT_S + POSTGRES_OUTAGE_S, postgres_up),
         (REDIS_KILL_AT_S, redis_down),
-        (REDIS_KILL_AT_S + REDIS_OUTAGE_S, redis_up),
     ]
     next_kill_s = KILL_INTERVAL_S
     try:
