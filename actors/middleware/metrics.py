@@ -4,25 +4,21 @@ result, their durations and how many run now; and the exposition that serves the
 Dramatiq's own middleware keeps its files in one fixed folder for every Dramatiq on the host
 (never emptied) and serves a fixed port; this one writes where app.metrics puts the worker
 family's files, and the exposition, a Dramatiq fork process beside the worker processes, sums
-what every worker process of this Dramatiq wrote."""
+what every worker process of this Dramatiq wrote. The fork runs
+``app.metrics.worker_fork.serve``, outside this package, so it does not import the actors."""
 
 import os
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from dramatiq import Worker
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.metrics import WORKER_MESSAGE_LATENCY, WORKER_MESSAGES, WORKER_MESSAGES_IN_FLIGHT
-from app.metrics.exposition import exposition, forget_process
+from app.metrics.exposition import forget_process
+from app.metrics.worker_fork import serve
 from app.settings import settings
-
-#: Where the exposition listens; the port is WORKER_METRICS_PORT.
-EXPOSITION_HOST = "0.0.0.0"
-METRICS_PATH = "/metrics"
 
 
 class WorkerMetrics(Middleware):
@@ -67,26 +63,3 @@ def _result(message: MessageProxy, exception: BaseException | None) -> str:
     if exception is None:
         return "done"
     return "rejected" if message.failed else "retried"
-
-
-class _Exposition(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
-        if self.path != METRICS_PATH:
-            self.send_error(404)
-            return
-        body = exposition()
-        self.send_response(200)
-        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Scrapes are no news: nothing logged per request."""
-
-
-def serve() -> int:
-    """A Dramatiq fork: serve the worker family's metrics until stopped."""
-    server = HTTPServer((EXPOSITION_HOST, settings().worker_metrics_port), _Exposition)
-    server.serve_forever()
-    return 0
