@@ -104,6 +104,18 @@ def _timeouts(socket_timeout_s: float) -> dict[str, Any]:
     return {"socket_timeout": socket_timeout_s, "socket_connect_timeout": socket_timeout_s}
 
 
+def _single_async_options(connections_max: int, connect_timeout_s: float) -> dict[str, Any]:
+    """An asyncio client's pool on a single Redis: the C packer, and no socket timeout of its
+    own, since the batcher times each pipeline as a whole (see ``worker_async_client``)."""
+    return {
+        "max_connections": connections_max,
+        "connection_class": HiredisPackedConnection,
+        # Explicitly none: redis-py 8 reads with a 5 s timeout when the option is left out.
+        "socket_timeout": None,
+        "socket_connect_timeout": connect_timeout_s,
+    }
+
+
 def is_cluster(redis_url: str) -> bool:
     """Whether the node ``redis_url`` names runs in cluster mode. A node that cannot be reached
     counts as a single Redis, the client paystream always built before clusters."""
@@ -134,14 +146,8 @@ def web_client(settings: Settings) -> AsyncClient:
     if is_cluster(settings.redis_url):
         options = _cluster_options(WEB_SOCKET_TIMEOUT_S, WEB_CONNECTIONS_MAX)
         return AsyncRedisCluster.from_url(settings.redis_url, retry=retry, **options)
-    return aioredis.Redis.from_url(
-        settings.redis_url,
-        retry=retry,
-        max_connections=WEB_CONNECTIONS_MAX,
-        connection_class=HiredisPackedConnection,
-        socket_timeout=None,
-        socket_connect_timeout=WEB_SOCKET_TIMEOUT_S,
-    )
+    options = _single_async_options(WEB_CONNECTIONS_MAX, WEB_SOCKET_TIMEOUT_S)
+    return aioredis.Redis.from_url(settings.redis_url, retry=retry, **options)
 
 
 def worker_client(settings: Settings) -> SyncClient:
@@ -176,14 +182,10 @@ def worker_async_client(settings: Settings) -> AsyncClient:
         return AsyncRedisCluster.from_url(settings.redis_url, retry=retry, **options)
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_url,
-        max_connections=WORKER_CONNECTIONS_MAX,
-        connection_class=HiredisPackedConnection,
         timeout=WORKER_SOCKET_TIMEOUT_S,
         retry=retry,
-        # Explicitly none: redis-py 8 reads with a 5 s timeout when the option is left out.
-        socket_timeout=None,
-        socket_connect_timeout=WORKER_SOCKET_TIMEOUT_S,
         health_check_interval=WORKER_HEALTH_CHECK_INTERVAL_S,
+        **_single_async_options(WORKER_CONNECTIONS_MAX, WORKER_SOCKET_TIMEOUT_S),
     )
     return aioredis.Redis.from_pool(pool)
 
