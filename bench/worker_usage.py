@@ -14,6 +14,8 @@ PROC = Path("/proc")
 KIB_PER_MIB = 1024
 #: /proc counts CPU time in clock ticks of this many per second.
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+#: How often the worker processes are sampled: their peak memory and their CPU so far.
+SAMPLE_INTERVAL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def rss_kib(pid: int) -> int:
 class WorkerSampler:
     """Samples the worker processes under ``root`` every ``interval_s`` in a thread."""
 
-    def __init__(self, root: int, interval_s: float) -> None:
+    def __init__(self, root: int, interval_s: float = SAMPLE_INTERVAL_S) -> None:
         self.root = root
         self.interval_s = interval_s
         self._single_kib = self._total_kib = self._processes_max = 0

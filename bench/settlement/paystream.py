@@ -61,7 +61,6 @@ POLL_INTERVAL_S = 0.25
 TERMINAL_EVENT_TYPES = ("payment.succeeded", "payment.failed")
 COUNT_SQL = "SELECT count(*) FROM events WHERE type = ANY(%s)"
 TERMINAL_SQL = "SELECT payment_id, created_ms FROM events WHERE type = ANY(%s)"
-RSS_SAMPLE_INTERVAL_S = 0.2
 #: 0 is "no limit" for every provider rate (app/settings.py); DESIGN §7 lifts them for the run.
 UNLIMITED_PROVIDER_RATES = {
     "STRIPE_ACCOUNT_RATE_PER_S": "0",
@@ -224,7 +223,7 @@ def drain(
     cpu_started_s = time.process_time()
     started = time.time()
     worker = procfile_process("worker", env, log_dir, free_port())
-    sampler = WorkerSampler(worker.popen.pid, RSS_SAMPLE_INTERVAL_S)
+    sampler = WorkerSampler(worker.popen.pid)
     try:
         deadline = time.monotonic() + timeout_s
         finished = poll_events(env["DATABASE_URL"], len(payment_ids), worker, deadline)

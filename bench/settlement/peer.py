@@ -23,7 +23,6 @@ PEER_REDIS_DB = 1
 #: Dramatiq's own default, which the peer keeps (with one process per CPU).
 DRAMATIQ_THREADS_DEFAULT = 8
 POLL_INTERVAL_S = 0.1
-RSS_SAMPLE_INTERVAL_S = 0.2
 COUNT_SQL = "SELECT count(*) FROM naive_payments"
 FIGURES_SQL = """
 SELECT
@@ -103,7 +102,7 @@ def run(
         cpu_started_s = time.process_time()
         started = time.monotonic()
         worker = Process("peer", python_argv("-m", "dramatiq", "bench.naive_peer"), env, log_dir)
-        sampler = WorkerSampler(worker.popen.pid, RSS_SAMPLE_INTERVAL_S)
+        sampler = WorkerSampler(worker.popen.pid)
         try:
             first, finished = poll_rows(url, count, worker, started + timeout_s)
         finally:
