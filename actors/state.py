@@ -5,7 +5,6 @@ a state machine needs one round trip per phase. A refund's final moves also sett
 reservation on the payment, in the same script. A move that publishes an event leaves the
 record naming it until its relay is closed (``Outbox``)."""
 
-import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -207,7 +206,7 @@ class RecoveryPoints(Generic[Record]):
     def _published(self, after: Record, event: OutboxEvent, seq: int) -> Record:
         """``after`` once its move published ``event``, number ``seq`` among its payment's: the
         record names it (publish.lua)."""
-        return dataclasses.replace(after, relay_pending=event.id)
+        return moved(after, after.step, {keys.RELAY_PENDING_FIELD: event.id})
 
 
 class PaymentState(RecoveryPoints[PaymentRecord]):
@@ -216,7 +215,8 @@ class PaymentState(RecoveryPoints[PaymentRecord]):
 
     def _published(self, after: PaymentRecord, event: OutboxEvent, seq: int) -> PaymentRecord:
         # A payment holds the count of its events (a refund's are counted on its payment).
-        return dataclasses.replace(after, relay_pending=event.id, event_seq=seq)
+        published = {keys.RELAY_PENDING_FIELD: event.id, "event_seq": str(seq)}
+        return moved(after, after.step, published)
 
 
 class RefundState(RecoveryPoints[RefundRecord]):

@@ -33,7 +33,7 @@ class StoredRecord(Protocol):
 
 Record = TypeVar("Record", bound=StoredRecord)
 #: Fields a move stores that the typed record holds as integers.
-INTEGER_FIELDS = frozenset({"ledger_seq", "action_deadline"})
+INTEGER_FIELDS = frozenset({"ledger_seq", "action_deadline", "event_seq"})
 RELAY_PENDING_FIELD = keys.RELAY_PENDING_FIELD.encode()
 
 
