@@ -241,6 +241,7 @@ def ledger_captures(database_url: str) -> dict[str, tuple[int, str]]:
     return captures
 
 
+@pytest.mark.slow
 def test_nothing_lost_nothing_doubled_under_chaos(chaos: Chaos) -> None:
     started = time.monotonic()
     faults = Faults()
@@ -315,6 +316,7 @@ def backlog_stack(
     yield from running_stack(private_redis.url, fresh_database_url, tmp_path, env, workers=0)
 
 
+@pytest.mark.slow
 def test_workers_killed_with_hundreds_in_flight_lose_and_double_nothing(
     backlog_stack: Stack,
 ) -> None:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.stack import Stack
 
@@ -83,6 +84,7 @@ def wait_settled(stack: Stack, payment_ids: list[str]) -> None:
     raise AssertionError(f"only {charged} of {len(payment_ids)} payments charged in time")
 
 
+@pytest.mark.slow
 def test_a_retry_storm_charges_each_payment_exactly_once(stack: Stack) -> None:
     started = time.monotonic()
     first = storm(stack, CONCURRENT_COPIES)

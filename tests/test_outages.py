@@ -194,6 +194,7 @@ def quick_grace_stack(
     yield from running_stack(private_redis.url, fresh_database_url, tmp_path, env, workers=1)
 
 
+@pytest.mark.slow
 def test_a_stopped_worker_hands_back_what_it_could_not_finish_in_its_grace(
     quick_grace_stack: Stack,
 ) -> None:

@@ -41,6 +41,7 @@ def limited_stack(
     )
 
 
+@pytest.mark.slow
 def test_rate_limited_payments_all_settle_without_using_retries(limited_stack: Stack) -> None:
     simulator = Simulator(limited_stack.simulator_url)
     simulator.configure(rate_limit_rate=PROVIDER_429_RATE)

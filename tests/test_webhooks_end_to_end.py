@@ -111,6 +111,7 @@ def wait_for_posts(receiver: ReceiverProcess, count: int) -> None:
     wait_until(lambda: receiver.posts >= count)
 
 
+@pytest.mark.slow
 def test_every_event_arrives_signed_through_refusals_outages_and_a_killed_worker(
     webhook_stack: tuple[Stack, PostgresServer], receiver: ReceiverProcess
 ) -> None:

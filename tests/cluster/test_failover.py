@@ -78,6 +78,7 @@ def failover_stack(tmp_path: Path) -> Iterator[tuple[RedisCluster, Stack]]:
         drop_database(name)
 
 
+@pytest.mark.slow
 def test_a_master_killed_mid_load_loses_no_accepted_payment(
     failover_stack: tuple[RedisCluster, Stack],
 ) -> None:
