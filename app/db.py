@@ -1,9 +1,12 @@
 """The one way paystream builds a SQLAlchemy engine (psycopg 3, explicit pool limits), and the
 one declarative base, so Alembic sees one metadata."""
 
+import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, cast
 
+import msgspec
 import psycopg
 import sqlalchemy
 from sqlalchemy.orm import DeclarativeBase, mapped_column
@@ -40,6 +43,27 @@ def length_limits(**limits: int) -> list[sqlalchemy.CheckConstraint]:
         sqlalchemy.CheckConstraint(f"char_length({column}) <= {limit}", name=f"{column}_length")
         for column, limit in limits.items()
     ]
+
+
+def insert_rows(
+    model: type["Base"], row_type: type[Any], on_conflict: str
+) -> sqlalchemy.TextClause:
+    """An INSERT of a batch of ``row_type`` dataclasses in one statement, into the columns named
+    as its fields: the batch goes as one JSON array (``rows_parameter``), which the server
+    reads into rows of the table's own type. executemany would have SQLAlchemy and psycopg bind
+    and send each row in Python (100-230 µs of CPU a row), and array parameters would have
+    psycopg escape each text element with a regular expression (over 100 µs a row)."""
+    columns = ", ".join(field.name for field in dataclasses.fields(row_type))
+    return sqlalchemy.text(
+        f"INSERT INTO {model.__tablename__} ({columns}) SELECT {columns} "
+        f"FROM json_populate_recordset(NULL::{model.__tablename__}, CAST(:rows AS json)) "
+        + on_conflict
+    )
+
+
+def rows_parameter(rows: Sequence[Any]) -> dict[str, str]:
+    """The parameter of an ``insert_rows`` statement: ``rows`` (dataclasses) as a JSON array."""
+    return {"rows": msgspec.json.encode(rows).decode()}
 
 
 #: When a row was written, by the database's clock.

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects.postgresql import insert
 
+from app.db import insert_rows, rows_parameter
 from app.events.models import EventRow
 from app.history.projection import (
     PaymentProjection,
@@ -37,6 +37,9 @@ class StoredEvent:
     body: str
 
 
+_INSERT_EVENTS = insert_rows(EventRow, StoredEvent, "ON CONFLICT DO NOTHING")
+
+
 @dataclass(frozen=True)
 class Relayed:
     """One event to write, with the state of its objects to keep in the history."""
@@ -51,7 +54,7 @@ def write(engine: Engine, batch: Sequence[Relayed]) -> list[list[str]]:
     deliveries pending for (the deliveries to run next)."""
     events = [item.event for item in batch]
     with engine.begin() as connection:
-        connection.execute(insert(EventRow).on_conflict_do_nothing(), [vars(e) for e in events])
+        connection.execute(_INSERT_EVENTS, rows_parameter(events))
         write_payments(connection, [item.payment for item in batch if item.payment is not None])
         write_refunds(connection, [item.refund for item in batch if item.refund is not None])
         deliveries.create(

@@ -10,9 +10,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection
 
+from app.db import insert_rows, rows_parameter
 from app.history.models import PaymentHistory, RefundHistory
 from app.payments.record import PaymentRecord
 from app.payments.record import view as payment_view
@@ -39,6 +39,18 @@ class RefundProjection:
     created_ms: int
     status: str
     body: str
+
+
+# Equal counts still update: a later read of the record may hold more detail.
+_UPSERT_PAYMENTS = insert_rows(
+    PaymentHistory,
+    PaymentProjection,
+    """ON CONFLICT (id) DO UPDATE
+       SET status = excluded.status, event_seq = excluded.event_seq,
+           amount_refunded = excluded.amount_refunded, body = excluded.body, updated_at = now()
+     WHERE payments.event_seq <= excluded.event_seq""",
+)
+_INSERT_REFUNDS = insert_rows(RefundHistory, RefundProjection, "ON CONFLICT DO NOTHING")
 
 
 def _json(document: dict[str, Any]) -> str:
@@ -94,33 +106,14 @@ def latest(projections: Iterable[PaymentProjection]) -> list[PaymentProjection]:
 
 
 def write_payments(connection: Connection, projections: Iterable[PaymentProjection]) -> None:
-    rows = [vars(projection) for projection in latest(projections)]
-    if not rows:
-        return
-    # Rows as executemany parameters, not .values(rows): the statement then compiles once and
-    # is cached, where a VALUES list compiles anew for every batch size.
-    statement = insert(PaymentHistory)
-    excluded = statement.excluded
-    connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=[PaymentHistory.id],
-            set_={
-                "status": excluded.status,
-                "event_seq": excluded.event_seq,
-                "amount_refunded": excluded.amount_refunded,
-                "body": excluded.body,
-                "updated_at": func.now(),
-            },
-            # Equal counts still update: a later read of the record may hold more detail.
-            where=PaymentHistory.event_seq <= excluded.event_seq,
-        ),
-        rows,
-    )
+    # One projection per payment: a statement may update a row only once.
+    rows = latest(projections)
+    if rows:
+        connection.execute(_UPSERT_PAYMENTS, rows_parameter(rows))
 
 
 def write_refunds(connection: Connection, projections: Iterable[RefundProjection]) -> None:
-    rows = {projection.id: vars(projection) for projection in projections}
-    if not rows:
-        return
     # A refund's one event is its final state: the first projection of it is the last.
-    connection.execute(insert(RefundHistory).on_conflict_do_nothing(), list(rows.values()))
+    rows = list({projection.id: projection for projection in projections}.values())
+    if rows:
+        connection.execute(_INSERT_REFUNDS, rows_parameter(rows))
