@@ -9,13 +9,15 @@ from typing import Any, assert_never
 import aiohttp
 
 from app.providers.base import Outcome, ProviderAnswer
+from app.providers.transport import NotSent, TransportError
 
 FAILURE_MESSAGE_CHARS_MAX = 500
-#: Failures of a call that got no HTTP answer (a timeout is asyncio's own error).
-TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
+#: Failures of a call that got no HTTP answer (a timeout is asyncio's own error), on aiohttp
+#: (Paystack) or on ``app.providers.transport`` (Stripe's SDK).
+TRANSPORT_ERRORS = (aiohttp.ClientError, TransportError, TimeoutError)
 #: Transport failures that happen before a request leaves: the provider cannot have acted.
-#: (aiohttp's connect timeout covers waiting for the pool and for the TCP handshake.)
-NOT_SENT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+#: (Both clients' connect timeouts cover waiting for the pool and for the TCP handshake.)
+NOT_SENT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, NotSent)
 
 
 def failure_message(message: object) -> str | None:

@@ -1,6 +1,6 @@
-"""Stripe through its official SDK's async methods on aiohttp (see ``app.providers.http``): one
-PaymentIntent per payment, created and confirmed under idempotency keys derived from our payment
-id.
+"""Stripe through its official SDK's async methods on our lean HTTP client (see
+``app.providers.transport``): one PaymentIntent per payment, created and confirmed under
+idempotency keys derived from our payment id.
 """
 
 import logging
@@ -17,6 +17,7 @@ from stripe import _api_requestor, _util
 from app.providers.base import ChargeRequest, Outcome, ProviderAnswer, RefundRequest
 from app.providers.http import HttpOptions
 from app.providers.stripe import transformers
+from app.providers.transport import LeanHTTPClient
 
 #: Stripe keeps an idempotency key's answer for 24 h: repeating a refund under our refund id
 #: replays the one refund rather than making a second, so an unknown refund may be re-sent.
@@ -80,16 +81,14 @@ class StripeProvider:
         self._api_base = api_base
         self._http = http
         self._stripe: stripe.StripeClient | None = None
-        self._transport: stripe.AIOHTTPClient | None = None
+        self._transport: LeanHTTPClient | None = None
 
     @property
     def _client(self) -> stripe.StripeClient:
-        """The SDK's client on aiohttp, built inside the event loop that first calls Stripe."""
+        """The SDK's client, built inside the event loop that first calls Stripe."""
         if self._stripe is None:
             ssl_context = ssl.create_default_context(cafile=stripe.ca_bundle_path)
-            self._transport = stripe.AIOHTTPClient(
-                timeout=self._http.timeout(), connector=self._http.connector(ssl_context)
-            )
+            self._transport = self._http.lean_client(ssl_context)
             self._stripe = stripe.StripeClient(
                 self._secret_key,
                 base_addresses={"api": self._api_base},

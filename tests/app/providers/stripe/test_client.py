@@ -236,7 +236,8 @@ async def test_a_closed_port_is_retryable(settings: Settings, payment_id: str) -
         refused = await provider.prepare(request)
         assert refused.outcome is Outcome.RETRYABLE
         assert refused.failure_message is not None
-        assert refused.failure_message.startswith("ClientConnectorError")
+        assert refused.failure_message.startswith("NotSent")
+        assert "ConnectionRefusedError" in refused.failure_message
         assert (await provider.charge(request, "pi_unreachable")).outcome is Outcome.RETRYABLE
         assert (await provider.lookup(request, "pi_unreachable")).outcome is Outcome.RETRYABLE
     finally:

@@ -17,6 +17,7 @@ from app.providers.base import (
     RefundRequest,
 )
 from app.providers.stripe import transformers
+from app.providers.transport import NotSent, TransportError
 from tests.app.providers.conftest import refused_connection
 
 REQUEST = ChargeRequest(
@@ -188,6 +189,7 @@ def test_decline_code_prefers_a_specific_issuer_reason(
     [
         refused_connection(),
         aiohttp.ConnectionTimeoutError("no connection within the connect timeout"),
+        NotSent("no free connection in time"),
     ],
 )
 def test_a_request_that_never_left_is_retryable(cause: Exception) -> None:
@@ -203,6 +205,7 @@ def test_a_request_that_never_left_is_retryable(cause: Exception) -> None:
         TimeoutError(),
         aiohttp.ClientOSError(104, "Connection reset by peer"),
         aiohttp.ServerDisconnectedError(),
+        TransportError("connection lost"),
         None,
     ],
 )
