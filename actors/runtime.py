@@ -40,6 +40,7 @@ class Runtime:
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
+        await self.batcher.aclose()
         await self.redis.aclose()
         self.database.dispose()
 

@@ -82,6 +82,7 @@ def create_app(config: Settings | None = None) -> Starlette:
         app.state.payment_lister = PaymentLister(batcher, database, config.stream_partitions)
         process.settle_heap()
         yield
+        await batcher.aclose()
         await client.aclose()
         database.dispose()
 

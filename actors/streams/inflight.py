@@ -111,9 +111,9 @@ class InFlight:
             TIME_LIMIT_MS_DEFAULT,
         )
         self._hook_cache: dict[str, list[Hook]] = {}
-        batcher = Batcher(client, timeout_s=WORKER_BATCH_TIMEOUT_S)
-        self._ack: BatchedScript = batcher.script(SOURCES["ack"])
-        self._dead_letter: BatchedScript = batcher.script(SOURCES["dead_letter"])
+        self._batcher = Batcher(client, timeout_s=WORKER_BATCH_TIMEOUT_S)
+        self._ack: BatchedScript = self._batcher.script(SOURCES["ack"])
+        self._dead_letter: BatchedScript = self._batcher.script(SOURCES["dead_letter"])
         # uvloop: asyncio's loop on libuv, ~20 % less CPU per provider call (measured).
         self._loop = uvloop.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="inflight", daemon=True)
@@ -181,6 +181,7 @@ class InFlight:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        await self._batcher.aclose()
         await self._client.aclose()
         return cut_off
 

@@ -26,6 +26,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from app.queue.pipe import RedisPipe
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class Batcher:
         """``timeout_s`` bounds each pipeline, sent to answered, for a client whose replies
         have no socket timeout of their own (``app.queue.connection.worker_async_client``)."""
         self._client = client
+        # A single Redis over plain TCP: batches go over one pipelined connection of our own.
+        self._pipe = RedisPipe(client) if RedisPipe.serves(client) else None
         self._replication = replication or Replication()
         self._timeout_s = timeout_s
         self._waiting: list[_Call] = []
@@ -127,9 +130,6 @@ class Batcher:
                 call.future.set_result(reply)
 
     async def _execute(self, batch: list[_Call]) -> list[Any]:
-        pipeline = self._client.pipeline(transaction=False)
-        for call in batch:
-            pipeline.execute_command(*call.arguments)
         if self._replication.replicas_min and isinstance(self._client, RedisCluster):
             # The node of each replicated write is read from the client's slot table, which a
             # client reset after a failed node empties until it learns the topology again.
@@ -137,18 +137,15 @@ class Batcher:
                 await self._client.initialize()
         waits = self._waits(batch)
         replicas_min = self._replication.replicas_min
-        for node in waits:
-            wait = ("WAIT", replicas_min, self._replication.timeout_ms)
-            # WAIT counts the replicas holding this connection's writes: on a cluster it must go
-            # to the node, and so over the connection, that ran them.
-            pipeline.execute_command(*wait, **({} if node is None else {"target_nodes": node}))
         with _connection_lost_as_error():
             try:
                 async with asyncio.timeout(self._timeout_s):
-                    replies = list(await pipeline.execute(raise_on_error=False))
+                    replies = await self._round_trip(batch, waits)
             except TimeoutError:
-                # Cancelled mid-read, redis-py drops the connection: no late reply can be
-                # taken for another call's.
+                # Cancelled mid-read, the connection is dropped: no late reply can be taken for
+                # another call's.
+                if self._pipe is not None:
+                    self._pipe.drop()
                 raise RedisTimeoutError(f"no answer in {self._timeout_s} s") from None
         acks = replies[len(batch) :]
         replies = replies[: len(batch)]
@@ -160,6 +157,29 @@ class Batcher:
                             f"{acked} of {replicas_min} replicas confirmed the write"
                         )
         return replies
+
+    async def _round_trip(
+        self, batch: list[_Call], waits: dict[ClusterNode | None, list[int]]
+    ) -> list[Any]:
+        """The replies to ``batch``, then to one ``WAIT`` per node in ``waits``."""
+        wait = ("WAIT", self._replication.replicas_min, self._replication.timeout_ms)
+        if self._pipe is not None:
+            # One Redis, one connection: at most one WAIT, after the batch it counts.
+            commands = [call.arguments for call in batch] + [wait] * len(waits)
+            return await self._pipe.execute(commands)
+        pipeline = self._client.pipeline(transaction=False)
+        for call in batch:
+            pipeline.execute_command(*call.arguments)
+        for node in waits:
+            # WAIT counts the replicas holding this connection's writes: on a cluster it must go
+            # to the node, and so over the connection, that ran them.
+            pipeline.execute_command(*wait, **({} if node is None else {"target_nodes": node}))
+        return list(await pipeline.execute(raise_on_error=False))
+
+    async def aclose(self) -> None:
+        """Close the batcher's own connection, if it has one (the client closes the rest)."""
+        if self._pipe is not None:
+            await self._pipe.aclose()
 
     def _waits(self, batch: list[_Call]) -> dict[ClusterNode | None, list[int]]:
         """The replicated calls of ``batch`` by the node they run on (None: the one Redis)."""

@@ -16,7 +16,6 @@ import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import hiredis
 import redis
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
@@ -26,6 +25,7 @@ from redis.cluster import RedisCluster
 
 from app.errors import Unavailable
 from app.queue.batch import ReplicasNotAcked
+from app.queue.pipe import packed
 from app.settings import Settings
 
 #: Redis errors after which nothing was stored, so a retry with the same key is safe.
@@ -86,18 +86,10 @@ class HiredisPackedConnection(aioredis.Connection):
     class, and redis-py's asyncio cluster client builds its nodes' connections itself."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
-        # As redis-py does: a command name with spaces ("CONFIG GET") is several arguments.
-        if isinstance(args[0], str):
-            args = (*args[0].encode().split(), *args[1:])
-        elif b" " in args[0]:
-            args = (*args[0].split(), *args[1:])
-        try:
-            return [hiredis.pack_command(args)]
-        except TypeError as error:
-            raise redis_errors.DataError(str(error)) from error
+        return [packed(args)]
 
     def pack_commands(self, commands: Iterable[Iterable[Any]]) -> list[bytes]:
-        return [b"".join(self.pack_command(*command)[0] for command in commands)]
+        return [b"".join(packed(tuple(command)) for command in commands)]
 
 
 def _timeouts(socket_timeout_s: float) -> dict[str, Any]:
