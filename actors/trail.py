@@ -23,11 +23,11 @@ class Trail:
             return
         key = keys.trail_key(partition, payment_id)
         try:
-            await self._batcher.command(
-                "XADD", key, "MAXLEN", "~", keys.TRAIL_ENTRIES_MAX, "*",
-                "call", call, "outcome", outcome, "latency_ms", latency_ms,
+            await self._batcher.commands(
+                ("XADD", key, "MAXLEN", "~", keys.TRAIL_ENTRIES_MAX, "*",
+                 "call", call, "outcome", outcome, "latency_ms", latency_ms),
+                ("EXPIRE", key, self._ttl_s),
             )  # fmt: skip
-            await self._batcher.command("EXPIRE", key, self._ttl_s)
         except REDIS_UNAVAILABLE_ERRORS:
             # A lost line of the trail is no reason to fail a payment whose call went out.
             logger.warning("trail of %s: %s not written", payment_id, call)

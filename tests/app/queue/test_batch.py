@@ -109,3 +109,31 @@ def test_a_redis_that_stops_answering_times_the_batch_out_and_the_next_one_goes_
 
     assert isinstance(failure, RedisTimeoutError)
     assert after is True
+
+
+def test_commands_sent_together_answer_in_order_and_an_error_waits_for_the_rest(
+    redis_url: str,
+) -> None:
+    key = f"t:{secrets.token_hex(4)}"
+
+    async def scenario() -> tuple[list[object], BaseException]:
+        client = aioredis.Redis.from_url(redis_url)
+        batcher = Batcher(client)
+        try:
+            replies = await batcher.commands(("SET", key, "1"), ("INCR", key), ("GET", key))
+            try:
+                await batcher.commands(("HGET", key, "field"), ("INCR", key))
+            except ResponseError as error:
+                return replies, error
+            raise AssertionError("the wrong-type HGET was answered")
+        finally:
+            final = await client.get(key)
+            await client.delete(key)
+            await batcher.aclose()
+            await client.aclose()
+            assert final == b"3", "the INCR after the failing HGET still ran"
+
+    replies, error = asyncio.run(scenario())
+
+    assert replies == [True, 2, b"2"]
+    assert "WRONGTYPE" in str(error)
