@@ -2,13 +2,15 @@
 reuse, the server's framing and closes, and which failures mean "never sent"."""
 
 import asyncio
+import shutil
 import ssl
+import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 import stripe
-import trustme
 
 from app.providers.base import Outcome
 from app.providers.outcome_rules import transport_failure
@@ -228,12 +230,28 @@ async def test_a_header_with_a_line_break_is_refused_before_anything_is_sent() -
     assert server.requests == []
 
 
-async def test_calls_go_over_tls_to_a_server_the_context_trusts() -> None:
-    authority = trustme.CA()
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by the openssl command line."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("openssl is not installed (scripts/install installs it)")
+    certificate, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(certificate)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return certificate, key
+
+
+async def test_calls_go_over_tls_to_a_server_the_context_trusts(tmp_path: Path) -> None:
+    certificate, key = self_signed(tmp_path)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(server_context)
-    trusting = ssl.create_default_context()
-    authority.configure_trust(trusting)
+    server_context.load_cert_chain(certificate, key)
+    trusting = ssl.create_default_context(cafile=str(certificate))
 
     async with serving(tls=server_context) as (server, origin):
         transport = client(ssl_context=trusting)
