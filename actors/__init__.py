@@ -1,5 +1,6 @@
-"""The worker side: ``dramatiq actors`` loads this package, which installs the Redis Streams
-broker and declares the actors on it."""
+"""The worker side: ``python -m actors`` (Dramatiq's command line, see ``actors.__main__``) or
+``dramatiq actors`` loads this package, which installs the Redis Streams broker and declares
+the actors on it."""
 
 import dramatiq
 from dramatiq.middleware import Middleware, default_middleware

@@ -2,7 +2,9 @@
 from /proc.
 
 A worker process is one a Dramatiq master forked: it runs under its master's exact command
-line. The master (which only supervises) and any shell or honcho above it are not counted.
+line. Memory counts the worker processes alone; CPU counts their master too, which imports the
+actors before it forks them (``python -m actors``), so that start-up stays in the figure. Any
+shell or honcho above the master is not counted.
 """
 
 import os
@@ -28,7 +30,8 @@ class ProcessInfo:
 class WorkerUsage:
     """Resident memory of the busiest single worker process and of all worker processes
     together, each at its worst sample; the most worker processes seen at once; and the CPU
-    time every worker process had used by its last sample (its start-up included)."""
+    time every worker process and its master had used by their last sample (start-up
+    included)."""
 
     single_mib: float
     total_mib: float
@@ -64,14 +67,15 @@ def descendants(root: int, table: dict[int, ProcessInfo]) -> list[int]:
     return found
 
 
-def worker_pids(root: int) -> list[int]:
+def worker_pids(root: int) -> tuple[list[int], set[int]]:
+    """The worker processes under ``root``, and their masters."""
     table = process_table()
-    return [
+    workers = [
         pid
         for pid in descendants(root, table)
-        if b"dramatiq" in table[pid].command
-        and table.get(table[pid].parent, ProcessInfo(0, b"")).command == table[pid].command
+        if table.get(table[pid].parent, ProcessInfo(0, b"")).command == table[pid].command
     ]
+    return workers, {table[pid].parent for pid in workers}
 
 
 def cpu_ticks(pid: int) -> int | None:
@@ -103,7 +107,8 @@ class WorkerSampler:
         self.root = root
         self.interval_s = interval_s
         self._single_kib = self._total_kib = self._processes_max = 0
-        #: Each worker process's CPU ticks at its latest sample, kept after it exits.
+        #: Each worker process's (and master's) CPU ticks at its latest sample, kept after it
+        #: exits.
         self._ticks: dict[int, int] = {}
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
@@ -111,9 +116,9 @@ class WorkerSampler:
 
     def _run(self) -> None:
         while not self._stopped.wait(self.interval_s):
-            pids = worker_pids(self.root)
+            pids, masters = worker_pids(self.root)
             sizes = [rss_kib(pid) for pid in pids]
-            for pid in pids:
+            for pid in [*pids, *masters]:
                 ticks = cpu_ticks(pid)
                 if ticks is not None:
                     self._ticks[pid] = ticks

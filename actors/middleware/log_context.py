@@ -14,6 +14,7 @@ from dramatiq.middleware import Middleware
 from app import logs
 from app.queue.dispatch import REQUEST_ID_OPTION
 from app.queue.keys import PAYMENT_ID_PREFIX, REFUND_ID_PREFIX
+from app.settings import settings
 
 #: The context key an actor's first argument is bound under, by its id's prefix.
 ID_KEYS = {PAYMENT_ID_PREFIX: "payment_id", REFUND_ID_PREFIX: "refund_id"}
@@ -33,6 +34,12 @@ def message_context(message: Message[Any] | MessageProxy) -> dict[str, Any]:
 
 
 class LogContext(Middleware):
+    def after_process_boot(self, broker: Broker) -> None:
+        """A worker process forked from a main process that imported the actors (``python -m
+        actors``) did not configure its logging: Dramatiq has just replaced its handlers with
+        its own plain-text ones. Configuring again is harmless where the import did it."""
+        logs.configure(settings().log_format)
+
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         logs.clear()
         logs.bind(**message_context(message))

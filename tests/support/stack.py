@@ -41,9 +41,8 @@ class Workers:
     def start(self, count: int = 1) -> None:
         for _ in range(count):
             self.started += 1
-            argv = python_argv(
-                "-m", "dramatiq", "actors", "--processes", "1", "--threads", str(WORKER_THREADS)
-            )
+            # The Procfile's entry point: the actors imported before the worker process forks.
+            argv = python_argv("-m", "actors", "--processes", "1", "--threads", str(WORKER_THREADS))
             self.running.append(Process(f"worker-{self.started}", argv, self.env, self.log_dir))
 
     def kill_oldest(self) -> None:
