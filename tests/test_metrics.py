@@ -29,7 +29,7 @@ def metered(
         "WORKER_METRICS_PORT": str(port),
     }
     for stack in running_stack(private_redis.url, fresh_database_url, tmp_path, env, workers=0):
-        argv = python_argv("-m", "dramatiq", "actors", "--processes", "2", "--threads", "1")
+        argv = python_argv("-m", "actors", "--processes", "2", "--threads", "1")
         worker = Process("worker-pair", argv, stack.env, tmp_path)
         try:
             wait_for_http(f"http://127.0.0.1:{port}/metrics", worker)
