@@ -27,7 +27,8 @@ from redis._parsers.base import BaseParser
 
 #: When the client names no connect timeout of its own.
 CONNECT_TIMEOUT_S_DEFAULT = 5.0
-#: The protocol redis-py's clients speak by default, whose replies its callbacks expect.
+#: The protocol redis-py's clients speak unless told otherwise, whose replies their callbacks
+#: expect.
 RESP_VERSION = 3
 _NOT_ENOUGH_DATA = object()
 
@@ -111,10 +112,12 @@ class RedisPipe:
         self._host = options.get("host", "localhost")
         self._port = int(options.get("port", 6379))
         password = options.get("password")
+        # The protocol the client's callbacks were chosen for: RESP3 unless it names another.
+        version = int(options.get("protocol") or RESP_VERSION)
         self._handshake: list[tuple[Any, ...]] = [
-            ("HELLO", RESP_VERSION)
+            ("HELLO", version)
             if password is None
-            else ("HELLO", RESP_VERSION, "AUTH", options.get("username") or "default", password)
+            else ("HELLO", version, "AUTH", options.get("username") or "default", password)
         ]
         if options.get("db"):
             self._handshake.append(("SELECT", options["db"]))
@@ -172,14 +175,20 @@ class RedisPipe:
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
+        connection: _Connection | None = None
         try:
             async with asyncio.timeout(self._connect_timeout_s):
                 _, connection = await loop.create_connection(_Connection, self._host, self._port)
                 await self._greet(connection)
-        except (OSError, TimeoutError) as error:
-            raise redis_errors.ConnectionError(
-                f"cannot connect to Redis at {self._host}:{self._port}: {error!r}"
-            ) from error
+        except BaseException as error:
+            # Connected but not greeted in time (or refused): never left open behind us.
+            if connection is not None:
+                connection.drop(redis_errors.ConnectionError("handshake not finished"))
+            if isinstance(error, OSError | TimeoutError):
+                raise redis_errors.ConnectionError(
+                    f"cannot connect to Redis at {self._host}:{self._port}: {error!r}"
+                ) from error
+            raise
         return connection
 
     async def _greet(self, connection: _Connection) -> None:

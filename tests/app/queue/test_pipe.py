@@ -47,8 +47,10 @@ async def through_pipe(client: aioredis.Redis, commands: Sequence[tuple[Any, ...
         await pipe.aclose()
 
 
-async def test_replies_are_what_redis_py_makes_of_them(redis_url: str) -> None:
-    client = aioredis.Redis.from_url(redis_url)
+@pytest.mark.parametrize("protocol", ["", "?protocol=2"], ids=["resp3", "resp2"])
+async def test_replies_are_what_redis_py_makes_of_them(redis_url: str, protocol: str) -> None:
+    """redis-py speaks RESP3 unless told otherwise, and chooses its callbacks to match."""
+    client = aioredis.Redis.from_url(redis_url + protocol)
     ours, theirs = f"pipe:{secrets.token_hex(4)}", f"pipe:{secrets.token_hex(4)}"
     try:
         piped = await through_pipe(client, commands_for(ours))
@@ -128,3 +130,26 @@ def test_only_a_plain_tcp_client_of_one_redis_is_served() -> None:
     assert not RedisPipe.serves(aioredis.Redis.from_url("unix:///tmp/redis.sock"))
     cluster = RedisCluster(host="127.0.0.1", port=6379)
     assert not RedisPipe.serves(cluster)
+
+
+async def test_a_server_that_never_greets_back_is_left_closed() -> None:
+    """Connected but no answer to HELLO within the connect timeout: a connection error, and
+    the half-open connection is closed, not leaked."""
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client closes
+        closed.set()
+        writer.close()
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0", socket_connect_timeout=0.3)
+    try:
+        with pytest.raises(ConnectionError):
+            await through_pipe(client, [("PING",)])
+        await asyncio.wait_for(closed.wait(), timeout=5)
+    finally:
+        await client.aclose()
+        listener.close()
+        await listener.wait_closed()
