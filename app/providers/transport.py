@@ -103,14 +103,20 @@ class _Connection(asyncio.Protocol):
 
     # the client's side
 
+    @property
+    def usable(self) -> bool:
+        """Open as far as this process knows: not closed by either side yet."""
+        return not self.closed and self._transport is not None and not self._transport.is_closing()
+
     async def exchange(self, request: bytes) -> tuple[int, Headers, bytes]:
-        if self.closed or self._transport is None or self._transport.is_closing():
+        transport = self._transport
+        if self.closed or transport is None or transport.is_closing():
             raise NotSent("connection closed before the request was written")
         self._answer = asyncio.get_running_loop().create_future()
         self._headers = {}
         self._body = []
         self._size = 0
-        self._transport.write(request)
+        transport.write(request)
         try:
             return await self._answer
         finally:
@@ -195,7 +201,7 @@ class Pool:
         oldest_s = time.monotonic() - self._keepalive_s
         while self._idle:
             connection = self._idle.pop()
-            if not connection.closed and connection.idle_since_s >= oldest_s:
+            if connection.usable and connection.idle_since_s >= oldest_s:
                 return connection
             connection.close()
         return None
