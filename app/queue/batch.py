@@ -89,7 +89,7 @@ class Batcher:
 
     async def command(self, *arguments: Any) -> Any:
         """One Redis command, e.g. ``command("HGETALL", key)``; its reply as redis-py parses it."""
-        return await self._submit(arguments, None)
+        return await self._enqueue(arguments, None)
 
     async def commands(self, *commands: tuple[Any, ...]) -> list[Any]:
         """Several commands in the same batch, waited for once: their replies, in order; the
@@ -98,14 +98,10 @@ class Batcher:
         await asyncio.wait(futures)
         return [future.result() for future in futures]
 
-    async def _submit(
-        self, arguments: tuple[Any, ...], source: str | None, *, replicated: bool = False
-    ) -> Any:
-        return await self._enqueue(arguments, source, replicated)
-
     def _enqueue(
         self, arguments: tuple[Any, ...], source: str | None, replicated: bool = False
     ) -> "asyncio.Future[Any]":
+        """``arguments`` queued for the next batch; its reply (or error) comes in the future."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._waiting.append(_Call(arguments, source, future, replicated))
@@ -221,7 +217,7 @@ class BatchedScript:
 
     async def __call__(self, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         arguments = ("EVALSHA", self._sha, len(keys), *keys, *args)
-        return await self._batcher._submit(arguments, self._source, replicated=self._replicated)
+        return await self._batcher._enqueue(arguments, self._source, self._replicated)
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from redis.cluster import RedisCluster
 
 from app.errors import Unavailable
 from app.queue.batch import ReplicasNotAcked
-from app.queue.pipe import packed
+from app.queue.pipe import packed, packed_all
 from app.settings import Settings
 
 #: Redis errors after which nothing was stored, so a retry with the same key is safe.
@@ -89,7 +89,7 @@ class HiredisPackedConnection(aioredis.Connection):
         return [packed(args)]
 
     def pack_commands(self, commands: Iterable[Iterable[Any]]) -> list[bytes]:
-        return [b"".join(packed(tuple(command)) for command in commands)]
+        return [packed_all(tuple(command) for command in commands)]
 
 
 def _timeouts(socket_timeout_s: float) -> dict[str, Any]:

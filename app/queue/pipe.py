@@ -45,6 +45,11 @@ def packed(arguments: Sequence[Any]) -> bytes:
         raise redis_errors.DataError(str(error)) from error
 
 
+def packed_all(commands: Iterable[Sequence[Any]]) -> bytes:
+    """Several commands, packed back to back, as one write sends them."""
+    return b"".join(packed(command) for command in commands)
+
+
 class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         # As redis-py's own hiredis parser: error replies come out as its exception classes.
@@ -141,7 +146,7 @@ class RedisPipe:
     async def execute(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
         """Each command's reply as redis-py's pipeline gives it, or its error as an exception
         in its place; a failure of the connection itself is raised."""
-        data = _joined(commands)
+        data = packed_all(commands)
         connection = await self._connected()
         replies = await connection.send(data, len(commands))
         parsed = self._parsed
@@ -192,12 +197,8 @@ class RedisPipe:
         return connection
 
     async def _greet(self, connection: _Connection) -> None:
-        replies = await connection.send(_joined(self._handshake), len(self._handshake))
+        replies = await connection.send(packed_all(self._handshake), len(self._handshake))
         for reply in replies:
             if isinstance(reply, Exception):
                 connection.drop(redis_errors.ConnectionError("handshake refused"))
                 raise reply
-
-
-def _joined(commands: Iterable[Sequence[Any]]) -> bytes:
-    return b"".join(packed(command) for command in commands)
