@@ -120,6 +120,12 @@ async def serving(tls: ssl.SSLContext | None = None) -> AsyncIterator[tuple[Serv
         await listener.wait_closed()
 
 
+async def until(condition: Callable[[], bool]) -> None:
+    """Yield to the loop until ``condition`` holds (the test's own timeout bounds it)."""
+    while not condition():
+        await asyncio.sleep(0)
+
+
 def client(**changes: object) -> LeanHTTPClient:
     options: dict[str, object] = {
         "timeout_s": TIMEOUT_S,
@@ -206,12 +212,12 @@ async def test_a_late_answer_times_out_and_never_reaches_the_next_call() -> None
 
 
 async def test_a_call_that_gets_no_connection_in_time_was_never_sent() -> None:
-    async with serving() as (_, origin):
+    async with serving() as (server, origin):
         pool = Pool(
             origin, connections_max=1, connect_timeout_s=0.2, keepalive_s=5.0, ssl_context=None
         )
         held = asyncio.create_task(pool.request("POST", "/late", {}, b""))
-        await asyncio.sleep(0.1)
+        await until(lambda: len(server.requests) == 1)
 
         with pytest.raises(NotSent):
             await pool.request("POST", "/ok", {}, b"")

@@ -88,7 +88,9 @@ async def test_a_killed_redis_fails_what_was_in_flight_and_a_restarted_one_is_re
     try:
         assert await pipe.execute([("SET", "k", "1")]) == [True]
         in_flight = asyncio.ensure_future(pipe.execute([("BLPOP", "never", 5)]))
-        await asyncio.sleep(0.2)
+        # Stopped only once Redis holds the BLPOP: the batch is in flight, not yet unsent.
+        while (await client.info("clients"))["blocked_clients"] == 0:
+            await asyncio.sleep(0.01)
         private_redis.stop()
         with pytest.raises(ConnectionError):
             await in_flight
