@@ -16,8 +16,9 @@ with N payments of which one in ten goes to Paystack:
   events table counted every 250 ms). Accept→terminal latency runs from each payment's 202 to
   its final event's own timestamp. RSS and CPU: VmRSS and user + system time of the forked
   Dramatiq worker processes, sampled every 200 ms; the CPU per payment includes their
-  start-up. Every payment must end terminal in Redis and every recorded one charged exactly
-  once (`GET /_sim/charges`), or the run stops without a figure.
+  start-up and their master's CPU (it imports the actors before it forks them). Every payment
+  must end terminal in Redis and every recorded one charged exactly once (`GET
+  /_sim/charges`), or the run stops without a figure.
 - the naive peer (bench/naive_peer, driven by bench/settlement/peer.py): stock Dramatiq on the
   same Redis (db 1) with its default processes and threads, the same N payments enqueued first,
   one actor per payment (create + confirm over sync httpx, one INSERT); the clock runs from

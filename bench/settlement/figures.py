@@ -30,7 +30,8 @@ class Drain:
 
     @property
     def cpu_ms_per_payment(self) -> float:
-        """CPU of every worker process over the drain, start-up included, per payment."""
+        """CPU of every worker process and their master over the drain, start-up included, per
+        payment."""
         return 1000 * self.workers.cpu_s / self.count
 
     @property
